@@ -1,0 +1,112 @@
+//! Errors with stable codes: the UI and scripts branch on [`ErrorCode`], never on text.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// A stable, machine-readable error code. Add one only when a caller branches on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum ErrorCode {
+    /// The server refused the credentials.
+    AuthFailed,
+    /// The server could not be reached, or the connection dropped.
+    Network,
+    /// The TLS handshake failed (certificate not trusted, wrong name, ...).
+    Tls,
+    /// The server answered something we cannot work with.
+    Protocol,
+    /// The server refused the message permanently (will not be retried).
+    Rejected,
+    /// What was asked for does not exist.
+    NotFound,
+    /// The input is not acceptable; the message says why.
+    InvalidInput,
+    /// The OS keyring is not available or refused access.
+    Keyring,
+    /// The database belongs to a newer Sportello.
+    DatabaseTooNew,
+    /// Reading or writing local data failed.
+    Storage,
+    /// Something else went wrong.
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::AuthFailed => "auth_failed",
+            ErrorCode::Network => "network",
+            ErrorCode::Tls => "tls",
+            ErrorCode::Protocol => "protocol",
+            ErrorCode::Rejected => "rejected",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::InvalidInput => "invalid_input",
+            ErrorCode::Keyring => "keyring",
+            ErrorCode::DatabaseTooNew => "database_too_new",
+            ErrorCode::Storage => "storage",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    /// Whether trying again later may succeed (network trouble) or not (bad password).
+    pub fn is_transient(self) -> bool {
+        matches!(self, ErrorCode::Network | ErrorCode::Protocol | ErrorCode::Internal)
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The core's error: a code plus a human sentence. Never carries a secret.
+#[derive(Debug, Clone, thiserror::Error, Serialize, Deserialize, TS)]
+#[error("{message}")]
+#[ts(export)]
+pub struct Error {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Error { code, message: message.into() }
+    }
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Error::new(ErrorCode::NotFound, what)
+    }
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Error::new(ErrorCode::InvalidInput, message)
+    }
+    pub fn storage(message: impl Into<String>) -> Self {
+        Error::new(ErrorCode::Storage, message)
+    }
+    pub fn internal(message: impl Into<String>) -> Self {
+        Error::new(ErrorCode::Internal, message)
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        match e {
+            rusqlite::Error::QueryReturnedNoRows => Error::not_found("not found"),
+            other => Error::storage(format!("database error: {other}")),
+        }
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::storage(format!("file error: {e}"))
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Self {
+        Error::internal(format!("JSON error: {e}"))
+    }
+}

@@ -1,0 +1,377 @@
+//! Replies go through the outbox: written (with their message row, shown as "queued") before
+//! any attempt to send, retried with backoff on transient failures, and never sent twice — an
+//! item is marked `sending` before the attempt, and one found `sending` after a crash is not
+//! retried blindly: it waits for the user (or for the copy the server gives back).
+
+use rusqlite::{OptionalExtension, params};
+
+use crate::channel::{Channel, OutboundMessage, OutboxItem};
+use crate::events::Change;
+use crate::model::{Account, ChannelKind, Direction, Message};
+use crate::store::Store;
+use crate::threading::normalize_message_id;
+use crate::{Error, ErrorCode, Result, now_ms};
+
+/// Attempts before a transiently failing reply is shown as failed (the user can retry).
+pub const MAX_ATTEMPTS: u32 = 6;
+
+/// Delay before attempt `n + 1` after `n` failures: 15 s, 30 s, 1 min, 2 min, 4 min...
+pub fn backoff_ms(attempts: u32) -> i64 {
+    15_000i64 * (1i64 << attempts.saturating_sub(1).min(8))
+}
+
+/// What the user wrote.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub text: String,
+    /// Quote the message being answered under the reply (email).
+    pub quote: bool,
+}
+
+fn reply_subject(subject: &str) -> String {
+    let lower = subject.trim_start().to_lowercase();
+    if subject.trim().is_empty() {
+        String::new()
+    } else if lower.starts_with("re:") || lower.starts_with("r:") {
+        subject.trim().to_string()
+    } else {
+        format!("Re: {}", subject.trim())
+    }
+}
+
+fn quoted(original: &Message, locale_header: &str) -> String {
+    let mut out = String::from("\n\n");
+    out.push_str(locale_header);
+    out.push('\n');
+    for line in original.text.lines() {
+        out.push_str("> ");
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// A fresh id for an outgoing message, in the domain of the account's address.
+fn new_external_id(account: &Account) -> String {
+    let domain = account.address.rsplit_once('@').map(|(_, d)| d).unwrap_or("sportello.local");
+    let domain = if domain.is_empty() { "sportello.local" } else { domain };
+    format!("{}.{}@{}", now_ms(), hex::encode(rand::random::<[u8; 8]>()), domain)
+}
+
+impl Store {
+    /// Queues a reply in a conversation: one transaction writes the message (delivery
+    /// `queued`) and its outbox item. Returns the stored message.
+    pub fn queue_reply(&self, conversation_id: i64, draft: &Draft) -> Result<Message> {
+        let text = draft.text.trim_end();
+        if text.trim().is_empty() {
+            return Err(Error::invalid("the reply is empty"));
+        }
+        let detail = self.conversation(conversation_id)?;
+        let conv = &detail.conversation;
+        let account = self.account(conv.account_id)?;
+        if account.settings.get("local").and_then(|v| v.as_bool()) == Some(true) {
+            return Err(Error::invalid(
+                "this conversation was imported from a file; reply from a connected account",
+            ));
+        }
+        if conv.contact_handle.is_empty() {
+            return Err(Error::invalid("this conversation has no address to reply to"));
+        }
+        let last = detail.messages.last();
+        let last_inbound = detail.messages.iter().rev().find(|m| m.direction == Direction::Inbound);
+        let mut references: Vec<String> = Vec::new();
+        let mut in_reply_to = None;
+        if let Some(last) = last {
+            let meta: String = self.reader().query_row(
+                "SELECT meta FROM messages WHERE id = ?1",
+                [last.id],
+                |r| r.get(0),
+            )?;
+            let meta: serde_json::Value = serde_json::from_str(&meta).unwrap_or_default();
+            if let Some(refs) = meta.get("references").and_then(|v| v.as_array()) {
+                references.extend(refs.iter().filter_map(|r| r.as_str()).map(String::from));
+            }
+            if account.kind == ChannelKind::Email {
+                let id = normalize_message_id(&last.external_id);
+                if !references.contains(&id) {
+                    references.push(id.clone());
+                }
+                in_reply_to = Some(id);
+            }
+        }
+        let mut body = text.to_string();
+        if draft.quote
+            && let Some(original) = last_inbound
+        {
+            let who = if original.sender_name.is_empty() {
+                &original.sender_handle
+            } else {
+                &original.sender_name
+            };
+            body.push_str(&quoted(original, &format!("{who} <{}>:", original.sender_handle)));
+        }
+        let outbound = OutboundMessage {
+            external_id: new_external_id(&account),
+            to: vec![conv.contact_handle.clone()],
+            subject: reply_subject(&conv.subject),
+            text: body.clone(),
+            in_reply_to,
+            references,
+        };
+        let now = now_ms();
+        let message_id = {
+            let mut conn = self.writer();
+            let tx = conn.transaction()?;
+            tx.execute(
+                "INSERT INTO messages(conversation_id, account_id, direction, external_id,
+                                      sender_name, sender_handle, recipients, subject, body_text,
+                                      sent_at, received_at, delivery, is_read, meta)
+                 VALUES (?1, ?2, 'outbound', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 'queued', 1, ?10)",
+                params![
+                    conversation_id,
+                    account.id,
+                    outbound.external_id,
+                    account.name,
+                    account.address,
+                    serde_json::to_string(&outbound.to)?,
+                    outbound.subject,
+                    body,
+                    now,
+                    serde_json::json!({
+                        "in_reply_to": outbound.in_reply_to,
+                        "references": outbound.references,
+                    })
+                    .to_string(),
+                ],
+            )?;
+            let message_id = tx.last_insert_rowid();
+            tx.execute(
+                "INSERT INTO outbox(account_id, conversation_id, message_id, payload, state,
+                                    next_attempt_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?5)",
+                params![account.id, conversation_id, message_id, serde_json::to_string(&outbound)?, now],
+            )?;
+            for key in [&outbound.external_id] {
+                tx.execute(
+                    "INSERT OR IGNORE INTO thread_keys(account_id, key, conversation_id)
+                     VALUES (?1, ?2, ?3)",
+                    params![account.id, key, conversation_id],
+                )?;
+            }
+            crate::store::refresh_conversation_pub(&tx, conversation_id)?;
+            tx.commit()?;
+            message_id
+        };
+        self.announce(Change { conversations: vec![conversation_id], ..Default::default() });
+        self.message(message_id)
+    }
+
+    /// Items of an account due for an attempt now.
+    pub fn due_outbox(&self, account_id: i64) -> Result<Vec<OutboxItem>> {
+        let conn = self.writer();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, account_id, conversation_id, message_id, attempts, payload FROM outbox
+             WHERE account_id = ?1 AND state = 'queued' AND next_attempt_at <= ?2
+             ORDER BY id",
+        )?;
+        let items = stmt
+            .query_map(params![account_id, now_ms()], |r| {
+                let payload: String = r.get(5)?;
+                Ok((
+                    OutboxItem {
+                        id: r.get(0)?,
+                        account_id: r.get(1)?,
+                        conversation_id: r.get(2)?,
+                        message_id: r.get(3)?,
+                        attempts: r.get(4)?,
+                        message: OutboundMessage::default(),
+                    },
+                    payload,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        items
+            .into_iter()
+            .map(|(mut item, payload)| {
+                item.message = serde_json::from_str(&payload)?;
+                Ok(item)
+            })
+            .collect()
+    }
+
+    /// When the next queued item of an account is due (to sleep until then).
+    pub fn next_outbox_due(&self, account_id: i64) -> Result<Option<i64>> {
+        Ok(self.writer().query_row(
+            "SELECT MIN(next_attempt_at) FROM outbox WHERE account_id = ?1 AND state = 'queued'",
+            [account_id],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Claims an item for one attempt. Returns false if it is no longer queued (another
+    /// worker or process took it): then it must not be sent.
+    fn claim_outbox(&self, item: &OutboxItem) -> Result<bool> {
+        let claimed = {
+            let mut conn = self.writer();
+            let tx = conn.transaction()?;
+            let n = tx.execute(
+                "UPDATE outbox SET state = 'sending', attempts = attempts + 1
+                 WHERE id = ?1 AND state = 'queued'",
+                [item.id],
+            )?;
+            if n == 1 {
+                tx.execute(
+                    "UPDATE messages SET delivery = 'sending' WHERE id = ?1",
+                    [item.message_id],
+                )?;
+            }
+            tx.commit()?;
+            n == 1
+        };
+        if claimed {
+            self.announce(Change { conversations: vec![item.conversation_id], ..Default::default() });
+        }
+        Ok(claimed)
+    }
+
+    fn finish_outbox(&self, item: &OutboxItem, outcome: Result<Option<String>>) -> Result<()> {
+        {
+            let mut conn = self.writer();
+            let tx = conn.transaction()?;
+            match &outcome {
+                Ok(new_id) => {
+                    tx.execute(
+                        "UPDATE outbox SET state = 'sent', sent_at = ?2, last_error = NULL
+                         WHERE id = ?1",
+                        params![item.id, now_ms()],
+                    )?;
+                    tx.execute(
+                        "UPDATE messages SET delivery = 'sent', delivery_error = NULL,
+                                external_id = COALESCE(?2, external_id) WHERE id = ?1",
+                        params![item.message_id, new_id],
+                    )?;
+                }
+                Err(e) => {
+                    let attempts = item.attempts + 1;
+                    let retry = e.code.is_transient() && attempts < MAX_ATTEMPTS;
+                    let error = serde_json::to_string(e)?;
+                    tx.execute(
+                        "UPDATE outbox SET state = ?2, next_attempt_at = ?3, last_error = ?4
+                         WHERE id = ?1",
+                        params![
+                            item.id,
+                            if retry { "queued" } else { "failed" },
+                            now_ms() + backoff_ms(attempts),
+                            error
+                        ],
+                    )?;
+                    tx.execute(
+                        "UPDATE messages SET delivery = ?2, delivery_error = ?3 WHERE id = ?1",
+                        params![item.message_id, if retry { "queued" } else { "failed" }, error],
+                    )?;
+                }
+            }
+            tx.commit()?;
+        }
+        self.announce(Change { conversations: vec![item.conversation_id], ..Default::default() });
+        Ok(())
+    }
+
+    /// The user asks to try a failed (or uncertain) reply again now.
+    pub fn retry_message(&self, message_id: i64) -> Result<i64> {
+        let (outbox_id, conversation_id, account_id): (i64, i64, i64) = self
+            .writer()
+            .query_row(
+                "SELECT id, conversation_id, account_id FROM outbox WHERE message_id = ?1",
+                [message_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?
+            .ok_or_else(|| Error::not_found(format!("message {message_id} is not in the outbox")))?;
+        {
+            let mut conn = self.writer();
+            let tx = conn.transaction()?;
+            let n = tx.execute(
+                "UPDATE outbox SET state = 'queued', attempts = 0, next_attempt_at = ?2
+                 WHERE id = ?1 AND state = 'failed'",
+                params![outbox_id, now_ms()],
+            )?;
+            if n == 0 {
+                return Err(Error::invalid("this reply is not waiting for a retry"));
+            }
+            tx.execute(
+                "UPDATE messages SET delivery = 'queued', delivery_error = NULL WHERE id = ?1",
+                [message_id],
+            )?;
+            tx.commit()?;
+        }
+        self.announce(Change { conversations: vec![conversation_id], ..Default::default() });
+        Ok(account_id)
+    }
+
+    /// At start-up: an item left `sending` by a crash may or may not have gone out. It is
+    /// not retried automatically (that could send it twice); it shows as failed, and the
+    /// copy in the Sent folder, if any, marks it sent on the next sync.
+    pub fn recover_outbox(&self) -> Result<u32> {
+        let error = serde_json::to_string(&Error::new(
+            ErrorCode::Network,
+            "Sportello stopped while sending this reply; it may or may not have gone out",
+        ))?;
+        let mut conn = self.writer();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "UPDATE messages SET delivery = 'failed', delivery_error = ?1
+             WHERE id IN (SELECT message_id FROM outbox WHERE state = 'sending')",
+            [&error],
+        )?;
+        let n = tx.execute(
+            "UPDATE outbox SET state = 'failed', last_error = ?1 WHERE state = 'sending'",
+            [&error],
+        )?;
+        tx.commit()?;
+        Ok(n as u32)
+    }
+}
+
+/// Sends every due item of an account through its channel, one attempt each.
+/// Returns how many were sent and how many failed this round.
+pub async fn flush(store: &Store, channel: &dyn Channel, account: &Account) -> Result<(u32, u32)> {
+    let mut sent = 0;
+    let mut failed = 0;
+    for item in store.due_outbox(account.id)? {
+        if !store.claim_outbox(&item)? {
+            continue;
+        }
+        let outcome = channel.send(account, &item).await;
+        match &outcome {
+            Ok(_) => sent += 1,
+            Err(e) => {
+                tracing::warn!(item = item.id, code = %e.code, "reply not sent: {}", e.message);
+                failed += 1;
+            }
+        }
+        store.finish_outbox(&item, outcome.map(|r| r.external_id))?;
+    }
+    Ok((sent, failed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reply_subject_adds_one_prefix() {
+        assert_eq!(reply_subject("Ordine 12"), "Re: Ordine 12");
+        assert_eq!(reply_subject("Re: Ordine 12"), "Re: Ordine 12");
+        assert_eq!(reply_subject("R: Ordine 12"), "R: Ordine 12");
+        assert_eq!(reply_subject(""), "");
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff_ms(1), 15_000);
+        assert_eq!(backoff_ms(2), 30_000);
+        assert_eq!(backoff_ms(3), 60_000);
+        assert!(backoff_ms(50) <= 15_000 * 256);
+    }
+}

@@ -1,0 +1,359 @@
+//! Storing what channels deliver: idempotent by (account, external id), threaded by keys,
+//! with the sync cursor moved in the same transaction so a killed sync loses nothing and
+//! repeats nothing.
+
+use std::collections::BTreeSet;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use super::{Store, write_cursor};
+use crate::events::{Change, InboundNote, SyncSummary};
+use crate::model::{
+    ChannelKind, ConversationStatus, Delivery, Direction, Identity, IncomingMessage, SyncCursor,
+};
+use crate::threading::preview;
+use crate::{Result, now_ms};
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IngestOptions {
+    /// A first (or catch-up) sync: announce one summary instead of a note per message.
+    pub summarize: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct IngestReport {
+    pub stored: u32,
+    pub duplicates: u32,
+    pub conversations: Vec<i64>,
+}
+
+impl Store {
+    /// Stores a batch of messages for an account and, atomically with them, the cursor that
+    /// says they were fetched. A message whose external id is already stored is not stored
+    /// again (its server location is remembered, and one of our queued replies read back from
+    /// the server counts as sent).
+    pub fn ingest(
+        &self,
+        account_id: i64,
+        messages: Vec<IncomingMessage>,
+        cursor: Option<&SyncCursor>,
+        options: IngestOptions,
+    ) -> Result<IngestReport> {
+        // Attachment files first: content-addressed, so a crash leaves at worst an unused file.
+        let mut hashes = Vec::with_capacity(messages.len());
+        for m in &messages {
+            let mut per = Vec::with_capacity(m.attachments.len());
+            for a in &m.attachments {
+                per.push(self.put_blob(&a.data)?);
+            }
+            hashes.push(per);
+        }
+
+        let mut report = IngestReport::default();
+        let mut change = Change::default();
+        let mut touched = BTreeSet::new();
+        let mut summary = 0u32;
+        {
+            let mut conn = self.writer();
+            let tx = conn.transaction()?;
+            let (channel, account_name): (String, String) = tx.query_row(
+                "SELECT kind, name FROM accounts WHERE id = ?1",
+                [account_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let channel = ChannelKind::parse(&channel).unwrap_or(ChannelKind::Email);
+            for (m, hashes) in messages.iter().zip(hashes) {
+                match store_one(&tx, account_id, m, &hashes)? {
+                    Stored::Duplicate(conversation) => {
+                        report.duplicates += 1;
+                        if let Some(c) = conversation {
+                            touched.insert(c);
+                        }
+                    }
+                    Stored::New { message_id, conversation_id } => {
+                        report.stored += 1;
+                        touched.insert(conversation_id);
+                        let direction = m.direction.unwrap_or(Direction::Inbound);
+                        if direction == Direction::Inbound && !m.is_read {
+                            if options.summarize {
+                                summary += 1;
+                            } else {
+                                change.inbound.push(InboundNote {
+                                    message_id,
+                                    conversation_id,
+                                    channel,
+                                    sender: if m.sender_name.is_empty() {
+                                        m.sender_handle.clone()
+                                    } else {
+                                        m.sender_name.clone()
+                                    },
+                                    preview: preview(&m.text, 140),
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+            for &c in &touched {
+                refresh_conversation(&tx, c)?;
+            }
+            if let Some(cursor) = cursor {
+                write_cursor(&tx, account_id, cursor)?;
+            }
+            tx.commit()?;
+            if summary > 0 {
+                change.summaries.push(SyncSummary {
+                    account_id,
+                    account_name,
+                    new_messages: summary,
+                });
+            }
+        }
+        report.conversations = touched.into_iter().collect();
+        change.conversations = report.conversations.clone();
+        self.announce(change);
+        Ok(report)
+    }
+}
+
+enum Stored {
+    Duplicate(Option<i64>),
+    New { message_id: i64, conversation_id: i64 },
+}
+
+fn store_one(
+    tx: &Transaction,
+    account_id: i64,
+    m: &IncomingMessage,
+    hashes: &[String],
+) -> Result<Stored> {
+    let existing: Option<(i64, i64, String)> = tx
+        .query_row(
+            "SELECT id, conversation_id, delivery FROM messages
+             WHERE account_id = ?1 AND external_id = ?2",
+            params![account_id, m.external_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    if let Some((id, conversation_id, delivery)) = existing {
+        remember_location(tx, account_id, m, id)?;
+        // Our own reply seen on the server: it was sent, whatever the outbox last knew.
+        let delivery = Delivery::parse(&delivery);
+        if matches!(delivery, Delivery::Queued | Delivery::Sending | Delivery::Failed) {
+            tx.execute(
+                "UPDATE messages SET delivery = 'sent', delivery_error = NULL WHERE id = ?1",
+                [id],
+            )?;
+            tx.execute(
+                "UPDATE outbox SET state = 'sent', sent_at = COALESCE(sent_at, ?2)
+                 WHERE message_id = ?1 AND state != 'sent'",
+                params![id, now_ms()],
+            )?;
+            return Ok(Stored::Duplicate(Some(conversation_id)));
+        }
+        return Ok(Stored::Duplicate(None));
+    }
+
+    let direction = m.direction.unwrap_or(Direction::Inbound);
+    let contact_id = match &m.counterpart {
+        Some(identity) => Some(resolve_contact(tx, identity, m.sent_at)?),
+        None => None,
+    };
+    let conversation_id = find_conversation(tx, account_id, m)?;
+    let conversation_id = match conversation_id {
+        Some(id) => {
+            if direction == Direction::Inbound {
+                // A customer writing again reopens a closed conversation.
+                tx.execute(
+                    "UPDATE conversations SET status = 'open', snoozed_until = NULL
+                     WHERE id = ?1 AND status = 'closed'",
+                    [id],
+                )?;
+            }
+            id
+        }
+        None => {
+            tx.execute(
+                "INSERT INTO conversations(account_id, contact_id, handle, subject, status,
+                                           created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    account_id,
+                    contact_id,
+                    m.counterpart.as_ref().map(|c| c.value.as_str()).unwrap_or(""),
+                    m.subject,
+                    ConversationStatus::Open.as_str(),
+                    now_ms()
+                ],
+            )?;
+            tx.last_insert_rowid()
+        }
+    };
+    for key in m.thread_keys.iter().chain(m.fallback_thread_key.iter()) {
+        if key.is_empty() {
+            continue;
+        }
+        tx.execute(
+            "INSERT OR IGNORE INTO thread_keys(account_id, key, conversation_id) VALUES (?1, ?2, ?3)",
+            params![account_id, key, conversation_id],
+        )?;
+    }
+
+    tx.execute(
+        "INSERT INTO messages(conversation_id, account_id, direction, external_id, sender_name,
+                              sender_handle, recipients, subject, body_text, body_html,
+                              remote_content, sent_at, received_at, delivery, is_read,
+                              parse_error, meta)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 'received', ?14, ?15, ?16)",
+        params![
+            conversation_id,
+            account_id,
+            direction.as_str(),
+            m.external_id,
+            m.sender_name,
+            m.sender_handle,
+            serde_json::to_string(&m.recipients)?,
+            m.subject,
+            m.text,
+            m.html,
+            m.has_remote_content,
+            m.sent_at,
+            now_ms(),
+            // What we sent ourselves is read.
+            m.is_read || direction == Direction::Outbound,
+            m.parse_error,
+            if m.meta.is_null() { "{}".to_string() } else { m.meta.to_string() },
+        ],
+    )?;
+    let message_id = tx.last_insert_rowid();
+    if let Some(raw) = &m.raw {
+        tx.execute(
+            "INSERT INTO message_sources(message_id, raw) VALUES (?1, ?2)",
+            params![message_id, raw],
+        )?;
+    }
+    for (a, hash) in m.attachments.iter().zip(hashes) {
+        tx.execute(
+            "INSERT INTO attachments(message_id, filename, mime_type, size, content_hash,
+                                     content_id, inline)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                message_id,
+                a.filename,
+                a.mime_type,
+                a.data.len() as i64,
+                hash,
+                a.content_id,
+                a.inline
+            ],
+        )?;
+    }
+    remember_location(tx, account_id, m, message_id)?;
+    if let Some(contact_id) = contact_id {
+        tx.execute(
+            "UPDATE contacts SET last_contact_at = MAX(COALESCE(last_contact_at, 0), ?2)
+             WHERE id = ?1",
+            params![contact_id, m.sent_at],
+        )?;
+    }
+    Ok(Stored::New { message_id, conversation_id })
+}
+
+fn remember_location(
+    tx: &Transaction,
+    account_id: i64,
+    m: &IncomingMessage,
+    message_id: i64,
+) -> Result<()> {
+    if let Some(loc) = &m.location {
+        tx.execute(
+            "INSERT OR REPLACE INTO message_locations(account_id, folder, uidvalidity, uid,
+                                                      message_id)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![account_id, loc.folder, loc.uidvalidity, loc.uid, message_id],
+        )?;
+    }
+    Ok(())
+}
+
+/// A known thread key wins; then the fallback key (counterpart + subject).
+fn find_conversation(tx: &Transaction, account_id: i64, m: &IncomingMessage) -> Result<Option<i64>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT conversation_id FROM thread_keys WHERE account_id = ?1 AND key = ?2",
+    )?;
+    for key in m.thread_keys.iter().chain(m.fallback_thread_key.iter()) {
+        if key.is_empty() {
+            continue;
+        }
+        if let Some(id) = stmt.query_row(params![account_id, key], |r| r.get(0)).optional()? {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
+}
+
+/// The contact owning this identity, created on first sight.
+pub(crate) fn resolve_contact(conn: &Connection, identity: &Identity, seen_at: i64) -> Result<i64> {
+    let found: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT contact_id, display_name FROM identities WHERE kind = ?1 AND value = ?2",
+            params![identity.kind.as_str(), identity.value],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    if let Some((contact_id, known_name)) = found {
+        if known_name.is_empty() && !identity.display_name.is_empty() {
+            conn.execute(
+                "UPDATE identities SET display_name = ?3 WHERE kind = ?1 AND value = ?2",
+                params![identity.kind.as_str(), identity.value, identity.display_name],
+            )?;
+            conn.execute(
+                "UPDATE contacts SET display_name = ?2 WHERE id = ?1 AND display_name = ''",
+                params![contact_id, identity.display_name],
+            )?;
+        }
+        return Ok(contact_id);
+    }
+    conn.execute(
+        "INSERT INTO contacts(display_name, created_at) VALUES (?1, ?2)",
+        params![identity.display_name, seen_at.min(now_ms())],
+    )?;
+    let contact_id = conn.last_insert_rowid();
+    conn.execute(
+        "INSERT INTO identities(contact_id, kind, value, display_name) VALUES (?1, ?2, ?3, ?4)",
+        params![contact_id, identity.kind.as_str(), identity.value, identity.display_name],
+    )?;
+    Ok(contact_id)
+}
+
+/// Recomputes a conversation's list row from its messages: last activity and preview, unread
+/// count, and since when the customer waits (their first message after our last reply).
+pub(crate) fn refresh_conversation(conn: &Connection, id: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE conversations SET
+            message_count = (SELECT COUNT(*) FROM messages WHERE conversation_id = ?1),
+            unread_count = (SELECT COUNT(*) FROM messages
+                            WHERE conversation_id = ?1 AND direction = 'inbound' AND is_read = 0),
+            last_message_at = COALESCE((SELECT MAX(sent_at) FROM messages
+                                        WHERE conversation_id = ?1), 0),
+            last_preview = COALESCE((SELECT substr(body_text, 1, 2000) FROM messages
+                                     WHERE conversation_id = ?1
+                                     ORDER BY sent_at DESC, id DESC LIMIT 1), ''),
+            last_direction = COALESCE((SELECT direction FROM messages WHERE conversation_id = ?1
+                                       ORDER BY sent_at DESC, id DESC LIMIT 1), 'inbound'),
+            waiting_since = (SELECT MIN(sent_at) FROM messages
+                             WHERE conversation_id = ?1 AND direction = 'inbound'
+                               AND sent_at > COALESCE((SELECT MAX(sent_at) FROM messages
+                                   WHERE conversation_id = ?1 AND direction = 'outbound'), 0))
+         WHERE id = ?1",
+        [id],
+    )?;
+    // The preview column keeps one folded line, not the raw body.
+    let body: String =
+        conn.query_row("SELECT last_preview FROM conversations WHERE id = ?1", [id], |r| r.get(0))?;
+    conn.execute(
+        "UPDATE conversations SET last_preview = ?2 WHERE id = ?1",
+        params![id, preview(&body, 160)],
+    )?;
+    Ok(())
+}

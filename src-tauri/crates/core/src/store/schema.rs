@@ -1,0 +1,222 @@
+//! Versioned migrations, guarded by `PRAGMA user_version`.
+//!
+//! Each migration runs once, in its own transaction. A database written by a newer Sportello
+//! (a higher version than [`LATEST`]) is refused before anything is written to it.
+
+use rusqlite::Connection;
+
+use crate::{Error, ErrorCode, Result};
+
+/// Migrations in order; the version of a migration is its index + 1. Never edit a landed one.
+const MIGRATIONS: &[&str] = &[
+    // 1: the foundation, shaped for every channel.
+    r#"
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+
+    -- A connected inbox. `settings` is channel-specific JSON and never holds a secret.
+    CREATE TABLE accounts (
+        id              INTEGER PRIMARY KEY,
+        kind            TEXT NOT NULL,
+        name            TEXT NOT NULL,
+        address         TEXT NOT NULL DEFAULT '',
+        settings        TEXT NOT NULL DEFAULT '{}',
+        enabled         INTEGER NOT NULL DEFAULT 1,
+        created_at      INTEGER NOT NULL,
+        sync_state      TEXT NOT NULL DEFAULT 'idle',
+        last_sync_at    INTEGER,
+        last_error      TEXT  -- JSON {code, message}
+    );
+
+    CREATE TABLE contacts (
+        id              INTEGER PRIMARY KEY,
+        display_name    TEXT NOT NULL DEFAULT '',
+        notes           TEXT NOT NULL DEFAULT '',
+        created_at      INTEGER NOT NULL,
+        last_contact_at INTEGER
+    );
+
+    -- How a contact is reached: email address, E.164 phone, platform ids. One owner each.
+    CREATE TABLE identities (
+        id           INTEGER PRIMARY KEY,
+        contact_id   INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+        kind         TEXT NOT NULL,
+        value        TEXT NOT NULL,
+        display_name TEXT NOT NULL DEFAULT '',
+        UNIQUE (kind, value)
+    );
+    CREATE INDEX identities_contact ON identities(contact_id);
+
+    CREATE TABLE conversations (
+        id              INTEGER PRIMARY KEY,
+        account_id      INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        contact_id      INTEGER REFERENCES contacts(id) ON DELETE SET NULL,
+        handle          TEXT NOT NULL DEFAULT '',
+        subject         TEXT NOT NULL DEFAULT '',
+        status          TEXT NOT NULL DEFAULT 'open',
+        snoozed_until   INTEGER,
+        unread_count    INTEGER NOT NULL DEFAULT 0,
+        message_count   INTEGER NOT NULL DEFAULT 0,
+        last_message_at INTEGER NOT NULL DEFAULT 0,
+        last_preview    TEXT NOT NULL DEFAULT '',
+        last_direction  TEXT NOT NULL DEFAULT 'inbound',
+        waiting_since   INTEGER,
+        created_at      INTEGER NOT NULL
+    );
+    CREATE INDEX conversations_activity ON conversations(last_message_at DESC, id DESC);
+    CREATE INDEX conversations_account ON conversations(account_id, last_message_at DESC);
+    CREATE INDEX conversations_contact ON conversations(contact_id);
+
+    -- Keys that tie messages to a conversation (Message-IDs, chat ids, address+subject).
+    CREATE TABLE thread_keys (
+        account_id      INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        key             TEXT NOT NULL,
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        PRIMARY KEY (account_id, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX thread_keys_conversation ON thread_keys(conversation_id);
+
+    CREATE TABLE messages (
+        id              INTEGER PRIMARY KEY,
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        account_id      INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        direction       TEXT NOT NULL,
+        external_id     TEXT NOT NULL,
+        sender_name     TEXT NOT NULL DEFAULT '',
+        sender_handle   TEXT NOT NULL DEFAULT '',
+        recipients      TEXT NOT NULL DEFAULT '[]',
+        subject         TEXT NOT NULL DEFAULT '',
+        body_text       TEXT NOT NULL DEFAULT '',
+        body_html       TEXT,
+        remote_content  INTEGER NOT NULL DEFAULT 0,
+        sent_at         INTEGER NOT NULL,
+        received_at     INTEGER NOT NULL,
+        delivery        TEXT NOT NULL DEFAULT 'received',
+        delivery_error  TEXT,  -- JSON {code, message}
+        is_read         INTEGER NOT NULL DEFAULT 0,
+        parse_error     TEXT,
+        meta            TEXT NOT NULL DEFAULT '{}',
+        UNIQUE (account_id, external_id)
+    );
+    CREATE INDEX messages_conversation ON messages(conversation_id, sent_at, id);
+
+    -- The exact bytes received (the email source), kept for every message that had one.
+    CREATE TABLE message_sources (
+        message_id INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+        raw        BLOB NOT NULL
+    );
+
+    -- Where a message lives on the server (IMAP folder + UIDVALIDITY + UID).
+    CREATE TABLE message_locations (
+        account_id  INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        folder      TEXT NOT NULL,
+        uidvalidity INTEGER NOT NULL,
+        uid         INTEGER NOT NULL,
+        message_id  INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        PRIMARY KEY (account_id, folder, uidvalidity, uid)
+    ) WITHOUT ROWID;
+    CREATE INDEX message_locations_message ON message_locations(message_id);
+
+    -- Files are stored once, by content hash, under the data folder's blobs/.
+    CREATE TABLE attachments (
+        id           INTEGER PRIMARY KEY,
+        message_id   INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        filename     TEXT NOT NULL,
+        mime_type    TEXT NOT NULL,
+        size         INTEGER NOT NULL,
+        content_hash TEXT,
+        content_id   TEXT,
+        inline       INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX attachments_message ON attachments(message_id);
+
+    -- Per-folder (or per-feed) sync position.
+    CREATE TABLE sync_cursors (
+        account_id     INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        folder         TEXT NOT NULL,
+        uidvalidity    INTEGER NOT NULL DEFAULT 0,
+        last_uid       INTEGER NOT NULL DEFAULT 0,
+        highest_modseq INTEGER NOT NULL DEFAULT 0,
+        extra          TEXT NOT NULL DEFAULT '{}',
+        updated_at     INTEGER NOT NULL,
+        PRIMARY KEY (account_id, folder)
+    ) WITHOUT ROWID;
+
+    -- Replies waiting to go out. A row is written before any attempt to send.
+    CREATE TABLE outbox (
+        id              INTEGER PRIMARY KEY,
+        account_id      INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        message_id      INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        payload         TEXT NOT NULL,
+        state           TEXT NOT NULL DEFAULT 'queued', -- queued | sending | sent | failed
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        last_error      TEXT,
+        created_at      INTEGER NOT NULL,
+        sent_at         INTEGER
+    );
+    CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+
+    -- Full-text index over the messages table (accent- and case-insensitive, prefix queries).
+    CREATE VIRTUAL TABLE messages_fts USING fts5(
+        subject, body_text, sender_name, sender_handle,
+        content = 'messages', content_rowid = 'id',
+        tokenize = 'unicode61 remove_diacritics 2',
+        prefix = '2 3'
+    );
+    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts(rowid, subject, body_text, sender_name, sender_handle)
+        VALUES (new.id, new.subject, new.body_text, new.sender_name, new.sender_handle);
+    END;
+    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+        INSERT INTO messages_fts(messages_fts, rowid, subject, body_text, sender_name, sender_handle)
+        VALUES ('delete', old.id, old.subject, old.body_text, old.sender_name, old.sender_handle);
+    END;
+    CREATE TRIGGER messages_fts_update AFTER UPDATE OF subject, body_text, sender_name, sender_handle
+    ON messages BEGIN
+        INSERT INTO messages_fts(messages_fts, rowid, subject, body_text, sender_name, sender_handle)
+        VALUES ('delete', old.id, old.subject, old.body_text, old.sender_name, old.sender_handle);
+        INSERT INTO messages_fts(rowid, subject, body_text, sender_name, sender_handle)
+        VALUES (new.id, new.subject, new.body_text, new.sender_name, new.sender_handle);
+    END;
+    "#,
+];
+
+/// The schema version this build writes.
+pub const LATEST: i64 = MIGRATIONS.len() as i64;
+
+pub fn version(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+}
+
+/// Refuses a database from a newer Sportello. Must run before anything writes to the file.
+pub fn check_not_newer(conn: &Connection) -> Result<()> {
+    let found = version(conn)?;
+    if found > LATEST {
+        return Err(Error::new(
+            ErrorCode::DatabaseTooNew,
+            format!(
+                "this data folder was written by a newer Sportello (data version {found}; this \
+                 version reads up to {LATEST}). Update Sportello to open it; nothing was changed."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    check_not_newer(conn)?;
+    let mut current = version(conn)?;
+    while current < LATEST {
+        let tx = conn.transaction()?;
+        tx.execute_batch(MIGRATIONS[current as usize])?;
+        current += 1;
+        tx.pragma_update(None, "user_version", current)?;
+        tx.commit()?;
+        tracing::info!(version = current, "database migrated");
+    }
+    Ok(())
+}

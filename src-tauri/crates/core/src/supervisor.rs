@@ -1,0 +1,190 @@
+//! One worker per account: sync, send what is queued, wait for the next poll (or a wake-up),
+//! back off with jitter while offline, and stop retrying when the credentials are refused.
+//! Dropping a worker's handle (removing the account) cancels it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::channel::{Channel, OpenChannel, SyncContext, SyncReport};
+use crate::model::{Account, SyncState};
+use crate::{ErrorCode, Result, Store, now_ms, outbox};
+
+pub const DEFAULT_POLL: Duration = Duration::from_secs(60);
+
+/// Runs one sync pass for an account: pull new messages, then send its due replies.
+pub async fn run_pass(
+    store: &Store,
+    channel: &dyn Channel,
+    account: &Account,
+) -> Result<(SyncReport, (u32, u32))> {
+    let id = account.id;
+    let progress_store = store.clone();
+    let mut ctx = SyncContext::new(store.clone(), account.clone());
+    ctx.progress = Arc::new(move |p| progress_store.set_progress(id, Some(p)));
+    let result = channel.sync(&ctx).await;
+    store.set_progress(id, None);
+    let report = result?;
+    let sent = outbox::flush(store, channel, account).await?;
+    Ok((report, sent))
+}
+
+struct Worker {
+    cancel: CancellationToken,
+    wake: Arc<Notify>,
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+pub struct Supervisor {
+    store: Store,
+    open: OpenChannel,
+    poll: Duration,
+    workers: Mutex<HashMap<i64, Worker>>,
+}
+
+impl Supervisor {
+    pub fn new(store: Store, open: OpenChannel, poll: Duration) -> Arc<Self> {
+        Arc::new(Supervisor { store, open, poll, workers: Mutex::new(HashMap::new()) })
+    }
+
+    /// Starts a worker for every account. Must run inside a Tokio runtime.
+    pub fn start_all(self: &Arc<Self>) -> Result<()> {
+        let recovered = self.store.recover_outbox()?;
+        if recovered > 0 {
+            tracing::warn!(recovered, "replies interrupted while sending are shown as failed");
+        }
+        for account in self.store.accounts()? {
+            self.start(account.id);
+        }
+        Ok(())
+    }
+
+    /// Starts (or restarts) the worker of one account.
+    pub fn start(self: &Arc<Self>, account_id: i64) {
+        let cancel = CancellationToken::new();
+        let wake = Arc::new(Notify::new());
+        let worker = Worker { cancel: cancel.clone(), wake: wake.clone() };
+        // Replacing a previous handle cancels that worker.
+        self.lock().insert(account_id, worker);
+        let this = self.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = cancel.cancelled() => {}
+                _ = this.work(account_id, wake) => {}
+            }
+        });
+    }
+
+    pub fn stop(&self, account_id: i64) {
+        self.lock().remove(&account_id);
+    }
+
+    /// Syncs now: one account, or all when `None`.
+    pub fn wake(&self, account_id: Option<i64>) {
+        for (id, w) in self.lock().iter() {
+            if account_id.is_none() || account_id == Some(*id) {
+                w.wake.notify_one();
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Worker>> {
+        self.workers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn work(&self, account_id: i64, wake: Arc<Notify>) {
+        let mut failures: u32 = 0;
+        loop {
+            let Ok(account) = self.store.account(account_id) else { return };
+            let channel = match (self.open)(&self.store, &account) {
+                Ok(Some(c)) => c,
+                Ok(None) => {
+                    let _ = self.store.set_account_state(account_id, SyncState::Local, None, false);
+                    return;
+                }
+                Err(e) => {
+                    let _ = self.store.set_account_state(
+                        account_id,
+                        SyncState::NeedsAttention,
+                        Some(&e),
+                        false,
+                    );
+                    wake.notified().await;
+                    continue;
+                }
+            };
+            let _ = self.store.set_account_state(
+                account_id,
+                SyncState::Syncing,
+                account.status.last_error.as_ref(),
+                false,
+            );
+            let delay = match run_pass(&self.store, channel.as_ref(), &account).await {
+                Ok((report, (sent, failed))) => {
+                    failures = 0;
+                    tracing::info!(account_id, stored = report.stored, sent, failed, "synced");
+                    let _ = self.store.set_account_state(account_id, SyncState::Idle, None, true);
+                    self.poll
+                }
+                Err(e) if matches!(e.code, ErrorCode::AuthFailed | ErrorCode::Keyring) => {
+                    // A refused password will be refused again: wait for the user, no storm.
+                    tracing::warn!(account_id, code = %e.code, "needs attention: {}", e.message);
+                    let _ = self.store.set_account_state(
+                        account_id,
+                        SyncState::NeedsAttention,
+                        Some(&e),
+                        false,
+                    );
+                    wake.notified().await;
+                    continue;
+                }
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!(account_id, code = %e.code, failures, "sync failed: {}", e.message);
+                    let _ =
+                        self.store.set_account_state(account_id, SyncState::Offline, Some(&e), false);
+                    retry_delay(failures, self.poll)
+                }
+            };
+            // Wake early for a reply whose retry falls due before the next poll.
+            let delay = match self.store.next_outbox_due(account_id) {
+                Ok(Some(due)) => delay.min(Duration::from_millis((due - now_ms()).max(0) as u64)),
+                _ => delay,
+            };
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(delay) => {}
+            }
+        }
+    }
+}
+
+/// Exponential backoff with jitter while a server is unreachable: 2 s, 4 s, 8 s... capped at
+/// the poll interval, each shortened by up to a quarter at random so clients spread out.
+pub fn retry_delay(failures: u32, cap: Duration) -> Duration {
+    let base = Duration::from_secs(1u64 << failures.min(10)).min(cap);
+    let jitter = rand::random::<f64>() * 0.25;
+    base.mul_f64(1.0 - jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delay_grows_and_stays_under_the_poll_interval() {
+        let cap = Duration::from_secs(60);
+        let first = retry_delay(1, cap);
+        assert!(first <= Duration::from_secs(2) && first >= Duration::from_millis(1500));
+        assert!(retry_delay(3, cap) > retry_delay(1, cap));
+        assert!(retry_delay(30, cap) <= cap);
+    }
+}

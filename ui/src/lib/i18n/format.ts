@@ -1,0 +1,103 @@
+// Dates, durations and sizes in the user's locale. Everything goes through Intl.
+
+import { formatNumber, i18n, t } from './index.svelte';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+function startOfDay(ms: number): number {
+  const d = new Date(ms);
+  d.setHours(0, 0, 0, 0);
+  return d.getTime();
+}
+
+/** Whole calendar days between two instants (0 = same day, 1 = yesterday). */
+function daysBetween(then: number, now: number): number {
+  return Math.round((startOfDay(now) - startOfDay(then)) / DAY);
+}
+
+function unit(value: number, u: 'minute' | 'hour' | 'day', display: 'narrow' | 'short' | 'long') {
+  return new Intl.NumberFormat(i18n.locale, { style: 'unit', unit: u, unitDisplay: display }).format(
+    value,
+  );
+}
+
+/** The list row's time: "ora", "3 min", "14:05", "ieri", "lun", "12 mar", "12/03/23". */
+export function listTime(ms: number, now: number): string {
+  const diff = now - ms;
+  if (diff < MINUTE) return t('time.now');
+  if (diff < HOUR) return unit(Math.floor(diff / MINUTE), 'minute', 'short');
+  const days = daysBetween(ms, now);
+  if (days <= 0) return timeOfDay(ms);
+  if (days === 1) {
+    return new Intl.RelativeTimeFormat(i18n.locale, { numeric: 'auto' }).format(-1, 'day');
+  }
+  if (days < 7) return new Intl.DateTimeFormat(i18n.locale, { weekday: 'short' }).format(ms);
+  const sameYear = new Date(ms).getFullYear() === new Date(now).getFullYear();
+  return new Intl.DateTimeFormat(
+    i18n.locale,
+    sameYear ? { day: 'numeric', month: 'short' } : { dateStyle: 'short' },
+  ).format(ms);
+}
+
+/** "3 min fa", "2 ore fa", "ieri": for "updated …" lines. */
+export function timeAgo(ms: number, now: number): string {
+  const diff = Math.max(0, now - ms);
+  if (diff < MINUTE) return t('time.justNow');
+  const rtf = new Intl.RelativeTimeFormat(i18n.locale, { numeric: 'auto' });
+  if (diff < HOUR) return rtf.format(-Math.floor(diff / MINUTE), 'minute');
+  if (diff < DAY) return rtf.format(-Math.floor(diff / HOUR), 'hour');
+  return rtf.format(-daysBetween(ms, now), 'day');
+}
+
+/** How long someone has waited: compact for a badge ("2h") or long for screen readers. */
+export function duration(ms: number, display: 'narrow' | 'long' = 'narrow'): string {
+  if (ms < HOUR) return unit(Math.max(1, Math.floor(ms / MINUTE)), 'minute', display);
+  if (ms < DAY) return unit(Math.floor(ms / HOUR), 'hour', display);
+  return unit(Math.floor(ms / DAY), 'day', display);
+}
+
+export function timeOfDay(ms: number): string {
+  return new Intl.DateTimeFormat(i18n.locale, { hour: '2-digit', minute: '2-digit' }).format(ms);
+}
+
+/** The thread's date separator: "Oggi", "Ieri", "lunedì 3 marzo". */
+export function dayLabel(ms: number, now: number): string {
+  const days = daysBetween(ms, now);
+  if (days === 0) return t('thread.today');
+  if (days === 1) return t('thread.yesterday');
+  const sameYear = new Date(ms).getFullYear() === new Date(now).getFullYear();
+  return new Intl.DateTimeFormat(i18n.locale, {
+    weekday: 'long',
+    day: 'numeric',
+    month: 'long',
+    year: sameYear ? undefined : 'numeric',
+  }).format(ms);
+}
+
+export function fullDateTime(ms: number): string {
+  return new Intl.DateTimeFormat(i18n.locale, { dateStyle: 'full', timeStyle: 'short' }).format(ms);
+}
+
+export function sameDay(a: number, b: number): boolean {
+  return startOfDay(a) === startOfDay(b);
+}
+
+/** 512 B, 12,3 kB, 4,5 MB. */
+export function fileSize(bytes: number): string {
+  const units = ['byte', 'kilobyte', 'megabyte', 'gigabyte'] as const;
+  let value = bytes;
+  let i = 0;
+  while (value >= 1000 && i < units.length - 1) {
+    value /= 1000;
+    i++;
+  }
+  if (i === 0) return `${formatNumber(bytes)} B`;
+  return new Intl.NumberFormat(i18n.locale, {
+    style: 'unit',
+    unit: units[i],
+    unitDisplay: 'short',
+    maximumFractionDigits: value < 10 ? 1 : 0,
+  }).format(value);
+}

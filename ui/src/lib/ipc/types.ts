@@ -1,0 +1,27 @@
+// Every generated binding, re-exported so the rest of the UI imports types from one place.
+export type { Account } from './bindings/Account';
+export type { AccountStatus } from './bindings/AccountStatus';
+export type { AppInfo } from './bindings/AppInfo';
+export type { Attachment } from './bindings/Attachment';
+export type { Change } from './bindings/Change';
+export type { ChannelKind } from './bindings/ChannelKind';
+export type { Contact } from './bindings/Contact';
+export type { ConversationDetail } from './bindings/ConversationDetail';
+export type { ConversationPage } from './bindings/ConversationPage';
+export type { ConversationStatus } from './bindings/ConversationStatus';
+export type { ConversationSummary } from './bindings/ConversationSummary';
+export type { Delivery } from './bindings/Delivery';
+export type { Direction } from './bindings/Direction';
+export type { EmailAccountInput } from './bindings/EmailAccountInput';
+export type { Error as ErrorBody } from './bindings/Error';
+export type { ErrorCode } from './bindings/ErrorCode';
+export type { Identity } from './bindings/Identity';
+export type { IdentityKind } from './bindings/IdentityKind';
+export type { InboundNote } from './bindings/InboundNote';
+export type { Message } from './bindings/Message';
+export type { SearchHit } from './bindings/SearchHit';
+export type { Security } from './bindings/Security';
+export type { Settings } from './bindings/Settings';
+export type { SyncProgress } from './bindings/SyncProgress';
+export type { SyncState } from './bindings/SyncState';
+export type { SyncSummary } from './bindings/SyncSummary';
