@@ -349,7 +349,12 @@ pub(crate) fn read_cursor(
                     uidvalidity: r.get(1)?,
                     last_uid: r.get(2)?,
                     highest_modseq: r.get::<_, i64>(3)? as u64,
-                    extra: serde_json::from_str(&extra).unwrap_or_default(),
+                    // An empty object reads back as "no extra position" (the default).
+                    extra: match serde_json::from_str(&extra) {
+                        Ok(serde_json::Value::Object(o)) if o.is_empty() => serde_json::Value::Null,
+                        Ok(v) => v,
+                        Err(_) => serde_json::Value::Null,
+                    },
                 })
             },
         )

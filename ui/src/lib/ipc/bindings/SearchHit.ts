@@ -6,6 +6,6 @@ import type { ChannelKind } from "./ChannelKind";
  */
 export type SearchHit = { message_id: number, conversation_id: number, channel: ChannelKind, contact_name: string, subject: string, 
 /**
- * The matching text with the hits wrapped in markers.
+ * The matching text with the hits wrapped in `[` `]`... markers (see `snippet_open`).
  */
 snippet: string, sent_at: number, };
