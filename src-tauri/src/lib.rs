@@ -1,1 +1,90 @@
+//! The Tauri shell: window, commands (one-line adapters over `sportello-core`), and the one
+//! batched change event that feeds both the UI and the desktop notifier.
+//!
+//! No domain logic lives here: anything a test should check belongs in the core crates.
 
+mod bridge;
+mod commands;
+
+use std::sync::Arc;
+
+use sportello_core::supervisor::{self, Supervisor};
+use sportello_core::{Store, paths};
+use tauri::{Manager, Runtime};
+
+/// What every command works on.
+pub struct App {
+    pub store: Store,
+    pub supervisor: Arc<Supervisor>,
+}
+
+/// Builds the app on any runtime, so it can be driven by `tauri::test::mock_builder()`.
+pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, store: Store) -> tauri::Builder<R> {
+    builder
+        .setup(move |app| {
+            let supervisor = Supervisor::new(
+                store.clone(),
+                sportello_channels::opener(),
+                supervisor::DEFAULT_POLL,
+            );
+            let handle = app.handle().clone();
+            let bridge_store = store.clone();
+            let sup = supervisor.clone();
+            tauri::async_runtime::spawn(async move {
+                if let Err(e) = sup.start_all() {
+                    tracing::error!("cannot start syncing: {}", e.message);
+                }
+                bridge::run(handle, bridge_store).await;
+            });
+            app.manage(App { store, supervisor });
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::app_info,
+            commands::list_accounts,
+            commands::test_email_account,
+            commands::add_email_account,
+            commands::remove_account,
+            commands::refresh,
+            commands::list_conversations,
+            commands::get_conversation,
+            commands::mark_read,
+            commands::send_reply,
+            commands::retry_message,
+            commands::search,
+            commands::open_attachment,
+            commands::save_attachment,
+            commands::message_source,
+            commands::get_settings,
+            commands::update_settings,
+        ])
+}
+
+pub fn run() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SPORTELLO_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let data_dir = paths::data_dir(None);
+    let store = match Store::open(&data_dir) {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("Sportello cannot open its data in {}: {}", data_dir.display(), e.message);
+            std::process::exit(1);
+        }
+    };
+    build_app(tauri::Builder::default(), store)
+        .run(tauri::generate_context!())
+        .expect("error while running Sportello");
+}
+
+/// Brings the main window to the front (a notification was clicked).
+pub(crate) fn focus_main<R: Runtime>(app: &tauri::AppHandle<R>) {
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.unminimize();
+        let _ = w.show();
+        let _ = w.set_focus();
+    }
+}

@@ -14,6 +14,7 @@ pub mod model;
 pub mod outbox;
 pub mod paths;
 pub mod secrets;
+pub mod settings;
 pub mod store;
 pub mod supervisor;
 pub mod threading;

@@ -3,6 +3,7 @@
 //! Every committed write that the UI or the notifier should hear about is announced once on
 //! the change stream ([`Store::subscribe`]).
 
+mod files;
 mod ingest;
 mod query;
 pub mod schema;
@@ -17,6 +18,7 @@ use crate::events::Change;
 use crate::model::{Account, AccountStatus, ChannelKind, SyncCursor, SyncProgress, SyncState};
 use crate::{Error, Result, now_ms};
 
+pub use files::safe_file_name;
 pub use ingest::{IngestOptions, IngestReport};
 pub(crate) use ingest::refresh_conversation as refresh_conversation_pub;
 pub use query::{ConversationPage, ConversationQuery};

@@ -1,0 +1,49 @@
+//! The user's preferences, kept in the store (never secrets).
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::{Result, Store, threading::normalize_email};
+
+const KEY: &str = "settings";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+#[serde(default)]
+pub struct Settings {
+    /// "auto" follows the OS language.
+    #[ts(type = "\"auto\" | \"it\" | \"en\"")]
+    pub locale: String,
+    /// Desktop notifications for new messages.
+    pub notifications: bool,
+    /// Senders whose remote images are shown without asking (lower-case addresses).
+    pub remote_content_senders: Vec<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { locale: "auto".into(), notifications: true, remote_content_senders: Vec::new() }
+    }
+}
+
+impl Store {
+    pub fn settings(&self) -> Result<Settings> {
+        Ok(match self.get_setting(KEY)? {
+            Some(json) => serde_json::from_str(&json).unwrap_or_default(),
+            None => Settings::default(),
+        })
+    }
+
+    pub fn save_settings(&self, settings: &Settings) -> Result<Settings> {
+        let mut clean = settings.clone();
+        if !matches!(clean.locale.as_str(), "auto" | "it" | "en") {
+            clean.locale = "auto".into();
+        }
+        clean.remote_content_senders =
+            clean.remote_content_senders.iter().map(|s| normalize_email(s)).collect();
+        clean.remote_content_senders.sort();
+        clean.remote_content_senders.dedup();
+        self.set_setting(KEY, &serde_json::to_string(&clean)?)?;
+        Ok(clean)
+    }
+}
