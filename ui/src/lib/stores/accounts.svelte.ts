@@ -1,0 +1,40 @@
+import * as ipc from '$lib/ipc/ipc';
+import type { Account } from '$lib/ipc/ipc';
+import { notifyError } from './toasts.svelte';
+
+class Accounts {
+  list = $state.raw<Account[]>([]);
+  /** False until the first answer: the welcome screen must not flash before it. */
+  loaded = $state(false);
+}
+
+export const accounts = new Accounts();
+
+let loading: Promise<void> | null = null;
+let again = false;
+
+/** Reloads the (short) account list; calls during a load coalesce into one more load. */
+export function loadAccounts(): Promise<void> {
+  if (loading) {
+    again = true;
+    return loading;
+  }
+  loading = (async () => {
+    try {
+      do {
+        again = false;
+        accounts.list = await ipc.listAccounts();
+        accounts.loaded = true;
+      } while (again);
+    } catch (reason) {
+      notifyError(reason);
+    } finally {
+      loading = null;
+    }
+  })();
+  return loading;
+}
+
+export function accountById(id: number): Account | undefined {
+  return accounts.list.find((account) => account.id === id);
+}

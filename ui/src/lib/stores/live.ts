@@ -1,0 +1,35 @@
+// Hangs the UI state off the backend's one change stream: each batch refreshes only what it
+// names (account list, visible rows, the open conversation).
+
+import * as ipc from '$lib/ipc/ipc';
+import type { Change } from '$lib/ipc/ipc';
+import { tn } from '$lib/i18n/index.svelte';
+import { loadAccounts } from './accounts.svelte';
+import { refreshList } from './conversations.svelte';
+import { openConversation, reloadConversation, thread } from './thread.svelte';
+import { notify } from './toasts.svelte';
+
+export function applyChange(change: Change) {
+  if (change.accounts.length > 0) {
+    void loadAccounts();
+    // Removing an account removes its conversations too.
+    void refreshList();
+  } else if (change.conversations.length > 0) {
+    void refreshList();
+  }
+  const open = thread.selectedId;
+  if (open !== null && change.conversations.includes(open)) reloadConversation();
+  for (const summary of change.summaries) {
+    if (summary.new_messages > 0) {
+      notify(tn('sync.summary', summary.new_messages, { account: summary.account_name }));
+    }
+  }
+}
+
+export async function subscribe(): Promise<() => void> {
+  const unlisten = await Promise.all([
+    ipc.onChanges(applyChange),
+    ipc.onOpenConversation((id) => openConversation(id)),
+  ]);
+  return () => unlisten.forEach((stop) => stop());
+}

@@ -1,0 +1,46 @@
+import * as ipc from '$lib/ipc/ipc';
+import type { AppInfo, Settings } from '$lib/ipc/ipc';
+import { applyLocaleSetting, setSystemLocale, t } from '$lib/i18n/index.svelte';
+import { notifyError } from './toasts.svelte';
+
+class SettingsState {
+  value = $state.raw<Settings>({ locale: 'auto', notifications: true, remote_content_senders: [] });
+  info = $state.raw<AppInfo | null>(null);
+}
+
+export const settings = new SettingsState();
+
+export async function loadSettings() {
+  const [info, value] = await Promise.all([
+    ipc.appInfo().catch(() => null),
+    ipc.getSettings().catch(() => null),
+  ]);
+  settings.info = info;
+  setSystemLocale(info?.os_locale);
+  if (value) settings.value = value;
+  applyLocaleSetting(settings.value.locale);
+}
+
+/** Applies a change at once and saves it; on failure the previous settings come back. */
+export async function updateSettings(patch: Partial<Settings>) {
+  const before = settings.value;
+  const next = { ...before, ...patch };
+  settings.value = next;
+  applyLocaleSetting(next.locale);
+  try {
+    settings.value = await ipc.updateSettings(next);
+    applyLocaleSetting(settings.value.locale);
+  } catch (reason) {
+    settings.value = before;
+    applyLocaleSetting(before.locale);
+    notifyError(reason, t('settings.saveFailed'));
+  }
+}
+
+export function senderKey(handle: string): string {
+  return handle.trim().toLowerCase();
+}
+
+export function remoteAllowedFor(handle: string): boolean {
+  return settings.value.remote_content_senders.includes(senderKey(handle));
+}

@@ -1,0 +1,152 @@
+// The open conversation: its detail, the replies on their way out, and read state.
+
+import * as ipc from '$lib/ipc/ipc';
+import type { ConversationDetail, ErrorBody, Message } from '$lib/ipc/ipc';
+import { patchRow } from './conversations.svelte';
+import { notifyError } from './toasts.svelte';
+
+/** A reply not yet acknowledged by the backend (send_reply still running, or it failed). */
+export type LocalReply = {
+  localId: number;
+  conversationId: number;
+  text: string;
+  quote: boolean;
+  sentAt: number;
+  state: 'sending' | 'failed';
+  error: ErrorBody | null;
+};
+
+class Thread {
+  selectedId = $state<number | null>(null);
+  detail = $state.raw<ConversationDetail | null>(null);
+  failed = $state(false);
+  local = $state<LocalReply[]>([]);
+}
+
+export const thread = new Thread();
+
+let request = 0;
+let nextLocalId = -1;
+
+function markReadIfNeeded(detail: ConversationDetail) {
+  const unread =
+    detail.conversation.unread_count > 0 ||
+    detail.messages.some((m) => m.direction === 'inbound' && !m.is_read);
+  if (!unread) return;
+  patchRow(detail.conversation.id, { unread_count: 0 });
+  ipc.markRead(detail.conversation.id).catch((reason) => notifyError(reason));
+}
+
+async function load(id: number) {
+  const mine = ++request;
+  try {
+    const detail = await ipc.getConversation(id);
+    if (mine !== request || thread.selectedId !== id) return;
+    thread.detail = detail;
+    thread.failed = false;
+    markReadIfNeeded(detail);
+  } catch {
+    if (mine === request && thread.selectedId === id) thread.failed = true;
+  }
+}
+
+export function openConversation(id: number) {
+  if (thread.selectedId === id) return;
+  thread.selectedId = id;
+  thread.failed = false;
+  // Keep the previous thread until the new one arrives only if it is the same one.
+  if (thread.detail?.conversation.id !== id) thread.detail = null;
+  void load(id);
+}
+
+export function closeConversation() {
+  request++;
+  thread.selectedId = null;
+  thread.detail = null;
+}
+
+/** A change touched the open conversation: fetch it again, without clearing the view. */
+export function reloadConversation() {
+  if (thread.selectedId !== null) void load(thread.selectedId);
+}
+
+function addMessage(message: Message) {
+  const detail = thread.detail;
+  if (!detail || detail.conversation.id !== message.conversation_id) return;
+  if (detail.messages.some((m) => m.id === message.id)) return;
+  thread.detail = { ...detail, messages: [...detail.messages, message] };
+}
+
+async function deliver(reply: LocalReply) {
+  try {
+    const message = await ipc.sendReply(reply.conversationId, reply.text, reply.quote);
+    thread.local = thread.local.filter((r) => r.localId !== reply.localId);
+    addMessage(message);
+  } catch (reason) {
+    const error = ipc.toIpcError(reason);
+    thread.local = thread.local.map((r) =>
+      r.localId === reply.localId
+        ? { ...r, state: 'failed', error: { code: error.code, message: error.detail } }
+        : r,
+    );
+  }
+}
+
+/** Shows the reply at once as "sending", then hands it to the backend's outbox. */
+export function sendReply(conversationId: number, text: string, quote: boolean) {
+  const reply: LocalReply = {
+    localId: nextLocalId--,
+    conversationId,
+    text,
+    quote,
+    sentAt: Date.now(),
+    state: 'sending',
+    error: null,
+  };
+  thread.local = [...thread.local, reply];
+  void deliver(reply);
+}
+
+/** Retry a reply that never reached the outbox. */
+export function retryLocal(localId: number) {
+  const reply = thread.local.find((r) => r.localId === localId);
+  if (!reply) return;
+  const again: LocalReply = { ...reply, state: 'sending', error: null, sentAt: Date.now() };
+  thread.local = thread.local.map((r) => (r.localId === localId ? again : r));
+  void deliver(again);
+}
+
+/** Retry a stored message the outbox gave up on; its new state arrives as a change. */
+export async function retryMessage(messageId: number) {
+  const detail = thread.detail;
+  if (detail) {
+    thread.detail = {
+      ...detail,
+      messages: detail.messages.map((m) =>
+        m.id === messageId ? { ...m, delivery: 'queued', delivery_error: null } : m,
+      ),
+    };
+  }
+  try {
+    await ipc.retryMessage(messageId);
+  } catch (reason) {
+    notifyError(reason);
+    reloadConversation();
+  }
+}
+
+/** Replies still on their way for the open conversation. */
+export function localRepliesFor(conversationId: number): LocalReply[] {
+  const stored = thread.detail?.messages ?? [];
+  return thread.local.filter(
+    (r) =>
+      r.conversationId === conversationId &&
+      // A change can bring the stored copy before send_reply answers: show it only once.
+      !(
+        r.state === 'sending' &&
+        stored.some(
+          (m) => m.direction === 'outbound' && m.text === r.text && m.sent_at >= r.sentAt - 60_000,
+        )
+      ),
+  );
+}

@@ -1,0 +1,481 @@
+// A fake Sportello backend for UI tests and `npm run dev:mock`: an in-memory data set that
+// answers the same commands as the Rust side and emits the same change event. It is built
+// into its own script (tests/.mock/mock.js) and never into the app's bundle.
+
+import type {
+  Account,
+  AccountStatus,
+  AppInfo,
+  Attachment,
+  Change,
+  ChannelKind,
+  ConversationDetail,
+  ConversationSummary,
+  Delivery,
+  EmailAccountInput,
+  ErrorBody,
+  Message,
+  SearchHit,
+  Settings,
+} from '../../src/lib/ipc/types';
+
+export type MockConfig = {
+  /** 'none' starts like a new install; 'demo' has a few accounts in several states. */
+  accounts?: 'none' | 'demo';
+  /** How many conversations the unified list holds. */
+  conversations?: number;
+  settings?: Partial<Settings>;
+  osLocale?: string;
+  /** Milliseconds before a command answers, per command. */
+  delays?: Record<string, number>;
+  /** Mark sent replies as sent after a moment (for manual use; tests drive it by hand). */
+  autoDeliver?: boolean;
+};
+
+export type Emit = (event: string, payload: unknown) => void;
+
+const MINUTE = 60_000;
+const FIRST = ['Giulia', 'Marco', 'Francesca', 'Luca', 'Chiara', 'Alessandro', 'Sara', 'Matteo', 'Elena', 'Davide', 'Martina', 'Simone', 'Anna', 'Paolo', 'Valentina'];
+const LAST = ['Bianchi', 'Rossi', 'Esposito', 'Romano', 'Colombo', 'Ricci', 'Marino', 'Greco', 'Bruno', 'Gallo', 'Conti', 'De Luca', 'Costa', 'Giordano', 'Mancini', 'Rizzo', 'Lombardi'];
+const SUBJECTS = ['Ordine non ancora arrivato', 'Domanda su una taglia', 'Reso di un articolo', 'Fattura per il mio ordine', 'Disponibilità del colore blu', 'Spedizione in Svizzera?', 'Pagamento non riuscito', 'Confezione regalo'];
+const PREVIEWS = [
+  'Buongiorno, il mio ordine risulta spedito da una settimana ma non è ancora arrivato.',
+  'Ciao! La taglia M della giacca veste regolare o è meglio prendere una L?',
+  'Vorrei fare il reso delle scarpe, sono troppo strette. Come devo fare?',
+  'Mi servirebbe la fattura intestata alla mia ditta, posso mandarti i dati?',
+  'Avete ancora la borsa in blu? Sul sito la vedo esaurita.',
+  'Spedite anche in Svizzera? Quanto costa la spedizione?',
+  'Ho provato a pagare con la carta ma mi dà errore, potete aiutarmi?',
+  'È possibile avere una confezione regalo con un biglietto?',
+];
+const REPLIES = ['Ciao! Ti rispondo subito: ', 'Buongiorno, grazie del messaggio. ', 'Certo! '];
+
+type Store = {
+  accounts: Account[];
+  settings: Settings;
+  info: AppInfo;
+  /** Conversation ids, newest activity first. */
+  order: number[];
+  /** Conversations changed since generation (everything else is synthesised from its id). */
+  summaries: Map<number, ConversationSummary>;
+  threads: Map<number, ConversationDetail>;
+  nextMessageId: number;
+  nextAccountId: number;
+};
+
+function channelFor(id: number): ChannelKind {
+  const cycle: ChannelKind[] = ['email', 'email', 'whatsapp', 'email', 'instagram', 'email', 'messenger', 'telegram'];
+  return cycle[id % cycle.length];
+}
+
+function accountFor(channel: ChannelKind): { id: number; name: string } {
+  switch (channel) {
+    case 'whatsapp':
+      return { id: 4, name: 'WhatsApp Bottega' };
+    case 'instagram':
+    case 'messenger':
+    case 'telegram':
+      return { id: 1, name: 'Bottega' };
+    default:
+      return { id: 1, name: 'Bottega' };
+  }
+}
+
+export function nameFor(id: number): string {
+  return `${FIRST[id % FIRST.length]} ${LAST[(id * 7) % LAST.length]}`;
+}
+
+export function createBackend(config: MockConfig, emit: Emit) {
+  const now = Date.now();
+  const count = config.conversations ?? (config.accounts === 'none' ? 0 : 60);
+  const idle = (minutesAgo: number): AccountStatus => ({
+    state: 'idle',
+    last_sync_at: now - minutesAgo * MINUTE,
+    last_error: null,
+    progress: null,
+  });
+
+  const demoAccounts: Account[] = [
+    { id: 1, kind: 'email', name: 'Bottega', address: 'ciao@bottega.example', settings: {}, enabled: true, created_at: now - 90 * 24 * 60 * MINUTE, status: idle(2) },
+    { id: 2, kind: 'email', name: 'Ordini', address: 'ordini@bottega.example', settings: {}, enabled: true, created_at: now - MINUTE, status: { state: 'syncing', last_sync_at: null, last_error: null, progress: { done: 1234, total: 5000 } } },
+    { id: 3, kind: 'email', name: 'Vecchia casella', address: 'info@bottega.example', settings: {}, enabled: true, created_at: now - 400 * 24 * 60 * MINUTE, status: { state: 'needs_attention', last_sync_at: now - 3 * 24 * 60 * MINUTE, last_error: { code: 'auth_failed', message: 'AUTHENTICATIONFAILED Authentication failed.' }, progress: null } },
+    { id: 4, kind: 'whatsapp', name: 'WhatsApp Bottega', address: '+39 333 123 4567', settings: {}, enabled: true, created_at: now - 30 * 24 * 60 * MINUTE, status: { state: 'offline', last_sync_at: now - 40 * MINUTE, last_error: { code: 'network', message: 'connection timed out' }, progress: null } },
+  ];
+
+  const store: Store = {
+    accounts: config.accounts === 'none' ? [] : demoAccounts,
+    settings: { locale: 'auto', notifications: true, remote_content_senders: [], ...config.settings },
+    info: { version: '0.1.0', os_locale: config.osLocale ?? 'it-IT', data_dir: '/home/utente/.local/share/sportello' },
+    order: Array.from({ length: count }, (_, i) => i + 1),
+    summaries: new Map(),
+    threads: new Map(),
+    nextMessageId: 10_000_000,
+    nextAccountId: 10,
+  };
+
+  const calls: { cmd: string; args: unknown }[] = [];
+  const failures = new Map<string, ErrorBody>();
+
+  function synthSummary(id: number): ConversationSummary {
+    const channel = channelFor(id);
+    const account = accountFor(channel);
+    const name = nameFor(id);
+    const outbound = id % 6 === 0;
+    const lastAt = now - (id - 1) * 37 * MINUTE - (id % 5) * MINUTE;
+    const handle =
+      channel === 'email'
+        ? `${name.toLowerCase().replace(/[^a-z]+/g, '.')}@example.com`
+        : channel === 'whatsapp'
+          ? `+39 3${String(100000000 + id * 7919).slice(0, 9)}`
+          : `@${name.toLowerCase().replace(/[^a-z]+/g, '_')}`;
+    return {
+      id,
+      account_id: account.id,
+      account_name: account.name,
+      channel,
+      contact_id: id,
+      contact_name: name,
+      contact_handle: handle,
+      subject: channel === 'email' ? SUBJECTS[id % SUBJECTS.length] : '',
+      status: 'open',
+      unread_count: id % 5 === 1 ? (id % 3) + 1 : 0,
+      message_count: outbound ? 2 : 1,
+      last_message_at: lastAt,
+      last_preview: outbound ? `${REPLIES[id % REPLIES.length]}ti aggiorno appena ho notizie.` : PREVIEWS[id % PREVIEWS.length],
+      last_direction: outbound ? 'outbound' : 'inbound',
+      waiting_since: outbound || id % 4 === 0 ? null : lastAt,
+    };
+  }
+
+  function summary(id: number): ConversationSummary {
+    return store.summaries.get(id) ?? synthSummary(id);
+  }
+
+  function message(conv: ConversationSummary, partial: Partial<Message>): Message {
+    return {
+      id: store.nextMessageId++,
+      conversation_id: conv.id,
+      account_id: conv.account_id,
+      direction: 'inbound',
+      external_id: `<m${store.nextMessageId}@example.com>`,
+      sender_name: conv.contact_name,
+      sender_handle: conv.contact_handle,
+      recipients: ['ciao@bottega.example'],
+      subject: conv.subject,
+      text: '',
+      html: null,
+      has_remote_content: false,
+      sent_at: conv.last_message_at,
+      delivery: 'received',
+      delivery_error: null,
+      is_read: conv.unread_count === 0,
+      parse_error: null,
+      has_raw: true,
+      attachments: [],
+      ...partial,
+    };
+  }
+
+  function attachment(id: number, filename: string, mime: string, size: number): Attachment {
+    return { id, filename, mime_type: mime, size, content_hash: 'abc', content_id: null, inline: false };
+  }
+
+  /** The thread of a conversation: built once from its id, then kept and changed. */
+  function thread(id: number): ConversationDetail {
+    const existing = store.threads.get(id);
+    if (existing) return existing;
+    const conv = summary(id);
+    const messages: Message[] = [];
+    if (id === 1) {
+      messages.push(
+        message(conv, {
+          text: 'Buongiorno, ho ordinato la borsa in pelle il 2 marzo. Mi sapete dire quando arriva?',
+          sent_at: conv.last_message_at - 26 * 60 * MINUTE,
+          is_read: true,
+        }),
+        message(conv, {
+          direction: 'outbound',
+          sender_name: 'Bottega',
+          sender_handle: 'ciao@bottega.example',
+          recipients: [conv.contact_handle],
+          text: 'Ciao Giulia! È partita ieri con BRT, ti mando il tracciamento.',
+          sent_at: conv.last_message_at - 25 * 60 * MINUTE,
+          delivery: 'sent',
+          is_read: true,
+        }),
+        message(conv, {
+          text: 'Grazie! Allego la foto del pacco: è arrivato rovinato. Vedi anche la fattura.',
+          html:
+            '<div style="font-family:Georgia,serif"><p>Grazie! Allego la <b>foto del pacco</b>: è arrivato rovinato.</p>' +
+            '<p><img src="https://images.example.com/pacco.png" alt="Foto del pacco" width="240" height="120"></p>' +
+            '<p>Vedi anche la fattura.</p><blockquote>Ciao Giulia! È partita ieri con BRT.</blockquote></div>',
+          has_remote_content: true,
+          attachments: [
+            attachment(501, 'fattura-1042.pdf', 'application/pdf', 245_812),
+            attachment(502, 'pacco.jpg', 'image/jpeg', 1_834_221),
+          ],
+        }),
+      );
+    } else if (id === 2) {
+      messages.push(
+        message(conv, {
+          text: '',
+          parse_error: 'malformed MIME header at line 3',
+          has_raw: true,
+        }),
+      );
+    } else {
+      const first = PREVIEWS[id % PREVIEWS.length];
+      if (conv.last_direction === 'outbound') {
+        messages.push(
+          message(conv, { text: first, sent_at: conv.last_message_at - 50 * MINUTE, is_read: true }),
+          message(conv, {
+            direction: 'outbound',
+            sender_name: conv.account_name,
+            sender_handle: 'ciao@bottega.example',
+            text: conv.last_preview,
+            delivery: 'sent',
+            is_read: true,
+          }),
+        );
+      } else {
+        messages.push(message(conv, { text: conv.last_preview }));
+      }
+    }
+    const detail: ConversationDetail = {
+      conversation: conv,
+      messages,
+      contact: {
+        id,
+        display_name: conv.contact_name,
+        identities: [{ kind: conv.channel === 'email' ? 'email' : conv.channel, value: conv.contact_handle, display_name: conv.contact_name }],
+        first_seen_at: now - 200 * 24 * 60 * MINUTE,
+        last_contact_at: conv.last_message_at,
+      },
+    };
+    store.threads.set(id, detail);
+    return detail;
+  }
+
+  function change(partial: Partial<Change>) {
+    const payload: Change = { conversations: [], accounts: [], inbound: [], summaries: [], ...partial };
+    // Like the real shell: the event follows the command's answer.
+    setTimeout(() => emit('sportello://changes', payload), 0);
+  }
+
+  function touch(id: number, patch: Partial<ConversationSummary>, moveToTop: boolean) {
+    const next = { ...summary(id), ...patch };
+    store.summaries.set(id, next);
+    const detail = store.threads.get(id);
+    if (detail) store.threads.set(id, { ...detail, conversation: next });
+    if (moveToTop) {
+      const at = store.order.indexOf(id);
+      if (at > 0) {
+        store.order.splice(at, 1);
+        store.order.unshift(id);
+      }
+    }
+  }
+
+  function findMessage(messageId: number): Message | undefined {
+    for (const detail of store.threads.values()) {
+      const m = detail.messages.find((x) => x.id === messageId);
+      if (m) return m;
+    }
+    return undefined;
+  }
+
+  function setDelivery(messageId: number, delivery: Delivery, error: ErrorBody | null = null) {
+    for (const [id, detail] of store.threads) {
+      if (detail.messages.some((m) => m.id === messageId)) {
+        store.threads.set(id, {
+          ...detail,
+          messages: detail.messages.map((m) =>
+            m.id === messageId ? { ...m, delivery, delivery_error: error } : m,
+          ),
+        });
+        change({ conversations: [id] });
+        return true;
+      }
+    }
+    return false;
+  }
+
+  function snippetAround(text: string, query: string): string | null {
+    const at = text.toLowerCase().indexOf(query.toLowerCase());
+    if (at < 0) return null;
+    const start = Math.max(0, at - 30);
+    const end = Math.min(text.length, at + query.length + 50);
+    return (
+      (start > 0 ? '…' : '') +
+      text.slice(start, at) +
+      '\uE000' +
+      text.slice(at, at + query.length) +
+      '\uE001' +
+      text.slice(at + query.length, end) +
+      (end < text.length ? '…' : '')
+    );
+  }
+
+  const handlers: Record<string, (args: Record<string, unknown>) => unknown> = {
+    app_info: () => store.info,
+    get_settings: () => store.settings,
+    update_settings: (a) => {
+      store.settings = { ...(a.settings as Settings) };
+      return store.settings;
+    },
+    list_accounts: () => store.accounts,
+    test_email_account: () => null,
+    add_email_account: (a) => {
+      const input = a.input as EmailAccountInput;
+      const account: Account = {
+        id: store.nextAccountId++,
+        kind: 'email',
+        name: input.name,
+        address: input.address,
+        settings: { imap_host: input.imap_host, smtp_host: input.smtp_host },
+        enabled: true,
+        created_at: Date.now(),
+        status: { state: 'syncing', last_sync_at: null, last_error: null, progress: { done: 0, total: 120 } },
+      };
+      store.accounts = [...store.accounts, account];
+      change({ accounts: [account.id] });
+      return account;
+    },
+    remove_account: (a) => {
+      store.accounts = store.accounts.filter((x) => x.id !== a.accountId);
+      change({ accounts: [a.accountId as number] });
+      return null;
+    },
+    refresh: (a) => {
+      const ids = a.accountId === null ? store.accounts.map((x) => x.id) : [a.accountId as number];
+      const set = (state: AccountStatus['state']) => {
+        store.accounts = store.accounts.map((x) =>
+          ids.includes(x.id) && x.status.state !== 'needs_attention'
+            ? { ...x, status: { ...x.status, state, last_sync_at: state === 'idle' ? Date.now() : x.status.last_sync_at, progress: null } }
+            : x,
+        );
+        change({ accounts: ids });
+      };
+      set('syncing');
+      setTimeout(() => set('idle'), 800);
+      return null;
+    },
+    list_conversations: (a) => {
+      const offset = a.offset as number;
+      const limit = a.limit as number;
+      return { total: store.order.length, items: store.order.slice(offset, offset + limit).map(summary) };
+    },
+    get_conversation: (a) => {
+      const id = a.conversationId as number;
+      if (id < 1 || !store.order.includes(id)) throw { code: 'not_found', message: `conversation ${id}` };
+      return thread(id);
+    },
+    mark_read: (a) => {
+      const id = a.conversationId as number;
+      const detail = thread(id);
+      store.threads.set(id, { ...detail, messages: detail.messages.map((m) => ({ ...m, is_read: true })) });
+      touch(id, { unread_count: 0 }, false);
+      change({ conversations: [id] });
+      return null;
+    },
+    send_reply: (a) => {
+      const id = a.conversationId as number;
+      const detail = thread(id);
+      const conv = detail.conversation;
+      const sent = message(conv, {
+        direction: 'outbound',
+        sender_name: conv.account_name,
+        sender_handle: 'ciao@bottega.example',
+        recipients: [conv.contact_handle],
+        text: a.text as string,
+        sent_at: Date.now(),
+        delivery: 'queued',
+        is_read: true,
+        has_raw: false,
+      });
+      store.threads.set(id, { ...detail, messages: [...detail.messages, sent] });
+      touch(id, { last_preview: sent.text, last_direction: 'outbound', last_message_at: sent.sent_at, waiting_since: null, message_count: conv.message_count + 1 }, true);
+      change({ conversations: [id] });
+      if (config.autoDeliver) setTimeout(() => setDelivery(sent.id, 'sent'), 1200);
+      return sent;
+    },
+    retry_message: (a) => {
+      const found = findMessage(a.messageId as number);
+      if (!found) throw { code: 'not_found', message: 'message' };
+      setDelivery(found.id, 'queued');
+      if (config.autoDeliver) setTimeout(() => setDelivery(found.id, 'sent'), 1200);
+      return null;
+    },
+    search: (a) => {
+      const query = String(a.query).trim();
+      const hits: SearchHit[] = [];
+      for (const id of store.order.slice(0, 300)) {
+        for (const m of thread(id).messages) {
+          const snippet = snippetAround(m.text, query);
+          if (snippet) {
+            const conv = summary(id);
+            hits.push({ message_id: m.id, conversation_id: id, channel: conv.channel, contact_name: conv.contact_name, subject: conv.subject, snippet, sent_at: m.sent_at });
+          }
+        }
+        if (hits.length >= 50) break;
+      }
+      return hits;
+    },
+    open_attachment: () => null,
+    save_attachment: (a) => {
+      for (const detail of store.threads.values()) {
+        for (const m of detail.messages) {
+          const found = m.attachments.find((x) => x.id === a.attachmentId);
+          if (found) return `/home/utente/Scaricati/${found.filename}`;
+        }
+      }
+      throw { code: 'not_found', message: 'attachment' };
+    },
+    message_source: (a) =>
+      `Return-Path: <cliente@example.com>\nFrom: =?broken?= <cliente@example.com>\nSubject: ???\n\nmessage ${a.messageId}: the raw source as stored.`,
+  };
+
+  async function handle(cmd: string, args: Record<string, unknown> = {}): Promise<unknown> {
+    calls.push({ cmd, args });
+    const delay = config.delays?.[cmd];
+    if (delay) await new Promise((resolve) => setTimeout(resolve, delay));
+    const failure = failures.get(cmd);
+    if (failure) {
+      failures.delete(cmd);
+      throw failure;
+    }
+    const handler = handlers[cmd];
+    if (!handler) throw { code: 'internal', message: `mock: unknown command ${cmd}` };
+    return structuredClone(handler(args));
+  }
+
+  /** What tests drive through `window.__sportelloMock`. */
+  const controls = {
+    calls,
+    /** The next call of `cmd` rejects with `error`. */
+    failNext(cmd: string, error: ErrorBody) {
+      failures.set(cmd, error);
+    },
+    setDelivery,
+    emitChange: (partial: Partial<Change>) => change(partial),
+    summaryAt: (index: number) => summary(store.order[index]),
+    /** The newest outbound message of a conversation (the reply a test just sent). */
+    lastOutbound(conversationId: number) {
+      const detail = store.threads.get(conversationId);
+      return detail?.messages.filter((m) => m.direction === 'outbound').at(-1) ?? null;
+    },
+    /** A customer writes: new inbound message, row to the top, change event. */
+    receive(conversationId: number, text: string) {
+      const detail = thread(conversationId);
+      const conv = detail.conversation;
+      const m = message(conv, { text, sent_at: Date.now(), is_read: false });
+      store.threads.set(conversationId, { ...detail, messages: [...detail.messages, m] });
+      touch(conversationId, { last_preview: text, last_direction: 'inbound', last_message_at: m.sent_at, unread_count: conv.unread_count + 1, waiting_since: conv.waiting_since ?? m.sent_at }, true);
+      change({ conversations: [conversationId], inbound: [{ message_id: m.id, conversation_id: conversationId, channel: conv.channel, sender: conv.contact_name, preview: text }] });
+    },
+    settings: () => store.settings,
+  };
+
+  return { handle, controls };
+}
