@@ -35,9 +35,52 @@ export type MockConfig = {
 export type Emit = (event: string, payload: unknown) => void;
 
 const MINUTE = 60_000;
-const FIRST = ['Giulia', 'Marco', 'Francesca', 'Luca', 'Chiara', 'Alessandro', 'Sara', 'Matteo', 'Elena', 'Davide', 'Martina', 'Simone', 'Anna', 'Paolo', 'Valentina'];
-const LAST = ['Bianchi', 'Rossi', 'Esposito', 'Romano', 'Colombo', 'Ricci', 'Marino', 'Greco', 'Bruno', 'Gallo', 'Conti', 'De Luca', 'Costa', 'Giordano', 'Mancini', 'Rizzo', 'Lombardi'];
-const SUBJECTS = ['Ordine non ancora arrivato', 'Domanda su una taglia', 'Reso di un articolo', 'Fattura per il mio ordine', 'Disponibilità del colore blu', 'Spedizione in Svizzera?', 'Pagamento non riuscito', 'Confezione regalo'];
+const FIRST = [
+  'Giulia',
+  'Marco',
+  'Francesca',
+  'Luca',
+  'Chiara',
+  'Alessandro',
+  'Sara',
+  'Matteo',
+  'Elena',
+  'Davide',
+  'Martina',
+  'Simone',
+  'Anna',
+  'Paolo',
+  'Valentina',
+];
+const LAST = [
+  'Bianchi',
+  'Rossi',
+  'Esposito',
+  'Romano',
+  'Colombo',
+  'Ricci',
+  'Marino',
+  'Greco',
+  'Bruno',
+  'Gallo',
+  'Conti',
+  'De Luca',
+  'Costa',
+  'Giordano',
+  'Mancini',
+  'Rizzo',
+  'Lombardi',
+];
+const SUBJECTS = [
+  'Ordine non ancora arrivato',
+  'Domanda su una taglia',
+  'Reso di un articolo',
+  'Fattura per il mio ordine',
+  'Disponibilità del colore blu',
+  'Spedizione in Svizzera?',
+  'Pagamento non riuscito',
+  'Confezione regalo',
+];
 const PREVIEWS = [
   'Buongiorno, il mio ordine risulta spedito da una settimana ma non è ancora arrivato.',
   'Ciao! La taglia M della giacca veste regolare o è meglio prendere una L?',
@@ -64,7 +107,16 @@ type Store = {
 };
 
 function channelFor(id: number): ChannelKind {
-  const cycle: ChannelKind[] = ['email', 'email', 'whatsapp', 'email', 'instagram', 'email', 'messenger', 'telegram'];
+  const cycle: ChannelKind[] = [
+    'email',
+    'email',
+    'whatsapp',
+    'email',
+    'instagram',
+    'email',
+    'messenger',
+    'telegram',
+  ];
   return cycle[id % cycle.length];
 }
 
@@ -96,16 +148,76 @@ export function createBackend(config: MockConfig, emit: Emit) {
   });
 
   const demoAccounts: Account[] = [
-    { id: 1, kind: 'email', name: 'Bottega', address: 'ciao@bottega.example', settings: {}, enabled: true, created_at: now - 90 * 24 * 60 * MINUTE, status: idle(2) },
-    { id: 2, kind: 'email', name: 'Ordini', address: 'ordini@bottega.example', settings: {}, enabled: true, created_at: now - MINUTE, status: { state: 'syncing', last_sync_at: null, last_error: null, progress: { done: 1234, total: 5000 } } },
-    { id: 3, kind: 'email', name: 'Vecchia casella', address: 'info@bottega.example', settings: {}, enabled: true, created_at: now - 400 * 24 * 60 * MINUTE, status: { state: 'needs_attention', last_sync_at: now - 3 * 24 * 60 * MINUTE, last_error: { code: 'auth_failed', message: 'AUTHENTICATIONFAILED Authentication failed.' }, progress: null } },
-    { id: 4, kind: 'whatsapp', name: 'WhatsApp Bottega', address: '+39 333 123 4567', settings: {}, enabled: true, created_at: now - 30 * 24 * 60 * MINUTE, status: { state: 'offline', last_sync_at: now - 40 * MINUTE, last_error: { code: 'network', message: 'connection timed out' }, progress: null } },
+    {
+      id: 1,
+      kind: 'email',
+      name: 'Bottega',
+      address: 'ciao@bottega.example',
+      settings: {},
+      enabled: true,
+      created_at: now - 90 * 24 * 60 * MINUTE,
+      status: idle(2),
+    },
+    {
+      id: 2,
+      kind: 'email',
+      name: 'Ordini',
+      address: 'ordini@bottega.example',
+      settings: {},
+      enabled: true,
+      created_at: now - MINUTE,
+      status: {
+        state: 'syncing',
+        last_sync_at: null,
+        last_error: null,
+        progress: { done: 1234, total: 5000 },
+      },
+    },
+    {
+      id: 3,
+      kind: 'email',
+      name: 'Vecchia casella',
+      address: 'info@bottega.example',
+      settings: {},
+      enabled: true,
+      created_at: now - 400 * 24 * 60 * MINUTE,
+      status: {
+        state: 'needs_attention',
+        last_sync_at: now - 3 * 24 * 60 * MINUTE,
+        last_error: { code: 'auth_failed', message: 'AUTHENTICATIONFAILED Authentication failed.' },
+        progress: null,
+      },
+    },
+    {
+      id: 4,
+      kind: 'whatsapp',
+      name: 'WhatsApp Bottega',
+      address: '+39 333 123 4567',
+      settings: {},
+      enabled: true,
+      created_at: now - 30 * 24 * 60 * MINUTE,
+      status: {
+        state: 'offline',
+        last_sync_at: now - 40 * MINUTE,
+        last_error: { code: 'network', message: 'connection timed out' },
+        progress: null,
+      },
+    },
   ];
 
   const store: Store = {
     accounts: config.accounts === 'none' ? [] : demoAccounts,
-    settings: { locale: 'auto', notifications: true, remote_content_senders: [], ...config.settings },
-    info: { version: '0.1.0', os_locale: config.osLocale ?? 'it-IT', data_dir: '/home/utente/.local/share/sportello' },
+    settings: {
+      locale: 'auto',
+      notifications: true,
+      remote_content_senders: [],
+      ...config.settings,
+    },
+    info: {
+      version: '0.1.0',
+      os_locale: config.osLocale ?? 'it-IT',
+      data_dir: '/home/utente/.local/share/sportello',
+    },
     order: Array.from({ length: count }, (_, i) => i + 1),
     summaries: new Map(),
     threads: new Map(),
@@ -141,7 +253,9 @@ export function createBackend(config: MockConfig, emit: Emit) {
       unread_count: id % 5 === 1 ? (id % 3) + 1 : 0,
       message_count: outbound ? 2 : 1,
       last_message_at: lastAt,
-      last_preview: outbound ? `${REPLIES[id % REPLIES.length]}ti aggiorno appena ho notizie.` : PREVIEWS[id % PREVIEWS.length],
+      last_preview: outbound
+        ? `${REPLIES[id % REPLIES.length]}ti aggiorno appena ho notizie.`
+        : PREVIEWS[id % PREVIEWS.length],
       last_direction: outbound ? 'outbound' : 'inbound',
       waiting_since: outbound || id % 4 === 0 ? null : lastAt,
     };
@@ -177,7 +291,15 @@ export function createBackend(config: MockConfig, emit: Emit) {
   }
 
   function attachment(id: number, filename: string, mime: string, size: number): Attachment {
-    return { id, filename, mime_type: mime, size, content_hash: 'abc', content_id: null, inline: false };
+    return {
+      id,
+      filename,
+      mime_type: mime,
+      size,
+      content_hash: 'abc',
+      content_id: null,
+      inline: false,
+    };
   }
 
   /** The thread of a conversation: built once from its id, then kept and changed. */
@@ -228,7 +350,11 @@ export function createBackend(config: MockConfig, emit: Emit) {
       const first = PREVIEWS[id % PREVIEWS.length];
       if (conv.last_direction === 'outbound') {
         messages.push(
-          message(conv, { text: first, sent_at: conv.last_message_at - 50 * MINUTE, is_read: true }),
+          message(conv, {
+            text: first,
+            sent_at: conv.last_message_at - 50 * MINUTE,
+            is_read: true,
+          }),
           message(conv, {
             direction: 'outbound',
             sender_name: conv.account_name,
@@ -248,7 +374,13 @@ export function createBackend(config: MockConfig, emit: Emit) {
       contact: {
         id,
         display_name: conv.contact_name,
-        identities: [{ kind: conv.channel === 'email' ? 'email' : conv.channel, value: conv.contact_handle, display_name: conv.contact_name }],
+        identities: [
+          {
+            kind: conv.channel === 'email' ? 'email' : conv.channel,
+            value: conv.contact_handle,
+            display_name: conv.contact_name,
+          },
+        ],
         first_seen_at: now - 200 * 24 * 60 * MINUTE,
         last_contact_at: conv.last_message_at,
       },
@@ -258,7 +390,13 @@ export function createBackend(config: MockConfig, emit: Emit) {
   }
 
   function change(partial: Partial<Change>) {
-    const payload: Change = { conversations: [], accounts: [], inbound: [], summaries: [], ...partial };
+    const payload: Change = {
+      conversations: [],
+      accounts: [],
+      inbound: [],
+      summaries: [],
+      ...partial,
+    };
     // Like the real shell: the event follows the command's answer.
     setTimeout(() => emit('sportello://changes', payload), 0);
   }
@@ -336,7 +474,12 @@ export function createBackend(config: MockConfig, emit: Emit) {
         settings: { imap_host: input.imap_host, smtp_host: input.smtp_host },
         enabled: true,
         created_at: Date.now(),
-        status: { state: 'syncing', last_sync_at: null, last_error: null, progress: { done: 0, total: 120 } },
+        status: {
+          state: 'syncing',
+          last_sync_at: null,
+          last_error: null,
+          progress: { done: 0, total: 120 },
+        },
       };
       store.accounts = [...store.accounts, account];
       change({ accounts: [account.id] });
@@ -352,7 +495,15 @@ export function createBackend(config: MockConfig, emit: Emit) {
       const set = (state: AccountStatus['state']) => {
         store.accounts = store.accounts.map((x) =>
           ids.includes(x.id) && x.status.state !== 'needs_attention'
-            ? { ...x, status: { ...x.status, state, last_sync_at: state === 'idle' ? Date.now() : x.status.last_sync_at, progress: null } }
+            ? {
+                ...x,
+                status: {
+                  ...x.status,
+                  state,
+                  last_sync_at: state === 'idle' ? Date.now() : x.status.last_sync_at,
+                  progress: null,
+                },
+              }
             : x,
         );
         change({ accounts: ids });
@@ -364,17 +515,24 @@ export function createBackend(config: MockConfig, emit: Emit) {
     list_conversations: (a) => {
       const offset = a.offset as number;
       const limit = a.limit as number;
-      return { total: store.order.length, items: store.order.slice(offset, offset + limit).map(summary) };
+      return {
+        total: store.order.length,
+        items: store.order.slice(offset, offset + limit).map(summary),
+      };
     },
     get_conversation: (a) => {
       const id = a.conversationId as number;
-      if (id < 1 || !store.order.includes(id)) throw { code: 'not_found', message: `conversation ${id}` };
+      if (id < 1 || !store.order.includes(id))
+        throw { code: 'not_found', message: `conversation ${id}` };
       return thread(id);
     },
     mark_read: (a) => {
       const id = a.conversationId as number;
       const detail = thread(id);
-      store.threads.set(id, { ...detail, messages: detail.messages.map((m) => ({ ...m, is_read: true })) });
+      store.threads.set(id, {
+        ...detail,
+        messages: detail.messages.map((m) => ({ ...m, is_read: true })),
+      });
       touch(id, { unread_count: 0 }, false);
       change({ conversations: [id] });
       return null;
@@ -395,7 +553,17 @@ export function createBackend(config: MockConfig, emit: Emit) {
         has_raw: false,
       });
       store.threads.set(id, { ...detail, messages: [...detail.messages, sent] });
-      touch(id, { last_preview: sent.text, last_direction: 'outbound', last_message_at: sent.sent_at, waiting_since: null, message_count: conv.message_count + 1 }, true);
+      touch(
+        id,
+        {
+          last_preview: sent.text,
+          last_direction: 'outbound',
+          last_message_at: sent.sent_at,
+          waiting_since: null,
+          message_count: conv.message_count + 1,
+        },
+        true,
+      );
       change({ conversations: [id] });
       if (config.autoDeliver) setTimeout(() => setDelivery(sent.id, 'sent'), 1200);
       return sent;
@@ -415,7 +583,15 @@ export function createBackend(config: MockConfig, emit: Emit) {
           const snippet = snippetAround(m.text, query);
           if (snippet) {
             const conv = summary(id);
-            hits.push({ message_id: m.id, conversation_id: id, channel: conv.channel, contact_name: conv.contact_name, subject: conv.subject, snippet, sent_at: m.sent_at });
+            hits.push({
+              message_id: m.id,
+              conversation_id: id,
+              channel: conv.channel,
+              contact_name: conv.contact_name,
+              subject: conv.subject,
+              snippet,
+              sent_at: m.sent_at,
+            });
           }
         }
         if (hits.length >= 50) break;
@@ -471,8 +647,29 @@ export function createBackend(config: MockConfig, emit: Emit) {
       const conv = detail.conversation;
       const m = message(conv, { text, sent_at: Date.now(), is_read: false });
       store.threads.set(conversationId, { ...detail, messages: [...detail.messages, m] });
-      touch(conversationId, { last_preview: text, last_direction: 'inbound', last_message_at: m.sent_at, unread_count: conv.unread_count + 1, waiting_since: conv.waiting_since ?? m.sent_at }, true);
-      change({ conversations: [conversationId], inbound: [{ message_id: m.id, conversation_id: conversationId, channel: conv.channel, sender: conv.contact_name, preview: text }] });
+      touch(
+        conversationId,
+        {
+          last_preview: text,
+          last_direction: 'inbound',
+          last_message_at: m.sent_at,
+          unread_count: conv.unread_count + 1,
+          waiting_since: conv.waiting_since ?? m.sent_at,
+        },
+        true,
+      );
+      change({
+        conversations: [conversationId],
+        inbound: [
+          {
+            message_id: m.id,
+            conversation_id: conversationId,
+            channel: conv.channel,
+            sender: conv.contact_name,
+            preview: text,
+          },
+        ],
+      });
     },
     settings: () => store.settings,
   };

@@ -122,7 +122,8 @@ export const en: Catalogue = {
   'welcome.later': 'WhatsApp, Messenger, Instagram and Telegram are coming soon.',
 
   'accountDialog.title': 'Connect a mailbox',
-  'accountDialog.intro': 'You find these details in your provider’s settings (look for “IMAP” and “SMTP”).',
+  'accountDialog.intro':
+    'You find these details in your provider’s settings (look for “IMAP” and “SMTP”).',
   'accountDialog.name': 'Display name',
   'accountDialog.namePlaceholder': 'E.g. Shop',
   'accountDialog.address': 'Email address',
@@ -184,14 +185,14 @@ export const en: Catalogue = {
 
   'error.auth_failed': 'The server refused the username or password. Check them and try again.',
   'error.network': 'Cannot reach the server. Check your connection and the server name.',
-  'error.tls': 'The secure connection failed: the server’s certificate is not valid or the port is wrong.',
+  'error.tls':
+    'The secure connection failed: the server’s certificate is not valid or the port is wrong.',
   'error.protocol': 'The server answered something unexpected. Check the server and port.',
   'error.rejected': 'The server refused the message.',
   'error.not_found': 'Not found: it may have been deleted.',
   'error.invalid_input': 'Some details are not valid.',
   'error.keyring': 'Cannot use the computer’s keyring for the password.',
-  'error.database_too_new':
-    'This data was opened by a newer Sportello. Please update the app.',
+  'error.database_too_new': 'This data was opened by a newer Sportello. Please update the app.',
   'error.storage': 'Cannot read or write data on this computer.',
   'error.internal': 'Something went wrong.',
 };

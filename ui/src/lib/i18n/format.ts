@@ -18,9 +18,11 @@ function daysBetween(then: number, now: number): number {
 }
 
 function unit(value: number, u: 'minute' | 'hour' | 'day', display: 'narrow' | 'short' | 'long') {
-  return new Intl.NumberFormat(i18n.locale, { style: 'unit', unit: u, unitDisplay: display }).format(
-    value,
-  );
+  return new Intl.NumberFormat(i18n.locale, {
+    style: 'unit',
+    unit: u,
+    unitDisplay: display,
+  }).format(value);
 }
 
 /** The list row's time: "ora", "3 min", "14:05", "ieri", "lun", "12 mar", "12/03/23". */

@@ -68,6 +68,8 @@ export function t(key: MessageKey, params?: Params): string {
   return fill(catalogues[i18n.lang][key], params);
 }
 
+// A cache, not state: nothing renders from it.
+// eslint-disable-next-line svelte/prefer-svelte-reactivity
 const pluralRules = new Map<string, Intl.PluralRules>();
 
 /** The plural form of `key` for `count`; `{count}` is the count formatted for the locale. */

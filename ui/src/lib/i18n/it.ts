@@ -144,7 +144,8 @@ export const it = {
   'accountDialog.username': 'Nome utente',
   'accountDialog.usernameHint': 'Lascia vuoto per usare l’indirizzo email.',
   'accountDialog.caFile': 'Certificato CA (facoltativo)',
-  'accountDialog.caFileHint': 'Percorso di un file .pem, solo se il tuo server usa un certificato proprio.',
+  'accountDialog.caFileHint':
+    'Percorso di un file .pem, solo se il tuo server usa un certificato proprio.',
   'accountDialog.test': 'Prova connessione',
   'accountDialog.testing': 'Provo la connessione…',
   'accountDialog.testOk': 'Connessione riuscita: posta in arrivo e in uscita funzionano.',
@@ -183,8 +184,10 @@ export const it = {
   'time.justNow': 'adesso',
 
   'error.auth_failed': 'Il server ha rifiutato nome utente o password. Controllali e riprova.',
-  'error.network': 'Non riesco a raggiungere il server. Controlla la connessione e il nome del server.',
-  'error.tls': 'La connessione sicura non è riuscita: il certificato del server non è valido o la porta è sbagliata.',
+  'error.network':
+    'Non riesco a raggiungere il server. Controlla la connessione e il nome del server.',
+  'error.tls':
+    'La connessione sicura non è riuscita: il certificato del server non è valido o la porta è sbagliata.',
   'error.protocol': 'Il server ha risposto in modo inatteso. Controlla server e porta.',
   'error.rejected': 'Il server ha rifiutato il messaggio.',
   'error.not_found': 'Non l’ho trovato: forse è stato cancellato.',

@@ -97,7 +97,8 @@ export const saveAttachment = (attachmentId: number) =>
 export const messageSource = (messageId: number) => call<string>('message_source', { messageId });
 
 export const getSettings = () => call<Settings>('get_settings');
-export const updateSettings = (settings: Settings) => call<Settings>('update_settings', { settings });
+export const updateSettings = (settings: Settings) =>
+  call<Settings>('update_settings', { settings });
 export const appInfo = () => call<AppInfo>('app_info');
 
 export const CHANGES_EVENT = 'sportello://changes';

@@ -22,6 +22,8 @@ export const list = new ConversationList();
 
 /** Bumped by every refresh: answers from an older generation are stale and dropped. */
 let generation = 0;
+// Bookkeeping, not state: nothing renders from it.
+// eslint-disable-next-line svelte/prefer-svelte-reactivity
 const inFlight = new Map<number, Promise<void>>();
 let visible = { first: 0, last: 0 };
 
