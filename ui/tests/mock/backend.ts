@@ -320,7 +320,7 @@ export function createBackend(config: MockConfig, emit: Emit) {
           sender_name: 'Bottega',
           sender_handle: 'ciao@bottega.example',
           recipients: [conv.contact_handle],
-          text: 'Ciao Giulia! È partita ieri con BRT, ti mando il tracciamento.',
+          text: `Ciao ${conv.contact_name.split(' ')[0]}! È partita ieri con BRT, ti mando il tracciamento.`,
           sent_at: conv.last_message_at - 25 * 60 * MINUTE,
           delivery: 'sent',
           is_read: true,
@@ -330,7 +330,7 @@ export function createBackend(config: MockConfig, emit: Emit) {
           html:
             '<div style="font-family:Georgia,serif"><p>Grazie! Allego la <b>foto del pacco</b>: è arrivato rovinato.</p>' +
             '<p><img src="https://images.example.com/pacco.png" alt="Foto del pacco" width="240" height="120"></p>' +
-            '<p>Vedi anche la fattura.</p><blockquote>Ciao Giulia! È partita ieri con BRT.</blockquote></div>',
+            '<p>Vedi anche la fattura.</p><blockquote>È partita ieri con BRT.</blockquote></div>',
           has_remote_content: true,
           attachments: [
             attachment(501, 'fattura-1042.pdf', 'application/pdf', 245_812),
@@ -672,6 +672,8 @@ export function createBackend(config: MockConfig, emit: Emit) {
       });
     },
     settings: () => store.settings,
+    /** A notification was clicked: the shell asks the window to show a conversation. */
+    emitOpen: (conversationId: number) => emit('sportello://open-conversation', conversationId),
   };
 
   return { handle, controls };

@@ -1,0 +1,554 @@
+// UI tests: the built app in headless Chromium on the fake backend (tests/mock). Each test
+// opens its own browser context, so drafts and settings in localStorage never leak between
+// tests. Text assertions use the Italian catalogue: the OS locale of the mock is it-IT.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { artifacts, calls, launch, openApp, serveDist } from './harness.js';
+
+let server;
+let browser;
+
+before(async () => {
+  mkdirSync(artifacts, { recursive: true });
+  server = await serveDist();
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+const row = (page, name) => page.locator('[data-testid=conversation-row]', { hasText: name });
+const mock = (page, fn, ...args) => page.evaluate(fn, ...args);
+
+describe('first run', () => {
+  test('welcome leads to the account dialog; a failed test is explained; saving adds the account', async () => {
+    const { page, context, errors } = await openApp(browser, server.url, { accounts: 'none' });
+    const welcome = page.getByTestId('welcome');
+    await welcome.waitFor();
+    assert.match(await welcome.textContent(), /Collega la tua email/);
+
+    await welcome.getByRole('button', { name: 'Gmail' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Collega una casella email' });
+    await dialog.waitFor();
+    // The preset filled in the servers; the address is focused first.
+    assert.equal(await page.getByTestId('account-imap-host').inputValue(), 'imap.gmail.com');
+    assert.equal(await page.getByTestId('account-smtp-port').inputValue(), '465');
+    assert.equal(
+      await page.evaluate(() => document.activeElement?.getAttribute('data-testid')),
+      'account-address',
+    );
+
+    // Missing fields are named, and nothing is sent to the backend.
+    await page.getByTestId('account-test').click();
+    await dialog.getByText('Compila i campi obbligatori.').waitFor();
+    assert.equal((await calls(page, 'test_email_account')).length, 0);
+
+    await page.getByTestId('account-address').fill('negozio@gmail.com');
+    await page.getByTestId('account-password').fill('sbagliata');
+    await page.getByTestId('account-name').click();
+    assert.equal(await page.getByTestId('account-name').inputValue(), 'negozio');
+
+    await mock(page, () =>
+      window.__sportelloMock.failNext('test_email_account', {
+        code: 'auth_failed',
+        message: 'AUTHENTICATIONFAILED Invalid credentials (Failure)',
+      }),
+    );
+    await page.getByTestId('account-test').click();
+    const alert = dialog.locator('[data-result=error]');
+    await alert.waitFor();
+    const alertText = await alert.textContent();
+    assert.match(alertText, /Il server ha rifiutato nome utente o password/);
+    // The backend's English text is only a detail line under the translated sentence.
+    assert.match(alertText, /AUTHENTICATIONFAILED/);
+
+    await page.getByTestId('account-password').fill('giusta');
+    await page.getByTestId('account-test').click();
+    await dialog.locator('[data-result=ok]').waitFor();
+    const [tested] = (await calls(page, 'test_email_account')).slice(-1);
+    assert.deepEqual(tested.args.input, {
+      name: 'negozio',
+      address: 'negozio@gmail.com',
+      imap_host: 'imap.gmail.com',
+      imap_port: 993,
+      imap_security: 'tls',
+      smtp_host: 'smtp.gmail.com',
+      smtp_port: 465,
+      smtp_security: 'tls',
+      username: null,
+      password: 'giusta',
+      ca_file: null,
+    });
+
+    await page.getByTestId('account-save').click();
+    await dialog.waitFor({ state: 'detached' });
+    assert.equal((await calls(page, 'add_email_account')).length, 1);
+    // The account shows in the sidebar with its first-sync progress; the welcome is gone.
+    const account = page.locator('[data-account]', { hasText: 'negozio' });
+    await account.waitFor();
+    assert.match(await account.textContent(), /Scarico i messaggi: 0 di 120/);
+    await account.locator('progress').waitFor();
+    assert.equal(await page.getByTestId('welcome').count(), 0);
+    await page.getByText('Nessuna conversazione per ora').waitFor();
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('plain security warns, and ports follow the security choice', async () => {
+    const { page, context } = await openApp(browser, server.url, { accounts: 'none' });
+    await page.getByTestId('welcome').getByRole('button', { name: 'Collega la tua email' }).click();
+    await page.getByTestId('account-imap-security').selectOption('plain');
+    assert.equal(await page.getByTestId('account-imap-port').inputValue(), '143');
+    await page.getByText('la password viaggia in chiaro').waitFor();
+    await page.getByTestId('account-smtp-security').selectOption('starttls');
+    assert.equal(await page.getByTestId('account-smtp-port').inputValue(), '587');
+    // Esc closes the dialog.
+    await page.keyboard.press('Escape');
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
+    await context.close();
+  });
+});
+
+describe('the unified list', () => {
+  test('rows show channel, name, preview, time and unread count', async () => {
+    const { page, context, errors } = await openApp(browser, server.url, { accounts: 'demo' });
+    const first = page.getByTestId('conversation-row').first();
+    await first.waitFor();
+    const summary = await mock(page, () => window.__sportelloMock.summaryAt(0));
+    const text = await first.textContent();
+    assert.ok(text.includes(summary.contact_name), text);
+    assert.ok(text.includes(summary.last_preview.slice(0, 20)), text);
+    assert.equal(await first.locator('[data-channel]').getAttribute('aria-label'), 'Email');
+    // Conversation 1 has 2 unread messages: bold row, badge with a spoken plural.
+    assert.equal(await first.evaluate((el) => el.classList.contains('unread')), true);
+    assert.match(await first.textContent(), /2 messaggi non letti/);
+    assert.equal(await page.getByRole('list', { name: 'Conversazioni' }).count(), 1);
+    assert.ok((await page.getByRole('listitem').count()) > 5);
+    // The inbox count in the sidebar.
+    assert.match(await page.locator('nav').textContent(), /In arrivo\s*60/);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('100,000 conversations: few DOM rows, pages fetched on demand, the end reachable', async () => {
+    const { page, context, errors } = await openApp(browser, server.url, {
+      accounts: 'demo',
+      conversations: 100_000,
+    });
+    await page.getByTestId('conversation-row').first().waitFor();
+    assert.match(await page.locator('nav').textContent(), /100\.000/);
+    const domRows = await page.locator('[role=listitem][aria-posinset]').count();
+    assert.ok(domRows > 5 && domRows < 60, `${domRows} rows in the DOM`);
+
+    const viewport = page.getByRole('list', { name: 'Conversazioni' });
+    // Scroll in steps like a user dragging, then jump to the very end.
+    for (const fraction of [0.25, 0.5, 0.75]) {
+      await viewport.evaluate((el, f) => (el.scrollTop = el.scrollHeight * f), fraction);
+      await page.waitForTimeout(30);
+    }
+    await viewport.evaluate((el) => (el.scrollTop = el.scrollHeight));
+    const last = page.locator('[aria-posinset="100000"] [data-testid=conversation-row]');
+    await last.waitFor();
+    const expected = await mock(page, () => window.__sportelloMock.summaryAt(99_999));
+    assert.ok((await last.textContent()).includes(expected.contact_name));
+    assert.equal(await last.getAttribute('data-conversation'), String(expected.id));
+
+    const listCalls = await calls(page, 'list_conversations');
+    assert.ok(
+      listCalls.every((c) => c.args.limit <= 100),
+      'pages, never everything',
+    );
+    assert.ok(listCalls.some((c) => c.args.offset === 99_900));
+    assert.ok(listCalls.length < 30, `${listCalls.length} page fetches`);
+    assert.ok((await page.locator('[role=listitem][aria-posinset]').count()) < 60);
+
+    // j/k and arrows move the selection (and open the conversation).
+    await last.click();
+    await page.getByTestId('thread').waitFor();
+    await page.keyboard.press('k');
+    const above = await mock(page, () => window.__sportelloMock.summaryAt(99_998));
+    await page.getByTestId('thread').getByRole('heading', { name: above.contact_name }).waitFor();
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('a change event refetches the visible rows: a new message moves its row to the top', async () => {
+    const { page, context } = await openApp(browser, server.url, { accounts: 'demo' });
+    await page.getByTestId('conversation-row').first().waitFor();
+    const before = (await calls(page, 'list_conversations')).length;
+    await mock(page, () => window.__sportelloMock.receive(40, 'Avete ricevuto il mio reso?'));
+    const first = page.getByTestId('conversation-row').first();
+    await page.waitForFunction(
+      () => document.querySelector('[data-testid=conversation-row]')?.dataset.conversation === '40',
+    );
+    assert.match(await first.textContent(), /Avete ricevuto il mio reso\?/);
+    const refetched = (await calls(page, 'list_conversations')).slice(before);
+    assert.ok(refetched.length >= 1 && refetched.length <= 2, `${refetched.length} refetches`);
+    assert.equal((await calls(page, 'get_conversation')).length, 0, 'no thread was open');
+    await context.close();
+  });
+});
+
+describe('the thread', () => {
+  test('opening a conversation shows the thread and marks it read', async () => {
+    const { page, context, errors } = await openApp(browser, server.url, { accounts: 'demo' });
+    const first = page.getByTestId('conversation-row').first();
+    await first.click();
+    const thread = page.getByTestId('thread');
+    await thread.waitFor();
+    const name = (await mock(page, () => window.__sportelloMock.summaryAt(0))).contact_name;
+    await thread.getByRole('heading', { name }).waitFor();
+    // Plain-text messages render as text; customer left, shop right.
+    await thread.getByText('ho ordinato la borsa in pelle').waitFor();
+    const inbound = await thread.locator('article:not(.outbound)').first().boundingBox();
+    const outbound = await thread.locator('article.outbound').first().boundingBox();
+    assert.ok(outbound.x > inbound.x, 'replies sit on the right');
+    // Attachments as chips; saving shows where the file went.
+    await thread.getByRole('button', { name: 'Salva fattura-1042.pdf in Download' }).click();
+    await page.getByText('Salvato in /home/utente/Scaricati/fattura-1042.pdf').waitFor();
+    await thread
+      .getByRole('button', { name: /pacco\.jpg/ })
+      .first()
+      .click();
+    await page.waitForFunction(() =>
+      window.__sportelloMock.calls.some(
+        (c) => c.cmd === 'open_attachment' && c.args.attachmentId === 502,
+      ),
+    );
+
+    const marked = await calls(page, 'mark_read');
+    assert.deepEqual(
+      marked.map((c) => c.args.conversationId),
+      [1],
+    );
+    // The row is no longer unread (at once, and after the change refetched it).
+    await page.waitForFunction(
+      () => !document.querySelector('[data-conversation="1"]')?.classList.contains('unread'),
+    );
+    // Who the reply goes to, and from which account.
+    assert.match(await thread.locator('form').textContent(), /Risponde con Email da Bottega/);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('HTML mail: sandboxed frame, remote images blocked until allowed, per sender', async () => {
+    const { page, context } = await openApp(browser, server.url, { accounts: 'demo' });
+    const remote = [];
+    await context.route('https://images.example.com/**', (route) => {
+      remote.push(route.request().url());
+      return route.fulfill({ status: 200, contentType: 'image/png', body: Buffer.alloc(0) });
+    });
+    await page.getByTestId('conversation-row').first().click();
+    const frame = page.locator('[data-testid=thread] iframe');
+    await frame.waitFor();
+    assert.equal(await frame.getAttribute('sandbox'), '');
+    const srcdoc = await frame.getAttribute('srcdoc');
+    assert.match(
+      srcdoc,
+      /Content-Security-Policy" content="default-src 'none'; img-src data: cid:;/,
+    );
+    const body = page.frameLocator('[data-testid=thread] iframe').locator('body');
+    await body.getByText('è arrivato rovinato').waitFor();
+    // Scripts cannot run: the frame has no allow-scripts, so its document is opaque to us.
+    assert.equal(await frame.evaluate((el) => el.contentDocument), null);
+    await page.waitForTimeout(200);
+    assert.deepEqual(remote, [], 'no remote request while blocked');
+
+    const bar = page.getByRole('note').filter({ hasText: 'Immagini remote bloccate' });
+    await bar.getByRole('button', { name: 'Mostra', exact: true }).click();
+    await page.waitForFunction(() =>
+      document
+        .querySelector('[data-testid=thread] iframe')
+        ?.getAttribute('srcdoc')
+        ?.includes('img-src data: cid: https:'),
+    );
+    await page.waitForFunction(() => true);
+    for (let i = 0; i < 50 && remote.length === 0; i++) await page.waitForTimeout(50);
+    assert.deepEqual(remote, ['https://images.example.com/pacco.png']);
+    // "Show" was for this time only: settings unchanged.
+    assert.equal((await calls(page, 'update_settings')).length, 0);
+
+    // "Always from this sender" is saved in settings.remote_content_senders.
+    await page.getByTestId('conversation-row').nth(1).click();
+    await page.getByTestId('conversation-row').first().click();
+    await bar.getByRole('button', { name: 'Mostra sempre da questo mittente' }).click();
+    await bar.waitFor({ state: 'detached' });
+    const saved = (await calls(page, 'update_settings')).at(-1);
+    const sender = (await mock(page, () => window.__sportelloMock.summaryAt(0))).contact_handle;
+    assert.deepEqual(saved.args.settings.remote_content_senders, [sender]);
+    await context.close();
+  });
+
+  test('a message that could not be parsed says so and shows its source', async () => {
+    const { page, context } = await openApp(browser, server.url, { accounts: 'demo' });
+    await page.locator('[data-conversation="2"]').click();
+    const thread = page.getByTestId('thread');
+    await thread.getByText('Non sono riuscito a leggere questo messaggio.').waitFor();
+    await thread.getByRole('button', { name: 'Mostra sorgente' }).click();
+    await thread.getByText('the raw source as stored').waitFor();
+    await thread.getByRole('button', { name: 'Nascondi sorgente' }).waitFor();
+    await context.close();
+  });
+
+  test('a notification click (open-conversation event) selects that conversation', async () => {
+    const { page, context } = await openApp(browser, server.url, { accounts: 'demo' });
+    await page.getByTestId('conversation-row').first().waitFor();
+    await mock(page, () => window.__sportelloMock.emitOpen(7));
+    const name = (await mock(page, () => window.__sportelloMock.summaryAt(6))).contact_name;
+    await page.getByTestId('thread').getByRole('heading', { name }).waitFor();
+    await context.close();
+  });
+});
+
+describe('the composer', () => {
+  test('Ctrl+Enter sends: "sending" at once, "sent" after the change event', async () => {
+    const { page, context, errors } = await openApp(browser, server.url, { accounts: 'demo' });
+    await page.locator('[data-conversation="3"]').click();
+    const composer = page.getByTestId('composer');
+    await composer.fill('Ciao! Il pacco parte domani.');
+    await composer.press('Control+Enter');
+    const bubble = page.locator('[data-testid=thread] article.outbound', {
+      hasText: 'Il pacco parte domani',
+    });
+    await bubble.waitFor();
+    assert.match(await bubble.textContent(), /Invio…/);
+    assert.equal(await composer.inputValue(), '');
+    const [sent] = await calls(page, 'send_reply');
+    assert.deepEqual(sent.args, {
+      conversationId: 3,
+      text: 'Ciao! Il pacco parte domani.',
+      quote: true,
+    });
+
+    const id = await mock(page, () => window.__sportelloMock.lastOutbound(3).id);
+    await mock(page, (m) => window.__sportelloMock.setDelivery(m, 'sent'), id);
+    await page.waitForFunction(
+      (m) =>
+        document.querySelector(`[data-message="${m}"]`)?.getAttribute('data-delivery') === 'sent',
+      id,
+    );
+    assert.match(await bubble.textContent(), /Inviato/);
+    assert.equal(await bubble.count(), 1, 'shown once, not twice');
+    // The row moved to the top with the reply as its preview.
+    await page.waitForFunction(
+      () => document.querySelector('[data-testid=conversation-row]')?.dataset.conversation === '3',
+    );
+    assert.match(
+      await page.getByTestId('conversation-row').first().textContent(),
+      /Tu: Ciao! Il pacco/,
+    );
+
+    // The outbox gives up: failed with the reason and a Retry button that asks again.
+    await mock(
+      page,
+      (m) =>
+        window.__sportelloMock.setDelivery(m, 'failed', { code: 'network', message: 'timeout' }),
+      id,
+    );
+    await bubble.getByText('Non inviato: Non riesco a raggiungere il server').waitFor();
+    await bubble.getByRole('button', { name: 'Riprova' }).click();
+    await page.waitForFunction(
+      (m) =>
+        window.__sportelloMock.calls.some(
+          (c) => c.cmd === 'retry_message' && c.args.messageId === m,
+        ),
+      id,
+    );
+    await bubble.getByText('Invio…').waitFor();
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('a reply the backend refuses to queue shows failed with Retry; Retry sends it', async () => {
+    const { page, context } = await openApp(browser, server.url, { accounts: 'demo' });
+    await page.locator('[data-conversation="3"]').click();
+    await mock(page, () =>
+      window.__sportelloMock.failNext('send_reply', { code: 'storage', message: 'disk full' }),
+    );
+    await page.getByTestId('composer').fill('Prova di invio');
+    await page.getByTestId('send').click();
+    const bubble = page.locator('[data-testid=thread] article.outbound', {
+      hasText: 'Prova di invio',
+    });
+    await bubble.getByText('Non inviato: Non riesco a leggere o scrivere i dati').waitFor();
+    await bubble.getByRole('button', { name: 'Riprova' }).click();
+    await page.waitForFunction(
+      () =>
+        document.querySelector('[data-testid=thread] article.outbound:last-of-type') !== null &&
+        [...document.querySelectorAll('[data-testid=thread] article.outbound')].some(
+          (a) =>
+            a.textContent.includes('Prova di invio') &&
+            a.dataset.delivery === 'queued' &&
+            Number(a.dataset.message) > 0,
+        ),
+    );
+    assert.equal(await bubble.count(), 1);
+    assert.equal((await calls(page, 'send_reply')).length, 2);
+    await context.close();
+  });
+
+  test('drafts survive switching conversations (and a reload)', async () => {
+    const { page, context } = await openApp(browser, server.url, { accounts: 'demo' });
+    const composer = page.getByTestId('composer');
+    await page.locator('[data-conversation="3"]').click();
+    await composer.fill('Bozza per il tre');
+    await page.locator('[data-conversation="4"]').click();
+    await page.getByTestId('thread').getByRole('heading').first().waitFor();
+    assert.equal(await composer.inputValue(), '');
+    await composer.fill('Bozza per il quattro');
+    await page.locator('[data-conversation="3"]').click();
+    await page.waitForFunction(
+      () => document.querySelector('[data-testid=composer]')?.value === 'Bozza per il tre',
+    );
+    await page.locator('[data-conversation="4"]').click();
+    await page.waitForFunction(
+      () => document.querySelector('[data-testid=composer]')?.value === 'Bozza per il quattro',
+    );
+    await page.reload();
+    await page.locator('[data-conversation="4"]').click();
+    await page.waitForFunction(
+      () => document.querySelector('[data-testid=composer]')?.value === 'Bozza per il quattro',
+    );
+    await context.close();
+  });
+});
+
+describe('search', () => {
+  test('hits are highlighted with <mark>, and markup in a snippet stays text', async () => {
+    const { page, context, errors } = await openApp(browser, server.url, { accounts: 'demo' });
+    await page.getByTestId('conversation-row').first().waitFor();
+    await mock(page, () =>
+      window.__sportelloMock.receive(
+        5,
+        'Ecco il codice <script>window.pwned=1</script><img src=x onerror="window.pwned=2"> per il reso',
+      ),
+    );
+    await page.keyboard.press('Control+k');
+    const box = page.getByRole('searchbox', { name: 'Cerca nei messaggi' });
+    assert.equal(await box.evaluate((el) => el === document.activeElement), true);
+    await box.fill('codice');
+    const results = page.getByRole('list', { name: 'Risultati della ricerca' });
+    await results.waitFor();
+    await page.getByText('1 risultato').waitFor();
+    const hit = results.getByRole('button').first();
+    assert.equal(await hit.locator('mark').textContent(), 'codice');
+    assert.match(await hit.textContent(), /<script>window\.pwned=1<\/script>/);
+    assert.equal(await results.locator('script, img').count(), 0);
+    assert.equal(await page.evaluate(() => window.pwned), undefined);
+
+    await box.fill('borsa');
+    await page.waitForFunction(
+      () => document.querySelectorAll('[aria-label="Risultati della ricerca"] mark').length > 1,
+    );
+    const marks = await results.locator('mark').allTextContents();
+    assert.ok(
+      marks.every((m) => m.toLowerCase() === 'borsa'),
+      marks.join(),
+    );
+    await results.getByRole('button').first().click();
+    await page.getByTestId('thread').waitFor();
+
+    await box.fill('nessunacorrispondenza');
+    await page.getByText('Nessun messaggio contiene “nessunacorrispondenza”.').waitFor();
+    await box.press('Escape');
+    await page.getByTestId('conversation-row').first().waitFor();
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+});
+
+describe('settings and looks', () => {
+  test('language switch it ↔ en, saved in settings; auto follows the OS locale', async () => {
+    const { page, context } = await openApp(browser, server.url, { accounts: 'demo' });
+    const nav = page.getByRole('navigation');
+    await nav.getByText('In arrivo').waitFor();
+    assert.equal(await page.evaluate(() => document.documentElement.lang), 'it');
+    await nav.getByRole('button', { name: 'Impostazioni' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Impostazioni' });
+    await dialog.getByRole('radio', { name: 'English' }).check();
+    await page.getByRole('dialog', { name: 'Settings' }).waitFor();
+    await nav.getByText('Inbox').waitFor();
+    assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');
+    assert.equal((await calls(page, 'update_settings')).at(-1).args.settings.locale, 'en');
+    // Plurals and numbers follow the language too.
+    assert.match(
+      await page.getByTestId('conversation-row').first().textContent(),
+      /2 unread messages/,
+    );
+    await page.getByRole('dialog').getByRole('radio', { name: 'Italiano' }).check();
+    await nav.getByText('In arrivo').waitFor();
+    await page
+      .getByRole('dialog')
+      .getByRole('checkbox', { name: 'Avvisami quando arriva un messaggio' })
+      .uncheck();
+    assert.equal((await calls(page, 'update_settings')).at(-1).args.settings.notifications, false);
+    await page.keyboard.press('Escape');
+    await context.close();
+
+    const english = await openApp(browser, server.url, { accounts: 'demo', osLocale: 'en-GB' });
+    await english.page.getByRole('navigation').getByText('Inbox').waitFor();
+    await english.context.close();
+  });
+
+  test('light and dark tokens apply; 1024 px wide works; screenshots', async () => {
+    const light = await openApp(browser, server.url, { accounts: 'demo' });
+    await light.page.getByTestId('conversation-row').first().click();
+    await light.page.getByTestId('thread').waitFor();
+    const bg = (p) => p.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    assert.equal(await bg(light.page), 'rgb(255, 255, 255)');
+    await light.page.screenshot({ path: join(artifacts, 'inbox-light.png') });
+    await light.page.emulateMedia({ colorScheme: 'dark' });
+    assert.equal(await bg(light.page), 'rgb(22, 24, 28)');
+    assert.equal(
+      await light.page.evaluate(() => getComputedStyle(document.body).color),
+      'rgb(230, 232, 235)',
+    );
+    await light.page.screenshot({ path: join(artifacts, 'inbox-dark.png') });
+    await light.context.close();
+
+    const narrow = await openApp(
+      browser,
+      server.url,
+      { accounts: 'demo' },
+      { viewport: { width: 1024, height: 700 } },
+    );
+    await narrow.page.getByTestId('conversation-row').first().click();
+    await narrow.page.getByTestId('composer').waitFor();
+    const overflow = await narrow.page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(overflow <= 1024, `page is ${overflow}px wide`);
+    const composerBox = await narrow.page.getByTestId('composer').boundingBox();
+    assert.ok(composerBox.y + composerBox.height <= 700, 'composer visible');
+    assert.ok(composerBox.width > 300, `composer is ${composerBox.width}px wide`);
+    await narrow.page.screenshot({ path: join(artifacts, 'inbox-1024.png') });
+    await narrow.context.close();
+
+    const first = await openApp(browser, server.url, { accounts: 'none' });
+    await first.page.getByTestId('welcome').waitFor();
+    await first.page.screenshot({ path: join(artifacts, 'welcome.png') });
+    await first.context.close();
+  });
+
+  test('icon buttons have labels, and Tab shows a focus ring', async () => {
+    const { page, context } = await openApp(browser, server.url, { accounts: 'demo' });
+    await page.getByTestId('conversation-row').first().click();
+    await page.getByTestId('thread').waitFor();
+    const unlabelled = await page.evaluate(() =>
+      [...document.querySelectorAll('button')]
+        .filter((b) => !(b.getAttribute('aria-label') || b.textContent.trim()))
+        .map((b) => b.outerHTML.slice(0, 80)),
+    );
+    assert.deepEqual(unlabelled, []);
+    await page.getByTestId('composer').focus();
+    await page.keyboard.press('Shift+Tab');
+    const outline = await page.evaluate(
+      () => getComputedStyle(document.activeElement).outlineStyle,
+    );
+    assert.notEqual(outline, 'none');
+    await context.close();
+  });
+});
