@@ -22,7 +22,6 @@ after(async () => {
   await server?.close();
 });
 
-const row = (page, name) => page.locator('[data-testid=conversation-row]', { hasText: name });
 const mock = (page, fn, ...args) => page.evaluate(fn, ...args);
 
 describe('first run', () => {
@@ -267,7 +266,6 @@ describe('the thread', () => {
         ?.getAttribute('srcdoc')
         ?.includes('img-src data: cid: https:'),
     );
-    await page.waitForFunction(() => true);
     for (let i = 0; i < 50 && remote.length === 0; i++) await page.waitForTimeout(50);
     assert.deepEqual(remote, ['https://images.example.com/pacco.png']);
     // "Show" was for this time only: settings unchanged.
@@ -531,6 +529,32 @@ describe('settings and looks', () => {
     await first.page.getByTestId('welcome').waitFor();
     await first.page.screenshot({ path: join(artifacts, 'welcome.png') });
     await first.context.close();
+  });
+
+  test('200% zoom (640 px): one pane at a time, back button, sidebar as a drawer', async () => {
+    const { page, context } = await openApp(
+      browser,
+      server.url,
+      { accounts: 'demo' },
+      { viewport: { width: 640, height: 720 } },
+    );
+    const nav = page.getByRole('navigation');
+    await page.getByTestId('conversation-row').first().waitFor();
+    assert.equal(await nav.isVisible(), false);
+    await page.getByRole('button', { name: 'Apri il menu' }).click();
+    await nav.getByText('Vecchia casella').waitFor();
+    await page.keyboard.press('Escape');
+    await nav.waitFor({ state: 'hidden' });
+
+    await page.getByTestId('conversation-row').nth(2).click();
+    await page.getByTestId('composer').waitFor();
+    assert.equal(await page.getByTestId('conversation-row').first().isVisible(), false);
+    assert.ok((await page.evaluate(() => document.documentElement.scrollWidth)) <= 640);
+    await page.screenshot({ path: join(artifacts, 'zoom-200.png') });
+    await page.getByRole('button', { name: 'Torna all’elenco' }).click();
+    await page.getByTestId('conversation-row').first().waitFor();
+    assert.equal(await page.getByTestId('thread').count(), 0);
+    await context.close();
   });
 
   test('icon buttons have labels, and Tab shows a focus ring', async () => {

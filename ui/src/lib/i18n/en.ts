@@ -24,6 +24,7 @@ export const en: Catalogue = {
   'sidebar.accounts': 'Accounts',
   'sidebar.addAccount': 'Add account',
   'sidebar.settings': 'Settings',
+  'sidebar.open': 'Open the menu',
   'sidebar.refreshAll': 'Refresh all accounts',
 
   'account.refresh': 'Refresh {name}',
@@ -70,6 +71,7 @@ export const en: Catalogue = {
   'thread.label': 'Conversation with {name}',
   'thread.messages': 'Messages',
   'thread.via': '{channel} · {account}',
+  'thread.back': 'Back to the list',
   'thread.today': 'Today',
   'thread.yesterday': 'Yesterday',
   'thread.you': 'You',

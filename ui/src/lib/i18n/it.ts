@@ -23,6 +23,7 @@ export const it = {
   'sidebar.accounts': 'Account',
   'sidebar.addAccount': 'Aggiungi account',
   'sidebar.settings': 'Impostazioni',
+  'sidebar.open': 'Apri il menu',
   'sidebar.refreshAll': 'Aggiorna tutti gli account',
 
   'account.refresh': 'Aggiorna {name}',
@@ -69,6 +70,7 @@ export const it = {
   'thread.label': 'Conversazione con {name}',
   'thread.messages': 'Messaggi',
   'thread.via': '{channel} · {account}',
+  'thread.back': 'Torna all’elenco',
   'thread.today': 'Oggi',
   'thread.yesterday': 'Ieri',
   'thread.you': 'Tu',

@@ -4,18 +4,24 @@
 import * as ipc from '$lib/ipc/ipc';
 import type { Change } from '$lib/ipc/ipc';
 import { tn } from '$lib/i18n/index.svelte';
-import { loadAccounts } from './accounts.svelte';
+import { accounts, loadAccounts } from './accounts.svelte';
 import { refreshList } from './conversations.svelte';
 import { openConversation, reloadConversation, thread } from './thread.svelte';
 import { notify } from './toasts.svelte';
 
+function accountIds(): string {
+  return accounts.list.map((account) => account.id).join(',');
+}
+
 export function applyChange(change: Change) {
+  if (change.conversations.length > 0) void refreshList();
   if (change.accounts.length > 0) {
-    void loadAccounts();
-    // Removing an account removes its conversations too.
-    void refreshList();
-  } else if (change.conversations.length > 0) {
-    void refreshList();
+    // Status changes (sync progress) come often: the list only needs a refetch when an
+    // account came or went, since removing one removes its conversations too.
+    const before = accountIds();
+    void loadAccounts().then(() => {
+      if (change.conversations.length === 0 && accountIds() !== before) void refreshList();
+    });
   }
   const open = thread.selectedId;
   if (open !== null && change.conversations.includes(open)) reloadConversation();

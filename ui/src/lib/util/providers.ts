@@ -19,6 +19,21 @@ export const PROVIDERS: Provider[] = [
     appPassword: true,
   },
   {
+    name: 'Outlook',
+    domains: [
+      'outlook.com',
+      'outlook.it',
+      'hotmail.com',
+      'hotmail.it',
+      'live.com',
+      'live.it',
+      'msn.com',
+    ],
+    imap: { host: 'outlook.office365.com', port: 993, security: 'tls' },
+    smtp: { host: 'smtp-mail.outlook.com', port: 587, security: 'starttls' },
+    appPassword: true,
+  },
+  {
     name: 'Libero',
     domains: ['libero.it', 'inwind.it', 'iol.it', 'blu.it', 'giallo.it'],
     imap: { host: 'imapmail.libero.it', port: 993, security: 'tls' },
@@ -37,6 +52,13 @@ export const PROVIDERS: Provider[] = [
     domains: ['virgilio.it', 'alice.it', 'tim.it'],
     imap: { host: 'in.virgilio.it', port: 993, security: 'tls' },
     smtp: { host: 'out.virgilio.it', port: 465, security: 'tls' },
+    appPassword: false,
+  },
+  {
+    name: 'Tiscali',
+    domains: ['tiscali.it'],
+    imap: { host: 'imap.tiscali.it', port: 993, security: 'tls' },
+    smtp: { host: 'smtp.tiscali.it', port: 465, security: 'tls' },
     appPassword: false,
   },
   {
