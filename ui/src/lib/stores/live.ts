@@ -6,7 +6,7 @@ import type { Change } from '$lib/ipc/ipc';
 import { tn } from '$lib/i18n/index.svelte';
 import { accounts, loadAccounts } from './accounts.svelte';
 import { refreshList } from './conversations.svelte';
-import { openConversation, reloadConversation, thread } from './thread.svelte';
+import { closeConversation, openConversation, reloadConversation, thread } from './thread.svelte';
 import { notify } from './toasts.svelte';
 
 function accountIds(): string {
@@ -20,7 +20,13 @@ export function applyChange(change: Change) {
     // account came or went, since removing one removes its conversations too.
     const before = accountIds();
     void loadAccounts().then(() => {
-      if (change.conversations.length === 0 && accountIds() !== before) void refreshList();
+      if (accountIds() === before) return;
+      if (change.conversations.length === 0) void refreshList();
+      // The open conversation went away with its account.
+      const open = thread.detail?.conversation.account_id;
+      if (open !== undefined && !accounts.list.some((account) => account.id === open)) {
+        closeConversation();
+      }
     });
   }
   const open = thread.selectedId;
