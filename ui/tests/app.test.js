@@ -461,6 +461,60 @@ describe('search', () => {
 });
 
 describe('settings and looks', () => {
+  test('sidebar accounts: state, last error, refresh; removing one asks first', async () => {
+    const { page, context } = await openApp(browser, server.url, { accounts: 'demo' });
+    const nav = page.getByRole('navigation');
+    const broken = nav.locator('[data-account="3"]');
+    assert.match(await broken.textContent(), /Serve il tuo intervento/);
+    assert.match(await broken.textContent(), /Ultimo errore: Il server ha rifiutato nome utente/);
+    assert.match(await nav.locator('[data-account="4"]').textContent(), /Offline/);
+    assert.match(await nav.locator('[data-account="1"]').textContent(), /Aggiornato 2 minuti fa/);
+
+    await nav.getByRole('button', { name: 'Aggiorna Bottega' }).click();
+    await nav.locator('[data-account="1"][data-state="syncing"]').waitFor();
+    await nav.locator('[data-account="1"][data-state="idle"]').waitFor();
+    await nav.locator('[data-account="1"]').getByText('Aggiornato adesso').waitFor();
+    assert.deepEqual((await calls(page, 'refresh')).at(-1).args, { accountId: 1 });
+
+    // A conversation of the account stays open until the account goes.
+    await page.locator('[data-conversation="3"]').click();
+    await page.getByTestId('thread').waitFor();
+    await nav.getByRole('button', { name: 'Impostazioni' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Impostazioni' });
+    await dialog.getByRole('button', { name: 'Rimuovi Bottega' }).click();
+    await dialog.getByText('Rimuovere Bottega?').waitFor();
+    assert.equal((await calls(page, 'remove_account')).length, 0, 'asks before removing');
+    await dialog.getByRole('button', { name: 'Sì, rimuovi' }).click();
+    await page.getByText('Account rimosso.').waitFor();
+    await nav.locator('[data-account="1"]').waitFor({ state: 'detached' });
+    await page.getByTestId('thread').waitFor({ state: 'detached' });
+    // Its conversations left the list (only WhatsApp Bottega's remain).
+    await page.waitForFunction(() =>
+      /In arrivo\s*8\b/.test(document.querySelector('nav')?.textContent ?? ''),
+    );
+    const channels = await page
+      .locator('[data-testid=conversation-row] [data-channel]')
+      .evaluateAll((marks) => [...new Set(marks.map((m) => m.getAttribute('data-channel')))]);
+    assert.deepEqual(channels, ['whatsapp']);
+    await context.close();
+  });
+
+  test('a first sync tells how many messages arrived, with the right plural', async () => {
+    const { page, context } = await openApp(browser, server.url, { accounts: 'demo' });
+    await page.getByTestId('conversation-row').first().waitFor();
+    await mock(page, () =>
+      window.__sportelloMock.emitChange({
+        summaries: [
+          { account_id: 1, account_name: 'Bottega', new_messages: 1 },
+          { account_id: 2, account_name: 'Ordini', new_messages: 12_345 },
+        ],
+      }),
+    );
+    await page.getByText('Bottega: 1 nuovo messaggio').waitFor();
+    await page.getByText('Ordini: 12.345 nuovi messaggi').waitFor();
+    await context.close();
+  });
+
   test('language switch it ↔ en, saved in settings; auto follows the OS locale', async () => {
     const { page, context } = await openApp(browser, server.url, { accounts: 'demo' });
     const nav = page.getByRole('navigation');

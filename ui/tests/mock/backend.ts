@@ -487,6 +487,8 @@ export function createBackend(config: MockConfig, emit: Emit) {
     },
     remove_account: (a) => {
       store.accounts = store.accounts.filter((x) => x.id !== a.accountId);
+      // Its conversations go with it; the real store announces the account only.
+      store.order = store.order.filter((id) => summary(id).account_id !== a.accountId);
       change({ accounts: [a.accountId as number] });
       return null;
     },

@@ -17,12 +17,40 @@ function daysBetween(then: number, now: number): number {
   return Math.round((startOfDay(now) - startOfDay(then)) / DAY);
 }
 
+type Formatter = Intl.DateTimeFormat | Intl.NumberFormat | Intl.RelativeTimeFormat;
+
+// Building an Intl formatter costs far more than using one, and a scrolling list formats
+// thousands of times: keep one per locale and options.
+const formatters = new Map<string, Formatter>();
+
+function cached<T extends Formatter>(
+  kind: string,
+  options: object,
+  make: (locale: string) => T,
+): T {
+  const key = `${kind}|${i18n.locale}|${JSON.stringify(options)}`;
+  let formatter = formatters.get(key);
+  if (!formatter) {
+    formatter = make(i18n.locale);
+    formatters.set(key, formatter);
+  }
+  return formatter as T;
+}
+
+function dateFormat(options: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
+  return cached('date', options, (locale) => new Intl.DateTimeFormat(locale, options));
+}
+
+function relative(): Intl.RelativeTimeFormat {
+  return cached('rel', {}, (locale) => new Intl.RelativeTimeFormat(locale, { numeric: 'auto' }));
+}
+
+function numberFormat(options: Intl.NumberFormatOptions): Intl.NumberFormat {
+  return cached('num', options, (locale) => new Intl.NumberFormat(locale, options));
+}
+
 function unit(value: number, u: 'minute' | 'hour' | 'day', display: 'narrow' | 'short' | 'long') {
-  return new Intl.NumberFormat(i18n.locale, {
-    style: 'unit',
-    unit: u,
-    unitDisplay: display,
-  }).format(value);
+  return numberFormat({ style: 'unit', unit: u, unitDisplay: display }).format(value);
 }
 
 /** The list row's time: "ora", "3 min", "14:05", "ieri", "lun", "12 mar", "12/03/23". */
@@ -33,21 +61,20 @@ export function listTime(ms: number, now: number): string {
   const days = daysBetween(ms, now);
   if (days <= 0) return timeOfDay(ms);
   if (days === 1) {
-    return new Intl.RelativeTimeFormat(i18n.locale, { numeric: 'auto' }).format(-1, 'day');
+    return relative().format(-1, 'day');
   }
-  if (days < 7) return new Intl.DateTimeFormat(i18n.locale, { weekday: 'short' }).format(ms);
+  if (days < 7) return dateFormat({ weekday: 'short' }).format(ms);
   const sameYear = new Date(ms).getFullYear() === new Date(now).getFullYear();
-  return new Intl.DateTimeFormat(
-    i18n.locale,
-    sameYear ? { day: 'numeric', month: 'short' } : { dateStyle: 'short' },
-  ).format(ms);
+  return dateFormat(sameYear ? { day: 'numeric', month: 'short' } : { dateStyle: 'short' }).format(
+    ms,
+  );
 }
 
 /** "3 min fa", "2 ore fa", "ieri": for "updated …" lines. */
 export function timeAgo(ms: number, now: number): string {
   const diff = Math.max(0, now - ms);
   if (diff < MINUTE) return t('time.justNow');
-  const rtf = new Intl.RelativeTimeFormat(i18n.locale, { numeric: 'auto' });
+  const rtf = relative();
   if (diff < HOUR) return rtf.format(-Math.floor(diff / MINUTE), 'minute');
   if (diff < DAY) return rtf.format(-Math.floor(diff / HOUR), 'hour');
   return rtf.format(-daysBetween(ms, now), 'day');
@@ -61,7 +88,7 @@ export function duration(ms: number, display: 'narrow' | 'long' = 'narrow'): str
 }
 
 export function timeOfDay(ms: number): string {
-  return new Intl.DateTimeFormat(i18n.locale, { hour: '2-digit', minute: '2-digit' }).format(ms);
+  return dateFormat({ hour: '2-digit', minute: '2-digit' }).format(ms);
 }
 
 /** The thread's date separator: "Oggi", "Ieri", "lunedì 3 marzo". */
@@ -70,7 +97,7 @@ export function dayLabel(ms: number, now: number): string {
   if (days === 0) return t('thread.today');
   if (days === 1) return t('thread.yesterday');
   const sameYear = new Date(ms).getFullYear() === new Date(now).getFullYear();
-  return new Intl.DateTimeFormat(i18n.locale, {
+  return dateFormat({
     weekday: 'long',
     day: 'numeric',
     month: 'long',
@@ -79,7 +106,7 @@ export function dayLabel(ms: number, now: number): string {
 }
 
 export function fullDateTime(ms: number): string {
-  return new Intl.DateTimeFormat(i18n.locale, { dateStyle: 'full', timeStyle: 'short' }).format(ms);
+  return dateFormat({ dateStyle: 'full', timeStyle: 'short' }).format(ms);
 }
 
 export function sameDay(a: number, b: number): boolean {
@@ -96,7 +123,7 @@ export function fileSize(bytes: number): string {
     i++;
   }
   if (i === 0) return `${formatNumber(bytes)} B`;
-  return new Intl.NumberFormat(i18n.locale, {
+  return numberFormat({
     style: 'unit',
     unit: units[i],
     unitDisplay: 'short',

@@ -12,6 +12,13 @@ export const accounts = new Accounts();
 
 let loading: Promise<void> | null = null;
 let again = false;
+let knownIds: string | null = null;
+const onSetChange: (() => void)[] = [];
+
+/** Runs `handler` whenever an account was added or removed (not on status changes). */
+export function onAccountsAddedOrRemoved(handler: () => void) {
+  onSetChange.push(handler);
+}
 
 /** Reloads the (short) account list; calls during a load coalesce into one more load. */
 export function loadAccounts(): Promise<void> {
@@ -25,6 +32,10 @@ export function loadAccounts(): Promise<void> {
         again = false;
         accounts.list = await ipc.listAccounts();
         accounts.loaded = true;
+        const ids = accounts.list.map((account) => account.id).join(',');
+        const changed = knownIds !== null && ids !== knownIds;
+        knownIds = ids;
+        if (changed) onSetChange.forEach((handler) => handler());
       } while (again);
     } catch (reason) {
       notifyError(reason);

@@ -31,10 +31,15 @@ function pageOf(index: number): number {
   return Math.floor(index / PAGE_SIZE);
 }
 
+/** Rows either side of the visible ones that the virtual list also renders (its overscan). */
+const MARGIN = 10;
+
 function visiblePages(): number[] {
   const pages: number[] = [];
-  const last = Math.max(visible.first, visible.last - 1);
-  for (let p = pageOf(visible.first); p <= pageOf(last); p++) pages.push(p);
+  const first = Math.max(0, visible.first - MARGIN);
+  const last = Math.max(visible.first, visible.last - 1) + MARGIN;
+  const end = list.total > 0 ? Math.min(pageOf(last), pageOf(list.total - 1)) : pageOf(first);
+  for (let p = pageOf(first); p <= end; p++) pages.push(p);
   return pages;
 }
 
