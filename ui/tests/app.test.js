@@ -448,8 +448,27 @@ describe('search', () => {
       marks.every((m) => m.toLowerCase() === 'borsa'),
       marks.join(),
     );
-    await results.getByRole('button').first().click();
+    // ↓ walks into the results, Enter on the box opens the best hit.
+    await box.press('ArrowDown');
+    assert.equal(
+      await results
+        .getByRole('button')
+        .first()
+        .evaluate((el) => el === document.activeElement),
+      true,
+    );
+    await page.keyboard.press('ArrowDown');
+    assert.equal(
+      await results
+        .getByRole('button')
+        .nth(1)
+        .evaluate((el) => el === document.activeElement),
+      true,
+    );
+    await box.press('Enter');
     await page.getByTestId('thread').waitFor();
+    const best = await results.getByRole('button').first().getAttribute('data-conversation');
+    assert.equal(await page.getByTestId('thread').getAttribute('data-conversation'), best);
 
     await box.fill('nessunacorrispondenza');
     await page.getByText('Nessun messaggio contiene “nessunacorrispondenza”.').waitFor();
