@@ -1,1 +1,10 @@
-mod x {}
+//! Integration tests of Sportello against real parts started on loopback by the harness in
+//! `support/`: Dovecot (IMAP), aiosmtpd (SMTP), and, for `window`, the real app under Xvfb.
+//! Tests that need the OS keyring run inside `tests/session.sh` (D-Bus + unlocked
+//! gnome-keyring); `.ci/test` does that.
+
+mod support;
+
+mod cli;
+mod email;
+mod window;

@@ -26,7 +26,12 @@ impl Driver {
         let port = 4444 + (std::process::id() % 1000) as u16;
         let native_port = port + 1000;
         let process = Command::new(&driver)
-            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
             .env("SPORTELLO_DATA_DIR", data_dir)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -45,15 +50,23 @@ impl Driver {
                 .await;
             if let Ok(resp) = attempt {
                 let body: Value = resp.json().await.expect("session answer");
-                let id = body["value"]["sessionId"].as_str().unwrap_or_else(|| {
-                    panic!("tauri-driver refused the session: {body}")
-                });
+                let id = body["value"]["sessionId"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("tauri-driver refused the session: {body}"));
                 break id.to_string();
             }
-            assert!(Instant::now() < deadline, "tauri-driver did not answer on {base}");
+            assert!(
+                Instant::now() < deadline,
+                "tauri-driver did not answer on {base}"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         };
-        Driver { http, base, session, process }
+        Driver {
+            http,
+            base,
+            session,
+            process,
+        }
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
@@ -77,29 +90,43 @@ impl Driver {
                     Some(json!({"using": "xpath", "value": xpath})),
                 )
                 .await;
-            if let Some(id) = v.as_object().and_then(|o| o.values().next()).and_then(|v| v.as_str())
+            if let Some(id) = v
+                .as_object()
+                .and_then(|o| o.values().next())
+                .and_then(|v| v.as_str())
             {
                 return id.to_string();
             }
             if Instant::now() > deadline {
                 let shot = self.screenshot("timeout").await;
-                panic!("no element {xpath} after {timeout:?} (screenshot: {})", shot.display());
+                panic!(
+                    "no element {xpath} after {timeout:?} (screenshot: {})",
+                    shot.display()
+                );
             }
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
     }
 
     async fn click(&self, element: &str) {
-        self.call(reqwest::Method::POST, &format!("/element/{element}/click"), Some(json!({})))
-            .await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/click"),
+            Some(json!({})),
+        )
+        .await;
     }
 
     async fn text(&self, element: &str) -> String {
-        self.call(reqwest::Method::GET, &format!("/element/{element}/text"), None)
-            .await
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
+        self.call(
+            reqwest::Method::GET,
+            &format!("/element/{element}/text"),
+            None,
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
     }
 
     /// Saves a screenshot under tests/artifacts/ and returns its path.
@@ -122,7 +149,10 @@ impl Drop for Driver {
         // WebKitWebDriver allows one session: always end it, then stop the driver.
         let url = format!("{}/session/{}", self.base, self.session);
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async { reqwest::Client::new().delete(url).send().await })
         })
         .join();
@@ -155,15 +185,23 @@ async fn the_window_shows_a_conversation_synced_from_dovecot() {
     let data = tempfile::tempdir().unwrap();
     {
         let store = sportello_core::Store::open(data.path()).unwrap();
-        sportello_email::add_account(&store, servers.account_input()).unwrap();
+        sportello_email::add_account(&store, &servers.account_input()).unwrap();
     }
 
     let driver = Driver::start(&app, data.path()).await;
-    let row = driver.wait_for("//*[contains(., 'Maria Rossi')][@role='listitem' or @role='option' or self::li or self::button]", Duration::from_secs(60)).await;
+    let row = driver
+        .wait_for(
+            "//*[@data-testid='conversation-row'][contains(., 'Maria Rossi')]",
+            Duration::from_secs(60),
+        )
+        .await;
     driver.screenshot("1-inbox").await;
     driver.click(&row).await;
     let body = driver
-        .wait_for("//*[contains(text(), 'il mio ordine è partito')]", Duration::from_secs(20))
+        .wait_for(
+            "//*[contains(text(), 'il mio ordine è partito')]",
+            Duration::from_secs(20),
+        )
         .await;
     assert!(driver.text(&body).await.contains("Grazie mille"));
     driver.screenshot("2-conversation").await;

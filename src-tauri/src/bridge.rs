@@ -37,17 +37,26 @@ fn notify<R: Runtime>(app: &AppHandle<R>, store: &Store, batch: &Change) {
     if batch.inbound.is_empty() && batch.summaries.is_empty() {
         return;
     }
-    if !store.settings().map(|s| s.notifications).unwrap_or(true) {
+    let settings = store.settings().unwrap_or_default();
+    if !settings.notifications {
         return;
     }
-    let italian = sys_locale::get_locale().is_none_or(|l| l.starts_with("it"));
+    // The language chosen in the settings, or the OS's (Italian unless it is clearly not).
+    let italian = match settings.locale.as_str() {
+        "it" => true,
+        "en" => false,
+        _ => sys_locale::get_locale().is_none_or(|l| l.starts_with("it")),
+    };
     for s in &batch.summaries {
         let body = if italian {
-            format!("{}: {} messaggi sincronizzati", s.account_name, s.new_messages)
+            format!(
+                "{}: {} messaggi sincronizzati",
+                s.account_name, s.new_messages
+            )
         } else {
             format!("{}: {} messages synced", s.account_name, s.new_messages)
         };
-        show(app, "Sportello", &body, None);
+        show(app, "Sportello", &body, None, italian);
     }
     // A burst (many new messages at once) gets one summary too.
     if batch.inbound.len() > 3 {
@@ -56,21 +65,33 @@ fn notify<R: Runtime>(app: &AppHandle<R>, store: &Store, batch: &Change) {
         } else {
             format!("{} new messages", batch.inbound.len())
         };
-        show(app, "Sportello", &body, None);
+        show(app, "Sportello", &body, None, italian);
         return;
     }
     for note in &batch.inbound {
-        show(app, &note.sender, &note.preview, Some(note.conversation_id));
+        show(
+            app,
+            &note.sender,
+            &note.preview,
+            Some(note.conversation_id),
+            italian,
+        );
     }
 }
 
 /// Shows one notification; where the platform reports clicks, a click opens the conversation.
-fn show<R: Runtime>(app: &AppHandle<R>, summary: &str, body: &str, conversation: Option<i64>) {
+fn show<R: Runtime>(
+    app: &AppHandle<R>,
+    summary: &str,
+    body: &str,
+    conversation: Option<i64>,
+    italian: bool,
+) {
     let mut n = notify_rust::Notification::new();
     n.appname("Sportello").summary(summary).body(body);
     #[cfg(all(unix, not(target_os = "macos")))]
     {
-        n.action("default", "Apri");
+        n.action("default", if italian { "Apri" } else { "Open" });
         let app = app.clone();
         let shown = n.show();
         match shown {
@@ -91,7 +112,7 @@ fn show<R: Runtime>(app: &AppHandle<R>, summary: &str, body: &str, conversation:
     }
     #[cfg(not(all(unix, not(target_os = "macos"))))]
     {
-        let _ = (app, conversation);
+        let _ = (app, conversation, italian);
         if let Err(e) = n.show() {
             tracing::warn!("cannot show a notification: {e}");
         }

@@ -8,10 +8,10 @@ use sportello_core::settings::Settings;
 use sportello_core::store::{ConversationPage, ConversationQuery};
 use sportello_core::{Error, Result};
 use sportello_email::EmailAccountInput;
-use tauri::State;
+use tauri::{AppHandle, Manager, Runtime, State};
 use ts_rs::TS;
 
-use crate::App;
+use crate::{App, StartupFailure};
 
 #[derive(Serialize, TS)]
 #[ts(export)]
@@ -19,14 +19,30 @@ pub struct AppInfo {
     pub version: String,
     pub os_locale: String,
     pub data_dir: String,
+    /// Set when the data could not be opened (for example `database_too_new`): the window
+    /// shows this instead of the inbox, and no other command works.
+    pub startup_error: Option<Error>,
 }
 
 #[tauri::command]
-pub fn app_info(app: State<App>) -> AppInfo {
+pub fn app_info<R: Runtime>(app: AppHandle<R>) -> AppInfo {
+    let (data_dir, startup_error) =
+        match (app.try_state::<App>(), app.try_state::<StartupFailure>()) {
+            (Some(state), _) => (state.store.data_dir().display().to_string(), None),
+            (None, Some(failure)) => (
+                failure.data_dir.display().to_string(),
+                Some(failure.error.clone()),
+            ),
+            (None, None) => (
+                String::new(),
+                Some(Error::internal("Sportello is still starting")),
+            ),
+        };
     AppInfo {
         version: env!("CARGO_PKG_VERSION").into(),
         os_locale: sys_locale::get_locale().unwrap_or_else(|| "it-IT".into()),
-        data_dir: app.store.data_dir().display().to_string(),
+        data_dir,
+        startup_error,
     }
 }
 
@@ -60,7 +76,11 @@ pub fn refresh(app: State<App>, account_id: Option<i64>) {
 
 #[tauri::command]
 pub fn list_conversations(app: State<App>, offset: u32, limit: u32) -> Result<ConversationPage> {
-    app.store.conversations(&ConversationQuery { offset, limit, account_id: None })
+    app.store.conversations(&ConversationQuery {
+        offset,
+        limit,
+        account_id: None,
+    })
 }
 
 #[tauri::command]
@@ -74,8 +94,15 @@ pub fn mark_read(app: State<App>, conversation_id: i64) -> Result<()> {
 }
 
 #[tauri::command]
-pub fn send_reply(app: State<App>, conversation_id: i64, text: String, quote: bool) -> Result<Message> {
-    let message = app.store.queue_reply(conversation_id, &Draft { text, quote })?;
+pub fn send_reply(
+    app: State<App>,
+    conversation_id: i64,
+    text: String,
+    quote: bool,
+) -> Result<Message> {
+    let message = app
+        .store
+        .queue_reply(conversation_id, &Draft { text, quote })?;
     app.supervisor.wake(Some(message.account_id));
     Ok(message)
 }
@@ -94,14 +121,20 @@ pub fn search(app: State<App>, query: String) -> Result<Vec<SearchHit>> {
 
 #[tauri::command]
 pub fn open_attachment(app: State<App>, attachment_id: i64) -> Result<()> {
-    let path = app.store.export_attachment(attachment_id, &std::env::temp_dir().join("sportello"))?;
+    let path = app
+        .store
+        .export_attachment(attachment_id, &std::env::temp_dir().join("sportello"))?;
     open::that_detached(&path).map_err(|e| Error::internal(format!("cannot open the file: {e}")))
 }
 
 #[tauri::command]
 pub fn save_attachment(app: State<App>, attachment_id: i64) -> Result<String> {
     let downloads = dirs::download_dir().unwrap_or_else(std::env::temp_dir);
-    Ok(app.store.export_attachment(attachment_id, &downloads)?.display().to_string())
+    Ok(app
+        .store
+        .export_attachment(attachment_id, &downloads)?
+        .display()
+        .to_string())
 }
 
 #[tauri::command]

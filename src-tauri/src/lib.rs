@@ -18,6 +18,12 @@ pub struct App {
     pub supervisor: Arc<Supervisor>,
 }
 
+/// Why the data could not be opened; the window shows it (see `commands::app_info`).
+pub struct StartupFailure {
+    pub data_dir: std::path::PathBuf,
+    pub error: sportello_core::Error,
+}
+
 /// Builds the app on any runtime, so it can be driven by `tauri::test::mock_builder()`.
 pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, store: Store) -> tauri::Builder<R> {
     builder
@@ -68,14 +74,22 @@ pub fn run() {
         )
         .init();
     let data_dir = paths::data_dir(None);
-    let store = match Store::open(&data_dir) {
-        Ok(store) => store,
-        Err(e) => {
-            eprintln!("Sportello cannot open its data in {}: {}", data_dir.display(), e.message);
-            std::process::exit(1);
+    let builder = match Store::open(&data_dir) {
+        Ok(store) => build_app(tauri::Builder::default(), store),
+        Err(error) => {
+            // Never touch the data (a newer version's database stays as it is): start the window
+            // only to explain, with nothing but `app_info` available.
+            tracing::error!(
+                "cannot open the data in {}: {}",
+                data_dir.display(),
+                error.message
+            );
+            tauri::Builder::default()
+                .manage(StartupFailure { data_dir, error })
+                .invoke_handler(tauri::generate_handler![commands::app_info])
         }
     };
-    build_app(tauri::Builder::default(), store)
+    builder
         .run(tauri::generate_context!())
         .expect("error while running Sportello");
 }

@@ -18,7 +18,11 @@ use sportello_core::{Error, ErrorCode, Store, paths};
 use sportello_email::{EmailAccountInput, Security};
 
 #[derive(Parser)]
-#[command(name = "sportello-cli", version, about = "Sportello without the window")]
+#[command(
+    name = "sportello-cli",
+    version,
+    about = "Sportello without the window"
+)]
 struct Cli {
     /// Data folder (default: $SPORTELLO_DATA_DIR, else the OS app-data folder).
     #[arg(long, global = true, value_name = "DIR")]
@@ -74,9 +78,13 @@ enum AccountCommand {
     AddEmail(AddEmail),
     List,
     /// Connect and log in with an account's saved settings.
-    Test { id: i64 },
+    Test {
+        id: i64,
+    },
     /// Remove an account, what was synced from it and its saved password.
-    Remove { id: i64 },
+    Remove {
+        id: i64,
+    },
 }
 
 #[derive(Args)]
@@ -174,7 +182,9 @@ fn read_password(a: &AddEmail) -> Result<String, Error> {
         std::io::stdin().read_to_string(&mut s)?;
         return Ok(s.trim_end_matches(['\r', '\n']).to_string());
     }
-    Err(Error::invalid("give the password with --password-env VAR or --password-stdin"))
+    Err(Error::invalid(
+        "give the password with --password-env VAR or --password-stdin",
+    ))
 }
 
 async fn run(cli: Cli) -> CliResult {
@@ -199,7 +209,9 @@ async fn run(cli: Cli) -> CliResult {
                 sportello_email::test_settings(&input).await?;
             }
             let account = sportello_email::add_account(&store, input)?;
-            out(json, json!(account), || format!("added account {} ({})", account.id, account.address));
+            out(json, json!(account), || {
+                format!("added account {} ({})", account.id, account.address)
+            });
         }
         Command::Account(AccountCommand::List) => {
             let accounts = store.accounts()?;
@@ -230,21 +242,29 @@ async fn run(cli: Cli) -> CliResult {
             let channel = sportello_channels::open(&store, &account)?
                 .ok_or_else(|| Error::invalid("this account is local and has no server to test"))?;
             channel.test().await?;
-            out(json, json!({"id": id, "ok": true}), || format!("account {id}: connection ok"));
+            out(json, json!({"id": id, "ok": true}), || {
+                format!("account {id}: connection ok")
+            });
         }
         Command::Account(AccountCommand::Remove { id }) => {
             sportello_channels::remove_account(&store, id)?;
-            out(json, json!({"removed": id}), || format!("removed account {id}"));
+            out(json, json!({"removed": id}), || {
+                format!("removed account {id}")
+            });
         }
         Command::Sync { once: true } => {
             let recovered = store.recover_outbox()?;
             if recovered > 0 {
-                eprintln!("warning: {recovered} replies were interrupted while sending; see them as failed");
+                eprintln!(
+                    "warning: {recovered} replies were interrupted while sending; see them as failed"
+                );
             }
             let mut results = Vec::new();
             let mut first_error = None;
             for account in store.accounts()? {
-                let Some(channel) = sportello_channels::open(&store, &account)? else { continue };
+                let Some(channel) = sportello_channels::open(&store, &account)? else {
+                    continue;
+                };
                 match supervisor::run_pass(&store, channel.as_ref(), &account).await {
                     Ok((report, (sent, failed))) => {
                         store.set_account_state(
@@ -270,7 +290,9 @@ async fn run(cli: Cli) -> CliResult {
                             Some(&e),
                             false,
                         )?;
-                        results.push(json!({"account_id": account.id, "name": account.name, "error": e}));
+                        results.push(
+                            json!({"account_id": account.id, "name": account.name, "error": e}),
+                        );
                         first_error.get_or_insert(Error::new(
                             e.code,
                             format!("account {} ({}): {}", account.id, account.name, e.message),
@@ -299,14 +321,21 @@ async fn run(cli: Cli) -> CliResult {
             }
         }
         Command::Sync { once: false } => {
-            let supervisor =
-                Supervisor::new(store.clone(), sportello_channels::opener(), supervisor::DEFAULT_POLL);
+            let supervisor = Supervisor::new(
+                store.clone(),
+                sportello_channels::opener(),
+                supervisor::DEFAULT_POLL,
+            );
             supervisor.start_all()?;
             eprintln!("syncing every account; press Ctrl+C to stop");
             tokio::signal::ctrl_c().await?;
         }
         Command::Conversations { limit } => {
-            let page = store.conversations(&ConversationQuery { offset: 0, limit, account_id: None })?;
+            let page = store.conversations(&ConversationQuery {
+                offset: 0,
+                limit,
+                account_id: None,
+            })?;
             out(json, json!(page.items), || {
                 page.items
                     .iter()
@@ -318,7 +347,11 @@ async fn run(cli: Cli) -> CliResult {
                             c.contact_name,
                             c.subject,
                             c.last_preview,
-                            if c.unread_count > 0 { format!("\t({} unread)", c.unread_count) } else { String::new() }
+                            if c.unread_count > 0 {
+                                format!("\t({} unread)", c.unread_count)
+                            } else {
+                                String::new()
+                            }
                         )
                     })
                     .collect::<Vec<_>>()
@@ -335,11 +368,18 @@ async fn run(cli: Cli) -> CliResult {
                         format!(
                             "#{} {} {} <{}> [{}]{}\n{}\n",
                             m.id,
-                            if m.direction == sportello_core::model::Direction::Inbound { "<-" } else { "->" },
+                            if m.direction == sportello_core::model::Direction::Inbound {
+                                "<-"
+                            } else {
+                                "->"
+                            },
                             m.sender_name,
                             m.sender_handle,
                             m.delivery.as_str(),
-                            m.parse_error.as_ref().map(|e| format!(" (unreadable: {e})")).unwrap_or_default(),
+                            m.parse_error
+                                .as_ref()
+                                .map(|e| format!(" (unreadable: {e})"))
+                                .unwrap_or_default(),
                             m.text.trim_end()
                         )
                     })
@@ -363,12 +403,24 @@ async fn run(cli: Cli) -> CliResult {
                 .collect();
             out(json, json!(rows), || {
                 hits.iter()
-                    .map(|h| format!("{}\t{}\t{}\t{}", h.conversation_id, h.message_id, h.contact_name, plain(&h.snippet)))
+                    .map(|h| {
+                        format!(
+                            "{}\t{}\t{}\t{}",
+                            h.conversation_id,
+                            h.message_id,
+                            h.contact_name,
+                            plain(&h.snippet)
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("\n")
             });
         }
-        Command::Reply { conversation_id, text, quote } => {
+        Command::Reply {
+            conversation_id,
+            text,
+            quote,
+        } => {
             let message = store.queue_reply(conversation_id, &Draft { text, quote })?;
             let account = store.account(message.account_id)?;
             let channel = sportello_channels::open(&store, &account)?
@@ -376,10 +428,18 @@ async fn run(cli: Cli) -> CliResult {
             sportello_core::outbox::flush(&store, channel.as_ref(), &account).await?;
             let message = store.message(message.id)?;
             out(json, json!(message), || {
-                format!("reply {} in conversation {}: {}", message.id, conversation_id, message.delivery.as_str())
+                format!(
+                    "reply {} in conversation {}: {}",
+                    message.id,
+                    conversation_id,
+                    message.delivery.as_str()
+                )
             });
             if message.delivery != Delivery::Sent {
-                let why = message.delivery_error.map(|e| e.message).unwrap_or_default();
+                let why = message
+                    .delivery_error
+                    .map(|e| e.message)
+                    .unwrap_or_default();
                 return Err(Error::new(
                     ErrorCode::Network,
                     format!(
@@ -399,7 +459,10 @@ async fn run(cli: Cli) -> CliResult {
                 )
             });
             if report.imported + report.duplicates == 0 && report.failed > 0 {
-                return Err(Error::invalid(format!("nothing could be imported ({} failed)", report.failed)));
+                return Err(Error::invalid(format!(
+                    "nothing could be imported ({} failed)",
+                    report.failed
+                )));
             }
         }
         Command::Stats => {
@@ -407,8 +470,13 @@ async fn run(cli: Cli) -> CliResult {
             out(json, json!(stats), || {
                 format!(
                     "accounts {}\nconversations {}\nmessages {}\ncontacts {}\nunread conversations {}\nreplies waiting {}\nreplies failed {}",
-                    stats.accounts, stats.conversations, stats.messages, stats.contacts,
-                    stats.unread_conversations, stats.outbox_pending, stats.outbox_failed
+                    stats.accounts,
+                    stats.conversations,
+                    stats.messages,
+                    stats.contacts,
+                    stats.unread_conversations,
+                    stats.outbox_pending,
+                    stats.outbox_failed
                 )
             });
         }

@@ -47,7 +47,11 @@ pub struct SyncContext {
 
 impl SyncContext {
     pub fn new(store: Store, account: Account) -> Self {
-        SyncContext { store, account, progress: Arc::new(|_| {}) }
+        SyncContext {
+            store,
+            account,
+            progress: Arc::new(|_| {}),
+        }
     }
 }
 

@@ -51,7 +51,10 @@ impl ErrorCode {
 
     /// Whether trying again later may succeed (network trouble) or not (bad password).
     pub fn is_transient(self) -> bool {
-        matches!(self, ErrorCode::Network | ErrorCode::Protocol | ErrorCode::Internal)
+        matches!(
+            self,
+            ErrorCode::Network | ErrorCode::Protocol | ErrorCode::Internal
+        )
     }
 }
 
@@ -74,7 +77,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Error { code, message: message.into() }
+        Error {
+            code,
+            message: message.into(),
+        }
     }
     pub fn not_found(what: impl Into<String>) -> Self {
         Error::new(ErrorCode::NotFound, what)

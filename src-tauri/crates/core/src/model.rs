@@ -200,7 +200,11 @@ impl Direction {
         }
     }
     pub fn parse(s: &str) -> Self {
-        if s == "outbound" { Direction::Outbound } else { Direction::Inbound }
+        if s == "outbound" {
+            Direction::Outbound
+        } else {
+            Direction::Inbound
+        }
     }
 }
 

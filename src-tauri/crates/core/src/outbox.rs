@@ -53,9 +53,22 @@ fn quoted(original: &Message, locale_header: &str) -> String {
 
 /// A fresh id for an outgoing message, in the domain of the account's address.
 fn new_external_id(account: &Account) -> String {
-    let domain = account.address.rsplit_once('@').map(|(_, d)| d).unwrap_or("sportello.local");
-    let domain = if domain.is_empty() { "sportello.local" } else { domain };
-    format!("{}.{}@{}", now_ms(), hex::encode(rand::random::<[u8; 8]>()), domain)
+    let domain = account
+        .address
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .unwrap_or("sportello.local");
+    let domain = if domain.is_empty() {
+        "sportello.local"
+    } else {
+        domain
+    };
+    format!(
+        "{}.{}@{}",
+        now_ms(),
+        hex::encode(rand::random::<[u8; 8]>()),
+        domain
+    )
 }
 
 impl Store {
@@ -75,10 +88,16 @@ impl Store {
             ));
         }
         if conv.contact_handle.is_empty() {
-            return Err(Error::invalid("this conversation has no address to reply to"));
+            return Err(Error::invalid(
+                "this conversation has no address to reply to",
+            ));
         }
         let last = detail.messages.last();
-        let last_inbound = detail.messages.iter().rev().find(|m| m.direction == Direction::Inbound);
+        let last_inbound = detail
+            .messages
+            .iter()
+            .rev()
+            .find(|m| m.direction == Direction::Inbound);
         let mut references: Vec<String> = Vec::new();
         let mut in_reply_to = None;
         if let Some(last) = last {
@@ -108,7 +127,10 @@ impl Store {
             } else {
                 &original.sender_name
             };
-            body.push_str(&quoted(original, &format!("{who} <{}>:", original.sender_handle)));
+            body.push_str(&quoted(
+                original,
+                &format!("{who} <{}>:", original.sender_handle),
+            ));
         }
         let outbound = OutboundMessage {
             external_id: new_external_id(&account),
@@ -149,7 +171,13 @@ impl Store {
                 "INSERT INTO outbox(account_id, conversation_id, message_id, payload, state,
                                     next_attempt_at, created_at)
                  VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?5)",
-                params![account.id, conversation_id, message_id, serde_json::to_string(&outbound)?, now],
+                params![
+                    account.id,
+                    conversation_id,
+                    message_id,
+                    serde_json::to_string(&outbound)?,
+                    now
+                ],
             )?;
             for key in [&outbound.external_id] {
                 tx.execute(
@@ -162,7 +190,10 @@ impl Store {
             tx.commit()?;
             message_id
         };
-        self.announce(Change { conversations: vec![conversation_id], ..Default::default() });
+        self.announce(Change {
+            conversations: vec![conversation_id],
+            ..Default::default()
+        });
         self.message(message_id)
     }
 
@@ -229,7 +260,10 @@ impl Store {
             n == 1
         };
         if claimed {
-            self.announce(Change { conversations: vec![item.conversation_id], ..Default::default() });
+            self.announce(Change {
+                conversations: vec![item.conversation_id],
+                ..Default::default()
+            });
         }
         Ok(claimed)
     }
@@ -267,13 +301,20 @@ impl Store {
                     )?;
                     tx.execute(
                         "UPDATE messages SET delivery = ?2, delivery_error = ?3 WHERE id = ?1",
-                        params![item.message_id, if retry { "queued" } else { "failed" }, error],
+                        params![
+                            item.message_id,
+                            if retry { "queued" } else { "failed" },
+                            error
+                        ],
                     )?;
                 }
             }
             tx.commit()?;
         }
-        self.announce(Change { conversations: vec![item.conversation_id], ..Default::default() });
+        self.announce(Change {
+            conversations: vec![item.conversation_id],
+            ..Default::default()
+        });
         Ok(())
     }
 
@@ -287,7 +328,9 @@ impl Store {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?
-            .ok_or_else(|| Error::not_found(format!("message {message_id} is not in the outbox")))?;
+            .ok_or_else(|| {
+                Error::not_found(format!("message {message_id} is not in the outbox"))
+            })?;
         {
             let mut conn = self.writer();
             let tx = conn.transaction()?;
@@ -305,7 +348,10 @@ impl Store {
             )?;
             tx.commit()?;
         }
-        self.announce(Change { conversations: vec![conversation_id], ..Default::default() });
+        self.announce(Change {
+            conversations: vec![conversation_id],
+            ..Default::default()
+        });
         Ok(account_id)
     }
 

@@ -14,5 +14,7 @@ pub fn data_dir(explicit: Option<PathBuf>) -> PathBuf {
     if let Some(dir) = std::env::var_os(DATA_DIR_ENV).filter(|v| !v.is_empty()) {
         return PathBuf::from(dir);
     }
-    dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("sportello")
+    dirs::data_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("sportello")
 }

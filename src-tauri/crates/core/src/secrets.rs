@@ -8,8 +8,11 @@ use crate::{Error, ErrorCode, Result};
 const SERVICE: &str = "sportello";
 
 fn entry(installation: &str, account_id: i64, key: &str) -> Result<keyring::Entry> {
-    keyring::Entry::new(SERVICE, &format!("{installation}/account-{account_id}/{key}"))
-        .map_err(keyring_error)
+    keyring::Entry::new(
+        SERVICE,
+        &format!("{installation}/account-{account_id}/{key}"),
+    )
+    .map_err(keyring_error)
 }
 
 fn keyring_error(e: keyring::Error) -> Error {
@@ -24,11 +27,15 @@ fn keyring_error(e: keyring::Error) -> Error {
 }
 
 pub fn set(installation: &str, account_id: i64, key: &str, value: &str) -> Result<()> {
-    entry(installation, account_id, key)?.set_password(value).map_err(keyring_error)
+    entry(installation, account_id, key)?
+        .set_password(value)
+        .map_err(keyring_error)
 }
 
 pub fn get(installation: &str, account_id: i64, key: &str) -> Result<String> {
-    entry(installation, account_id, key)?.get_password().map_err(keyring_error)
+    entry(installation, account_id, key)?
+        .get_password()
+        .map_err(keyring_error)
 }
 
 /// Removes a secret; a secret that is already gone is not an error.

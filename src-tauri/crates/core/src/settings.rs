@@ -22,7 +22,11 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { locale: "auto".into(), notifications: true, remote_content_senders: Vec::new() }
+        Settings {
+            locale: "auto".into(),
+            notifications: true,
+            remote_content_senders: Vec::new(),
+        }
     }
 }
 
@@ -39,8 +43,11 @@ impl Store {
         if !matches!(clean.locale.as_str(), "auto" | "it" | "en") {
             clean.locale = "auto".into();
         }
-        clean.remote_content_senders =
-            clean.remote_content_senders.iter().map(|s| normalize_email(s)).collect();
+        clean.remote_content_senders = clean
+            .remote_content_senders
+            .iter()
+            .map(|s| normalize_email(s))
+            .collect();
         clean.remote_content_senders.sort();
         clean.remote_content_senders.dedup();
         self.set_setting(KEY, &serde_json::to_string(&clean)?)?;

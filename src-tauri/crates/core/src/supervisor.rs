@@ -52,14 +52,22 @@ pub struct Supervisor {
 
 impl Supervisor {
     pub fn new(store: Store, open: OpenChannel, poll: Duration) -> Arc<Self> {
-        Arc::new(Supervisor { store, open, poll, workers: Mutex::new(HashMap::new()) })
+        Arc::new(Supervisor {
+            store,
+            open,
+            poll,
+            workers: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Starts a worker for every account. Must run inside a Tokio runtime.
     pub fn start_all(self: &Arc<Self>) -> Result<()> {
         let recovered = self.store.recover_outbox()?;
         if recovered > 0 {
-            tracing::warn!(recovered, "replies interrupted while sending are shown as failed");
+            tracing::warn!(
+                recovered,
+                "replies interrupted while sending are shown as failed"
+            );
         }
         for account in self.store.accounts()? {
             self.start(account.id);
@@ -71,7 +79,10 @@ impl Supervisor {
     pub fn start(self: &Arc<Self>, account_id: i64) {
         let cancel = CancellationToken::new();
         let wake = Arc::new(Notify::new());
-        let worker = Worker { cancel: cancel.clone(), wake: wake.clone() };
+        let worker = Worker {
+            cancel: cancel.clone(),
+            wake: wake.clone(),
+        };
         // Replacing a previous handle cancels that worker.
         self.lock().insert(account_id, worker);
         let this = self.clone();
@@ -103,11 +114,15 @@ impl Supervisor {
     async fn work(&self, account_id: i64, wake: Arc<Notify>) {
         let mut failures: u32 = 0;
         loop {
-            let Ok(account) = self.store.account(account_id) else { return };
+            let Ok(account) = self.store.account(account_id) else {
+                return;
+            };
             let channel = match (self.open)(&self.store, &account) {
                 Ok(Some(c)) => c,
                 Ok(None) => {
-                    let _ = self.store.set_account_state(account_id, SyncState::Local, None, false);
+                    let _ = self
+                        .store
+                        .set_account_state(account_id, SyncState::Local, None, false);
                     return;
                 }
                 Err(e) => {
@@ -131,7 +146,9 @@ impl Supervisor {
                 Ok((report, (sent, failed))) => {
                     failures = 0;
                     tracing::info!(account_id, stored = report.stored, sent, failed, "synced");
-                    let _ = self.store.set_account_state(account_id, SyncState::Idle, None, true);
+                    let _ = self
+                        .store
+                        .set_account_state(account_id, SyncState::Idle, None, true);
                     self.poll
                 }
                 Err(e) if matches!(e.code, ErrorCode::AuthFailed | ErrorCode::Keyring) => {
@@ -149,8 +166,12 @@ impl Supervisor {
                 Err(e) => {
                     failures += 1;
                     tracing::warn!(account_id, code = %e.code, failures, "sync failed: {}", e.message);
-                    let _ =
-                        self.store.set_account_state(account_id, SyncState::Offline, Some(&e), false);
+                    let _ = self.store.set_account_state(
+                        account_id,
+                        SyncState::Offline,
+                        Some(&e),
+                        false,
+                    );
                     retry_delay(failures, self.poll)
                 }
             };

@@ -17,8 +17,8 @@ pub fn normalize_subject(subject: &str) -> String {
             let head = s[..colon].trim();
             let word = head.split('[').next().unwrap_or("").trim().to_lowercase();
             const PREFIXES: &[&str] = &[
-                "re", "r", "fw", "fwd", "i", "rif", "inoltro", "aw", "wg", "tr", "rv", "enc",
-                "sv", "vs", "antw", "odp", "res",
+                "re", "r", "fw", "fwd", "i", "rif", "inoltro", "aw", "wg", "tr", "rv", "enc", "sv",
+                "vs", "antw", "odp", "res",
             ];
             if PREFIXES.contains(&word.as_str()) {
                 s = s[colon + 1..].trim_start();
@@ -28,17 +28,29 @@ pub fn normalize_subject(subject: &str) -> String {
             break;
         }
     }
-    s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 /// Lower-cases an email address and trims the angle brackets some headers carry.
 pub fn normalize_email(address: &str) -> String {
-    address.trim().trim_start_matches('<').trim_end_matches('>').trim().to_lowercase()
+    address
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim()
+        .to_lowercase()
 }
 
 /// Trims a Message-ID to its bare `id@host` form, the form used as a thread key.
 pub fn normalize_message_id(id: &str) -> String {
-    id.trim().trim_start_matches('<').trim_end_matches('>').trim().to_string()
+    id.trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim()
+        .to_string()
 }
 
 /// A one-line preview of a message text: whitespace folded, quoted lines dropped.
@@ -74,7 +86,10 @@ mod tests {
     fn subject_prefixes_in_many_languages_are_stripped() {
         assert_eq!(normalize_subject("Re: Ordine 123"), "ordine 123");
         assert_eq!(normalize_subject("R: RE: I: Ordine  123"), "ordine 123");
-        assert_eq!(normalize_subject("Fwd: [Negozio] Re[2]: Spedizione"), "spedizione");
+        assert_eq!(
+            normalize_subject("Fwd: [Negozio] Re[2]: Spedizione"),
+            "spedizione"
+        );
         assert_eq!(normalize_subject("AW: WG: Lieferung"), "lieferung");
         assert_eq!(normalize_subject("Rif: reso"), "reso");
         assert_eq!(normalize_subject(""), "");
@@ -83,12 +98,18 @@ mod tests {
     #[test]
     fn subjects_that_merely_contain_a_colon_are_kept() {
         assert_eq!(normalize_subject("Ordine: 123"), "ordine: 123");
-        assert_eq!(normalize_subject("Domanda su taglia: M o L?"), "domanda su taglia: m o l?");
+        assert_eq!(
+            normalize_subject("Domanda su taglia: M o L?"),
+            "domanda su taglia: m o l?"
+        );
     }
 
     #[test]
     fn preview_skips_quotes_and_truncates() {
-        assert_eq!(preview("Ciao!\n\n> vecchio testo\nGrazie", 80), "Ciao! Grazie");
+        assert_eq!(
+            preview("Ciao!\n\n> vecchio testo\nGrazie", 80),
+            "Ciao! Grazie"
+        );
         let long = "parola ".repeat(50);
         let p = preview(&long, 20);
         assert!(p.ends_with('…'));
@@ -98,6 +119,9 @@ mod tests {
     #[test]
     fn message_ids_and_addresses_are_normalised() {
         assert_eq!(normalize_message_id(" <abc@x.it> "), "abc@x.it");
-        assert_eq!(normalize_email("<Mario.Rossi@Example.IT>"), "mario.rossi@example.it");
+        assert_eq!(
+            normalize_email("<Mario.Rossi@Example.IT>"),
+            "mario.rossi@example.it"
+        );
     }
 }

@@ -26,7 +26,14 @@ fn email_account(store: &Store) -> Account {
         .unwrap()
 }
 
-fn mail(id: &str, from: &str, subject: &str, text: &str, refs: &[&str], at: i64) -> IncomingMessage {
+fn mail(
+    id: &str,
+    from: &str,
+    subject: &str,
+    text: &str,
+    refs: &[&str],
+    at: i64,
+) -> IncomingMessage {
     let mut keys = vec![id.to_string()];
     keys.extend(refs.iter().map(|r| r.to_string()));
     IncomingMessage {
@@ -59,31 +66,81 @@ fn same_message_stored_twice_is_one_row() {
     let (_d, store) = store();
     let a = email_account(&store);
     let m = mail("a@x", "maria@example.com", "Ordine 12", "Ciao", &[], 1000);
-    let r1 = store.ingest(a.id, vec![m.clone()], None, IngestOptions::default()).unwrap();
-    let r2 = store.ingest(a.id, vec![m.clone(), m], None, IngestOptions::default()).unwrap();
+    let r1 = store
+        .ingest(a.id, vec![m.clone()], None, IngestOptions::default())
+        .unwrap();
+    let r2 = store
+        .ingest(a.id, vec![m.clone(), m], None, IngestOptions::default())
+        .unwrap();
     assert_eq!((r1.stored, r1.duplicates), (1, 0));
     assert_eq!((r2.stored, r2.duplicates), (0, 2));
     let stats = store.stats().unwrap();
-    assert_eq!((stats.messages, stats.conversations, stats.contacts), (1, 1, 1));
+    assert_eq!(
+        (stats.messages, stats.conversations, stats.contacts),
+        (1, 1, 1)
+    );
 }
 
 #[test]
 fn replies_join_their_thread_by_references_and_by_subject() {
     let (_d, store) = store();
     let a = email_account(&store);
-    let first = mail("1@x", "maria@example.com", "Ordine 12", "Dov'è il mio ordine?", &[], 1000);
+    let first = mail(
+        "1@x",
+        "maria@example.com",
+        "Ordine 12",
+        "Dov'è il mio ordine?",
+        &[],
+        1000,
+    );
     // References an id we know.
-    let second = mail("2@x", "maria@example.com", "Re: Ordine 12", "Ancora io", &["1@x"], 2000);
+    let second = mail(
+        "2@x",
+        "maria@example.com",
+        "Re: Ordine 12",
+        "Ancora io",
+        &["1@x"],
+        2000,
+    );
     // No references, but same person and subject.
-    let third = mail("3@x", "maria@example.com", "R: ordine 12", "Ciao?", &[], 3000);
+    let third = mail(
+        "3@x",
+        "maria@example.com",
+        "R: ordine 12",
+        "Ciao?",
+        &[],
+        3000,
+    );
     // Same person, another subject: another conversation.
-    let other = mail("4@x", "maria@example.com", "Reso", "Vorrei fare un reso", &[], 4000);
+    let other = mail(
+        "4@x",
+        "maria@example.com",
+        "Reso",
+        "Vorrei fare un reso",
+        &[],
+        4000,
+    );
     store
-        .ingest(a.id, vec![first, second, third, other], None, IngestOptions::default())
+        .ingest(
+            a.id,
+            vec![first, second, third, other],
+            None,
+            IngestOptions::default(),
+        )
         .unwrap();
-    let page = store.conversations(&ConversationQuery { offset: 0, limit: 10, account_id: None }).unwrap();
+    let page = store
+        .conversations(&ConversationQuery {
+            offset: 0,
+            limit: 10,
+            account_id: None,
+        })
+        .unwrap();
     assert_eq!(page.total, 2);
-    let ordine = page.items.iter().find(|c| c.subject == "Ordine 12").unwrap();
+    let ordine = page
+        .items
+        .iter()
+        .find(|c| c.subject == "Ordine 12")
+        .unwrap();
     assert_eq!(ordine.message_count, 3);
     assert_eq!(ordine.unread_count, 3);
     assert_eq!(ordine.waiting_since, Some(1000));
@@ -99,10 +156,28 @@ fn replies_join_their_thread_by_references_and_by_subject() {
 fn a_reply_that_arrives_before_its_parent_still_threads_with_it() {
     let (_d, store) = store();
     let a = email_account(&store);
-    let child = mail("2@x", "luca@example.com", "Re: Taglia", "Va bene la M", &["1@x"], 2000);
-    let parent = mail("1@x", "luca@example.com", "Taglia", "Che taglia?", &[], 1000);
-    store.ingest(a.id, vec![child], None, IngestOptions::default()).unwrap();
-    store.ingest(a.id, vec![parent], None, IngestOptions::default()).unwrap();
+    let child = mail(
+        "2@x",
+        "luca@example.com",
+        "Re: Taglia",
+        "Va bene la M",
+        &["1@x"],
+        2000,
+    );
+    let parent = mail(
+        "1@x",
+        "luca@example.com",
+        "Taglia",
+        "Che taglia?",
+        &[],
+        1000,
+    );
+    store
+        .ingest(a.id, vec![child], None, IngestOptions::default())
+        .unwrap();
+    store
+        .ingest(a.id, vec![parent], None, IngestOptions::default())
+        .unwrap();
     assert_eq!(store.stats().unwrap().conversations, 1);
 }
 
@@ -110,10 +185,21 @@ fn a_reply_that_arrives_before_its_parent_still_threads_with_it() {
 fn cursor_moves_with_the_batch_it_describes() {
     let (_d, store) = store();
     let a = email_account(&store);
-    let cursor = SyncCursor { folder: "INBOX".into(), uidvalidity: 7, last_uid: 42, ..Default::default() };
+    let cursor = SyncCursor {
+        folder: "INBOX".into(),
+        uidvalidity: 7,
+        last_uid: 42,
+        ..Default::default()
+    };
     let mut m = mail("1@x", "maria@example.com", "Ciao", "testo", &[], 1000);
-    m.location = Some(RemoteLocation { folder: "INBOX".into(), uidvalidity: 7, uid: 42 });
-    store.ingest(a.id, vec![m], Some(&cursor), IngestOptions::default()).unwrap();
+    m.location = Some(RemoteLocation {
+        folder: "INBOX".into(),
+        uidvalidity: 7,
+        uid: 42,
+    });
+    store
+        .ingest(a.id, vec![m], Some(&cursor), IngestOptions::default())
+        .unwrap();
     assert_eq!(store.cursor(a.id, "INBOX").unwrap(), Some(cursor));
     store.reset_folder(a.id, "INBOX", 8).unwrap();
     let reset = store.cursor(a.id, "INBOX").unwrap().unwrap();
@@ -128,19 +214,37 @@ fn raw_source_and_attachments_are_kept() {
     let a = email_account(&store);
     let mut m = mail("1@x", "maria@example.com", "Foto", "in allegato", &[], 1000);
     m.attachments = vec![
-        IncomingAttachment { filename: "a.jpg".into(), mime_type: "image/jpeg".into(), data: b"JPEG".to_vec(), ..Default::default() },
-        IncomingAttachment { filename: "copy.jpg".into(), mime_type: "image/jpeg".into(), data: b"JPEG".to_vec(), ..Default::default() },
+        IncomingAttachment {
+            filename: "a.jpg".into(),
+            mime_type: "image/jpeg".into(),
+            data: b"JPEG".to_vec(),
+            ..Default::default()
+        },
+        IncomingAttachment {
+            filename: "copy.jpg".into(),
+            mime_type: "image/jpeg".into(),
+            data: b"JPEG".to_vec(),
+            ..Default::default()
+        },
     ];
     m.parse_error = Some("broken header".into());
-    let report = store.ingest(a.id, vec![m], None, IngestOptions::default()).unwrap();
+    let report = store
+        .ingest(a.id, vec![m], None, IngestOptions::default())
+        .unwrap();
     let detail = store.conversation(report.conversations[0]).unwrap();
     let msg = &detail.messages[0];
     assert!(msg.has_raw);
     assert_eq!(msg.parse_error.as_deref(), Some("broken header"));
-    assert_eq!(store.message_source(msg.id).unwrap(), b"Subject: Foto\r\n\r\nin allegato");
+    assert_eq!(
+        store.message_source(msg.id).unwrap(),
+        b"Subject: Foto\r\n\r\nin allegato"
+    );
     assert_eq!(msg.attachments.len(), 2);
     // Stored once by content hash.
-    assert_eq!(msg.attachments[0].content_hash, msg.attachments[1].content_hash);
+    assert_eq!(
+        msg.attachments[0].content_hash,
+        msg.attachments[1].content_hash
+    );
     let path = store.blob_path(msg.attachments[0].content_hash.as_deref().unwrap());
     assert_eq!(std::fs::read(path).unwrap(), b"JPEG");
 }
@@ -153,8 +257,22 @@ fn search_ignores_accents_and_case_and_matches_prefixes() {
         .ingest(
             a.id,
             vec![
-                mail("1@x", "maria@example.com", "Spedizione", "Quando arriverà il pacco? Perché è in ritardo", &[], 1000),
-                mail("2@x", "luca@example.com", "Reso", "Vorrei restituire le scarpe", &[], 2000),
+                mail(
+                    "1@x",
+                    "maria@example.com",
+                    "Spedizione",
+                    "Quando arriverà il pacco? Perché è in ritardo",
+                    &[],
+                    1000,
+                ),
+                mail(
+                    "2@x",
+                    "luca@example.com",
+                    "Reso",
+                    "Vorrei restituire le scarpe",
+                    &[],
+                    2000,
+                ),
             ],
             None,
             IngestOptions::default(),
@@ -177,10 +295,13 @@ fn a_database_from_a_newer_version_is_refused_and_left_untouched() {
     let path = dir.path().join("sportello.db");
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.pragma_update(None, "user_version", schema::LATEST + 1).unwrap();
+        conn.pragma_update(None, "user_version", schema::LATEST + 1)
+            .unwrap();
     }
     let before = std::fs::read(&path).unwrap();
-    let err = Store::open(dir.path()).err().expect("newer database must be refused");
+    let err = Store::open(dir.path())
+        .err()
+        .expect("newer database must be refused");
     assert_eq!(err.code, ErrorCode::DatabaseTooNew);
     assert!(err.message.contains("newer Sportello"));
     assert_eq!(std::fs::read(&path).unwrap(), before);
@@ -199,7 +320,9 @@ fn migrations_run_once_and_reopen_keeps_data() {
     assert_eq!(store.accounts().unwrap().len(), 1);
     let conn = rusqlite::Connection::open(dir.path().join("sportello.db")).unwrap();
     assert_eq!(schema::version(&conn).unwrap(), schema::LATEST);
-    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(mode, "wal");
 }
 
@@ -231,26 +354,58 @@ async fn a_reply_is_queued_then_sent_exactly_once() {
     let (_d, store) = store();
     let a = email_account(&store);
     let r = store
-        .ingest(a.id, vec![mail("1@x", "maria@example.com", "Ordine", "Dov'è?", &["0@x"], 1000)], None, IngestOptions::default())
+        .ingest(
+            a.id,
+            vec![mail(
+                "1@x",
+                "maria@example.com",
+                "Ordine",
+                "Dov'è?",
+                &["0@x"],
+                1000,
+            )],
+            None,
+            IngestOptions::default(),
+        )
         .unwrap();
     let conversation = r.conversations[0];
-    let msg = store.queue_reply(conversation, &Draft { text: "Arriva domani".into(), quote: true }).unwrap();
+    let msg = store
+        .queue_reply(
+            conversation,
+            &Draft {
+                text: "Arriva domani".into(),
+                quote: true,
+            },
+        )
+        .unwrap();
     assert_eq!(msg.delivery, Delivery::Queued);
     assert_eq!(msg.direction, Direction::Outbound);
     assert!(msg.text.contains("> Dov'è?"));
     let item = &store.due_outbox(a.id).unwrap()[0];
     assert_eq!(item.message.in_reply_to.as_deref(), Some("1@x"));
-    assert_eq!(item.message.references, vec!["0@x".to_string(), "1@x".to_string()]);
+    assert_eq!(
+        item.message.references,
+        vec!["0@x".to_string(), "1@x".to_string()]
+    );
     assert_eq!(item.message.subject, "Re: Ordine");
     assert_eq!(item.message.to, vec!["maria@example.com".to_string()]);
 
-    let channel = FakeChannel { sent: Default::default(), fail_with: Default::default() };
+    let channel = FakeChannel {
+        sent: Default::default(),
+        fail_with: Default::default(),
+    };
     assert_eq!(outbox::flush(&store, &channel, &a).await.unwrap(), (1, 0));
     assert_eq!(outbox::flush(&store, &channel, &a).await.unwrap(), (0, 0));
     assert_eq!(channel.sent.lock().unwrap().len(), 1);
     assert_eq!(store.message(msg.id).unwrap().delivery, Delivery::Sent);
     // The customer no longer waits.
-    assert_eq!(store.conversation_summary(conversation).unwrap().waiting_since, None);
+    assert_eq!(
+        store
+            .conversation_summary(conversation)
+            .unwrap()
+            .waiting_since,
+        None
+    );
 }
 
 #[tokio::test]
@@ -258,10 +413,26 @@ async fn transient_failures_retry_later_and_permanent_ones_wait_for_the_user() {
     let (_d, store) = store();
     let a = email_account(&store);
     let r = store
-        .ingest(a.id, vec![mail("1@x", "maria@example.com", "Ordine", "?", &[], 1000)], None, IngestOptions::default())
+        .ingest(
+            a.id,
+            vec![mail("1@x", "maria@example.com", "Ordine", "?", &[], 1000)],
+            None,
+            IngestOptions::default(),
+        )
         .unwrap();
-    let channel = FakeChannel { sent: Default::default(), fail_with: std::sync::Mutex::new(Some(ErrorCode::Network)) };
-    let msg = store.queue_reply(r.conversations[0], &Draft { text: "Ok".into(), quote: false }).unwrap();
+    let channel = FakeChannel {
+        sent: Default::default(),
+        fail_with: std::sync::Mutex::new(Some(ErrorCode::Network)),
+    };
+    let msg = store
+        .queue_reply(
+            r.conversations[0],
+            &Draft {
+                text: "Ok".into(),
+                quote: false,
+            },
+        )
+        .unwrap();
     assert_eq!(outbox::flush(&store, &channel, &a).await.unwrap(), (0, 1));
     let after = store.message(msg.id).unwrap();
     assert_eq!(after.delivery, Delivery::Queued);
@@ -270,7 +441,15 @@ async fn transient_failures_retry_later_and_permanent_ones_wait_for_the_user() {
     assert!(store.due_outbox(a.id).unwrap().is_empty());
     assert!(store.next_outbox_due(a.id).unwrap().unwrap() > sportello_core::now_ms());
 
-    let msg2 = store.queue_reply(r.conversations[0], &Draft { text: "Ok 2".into(), quote: false }).unwrap();
+    let msg2 = store
+        .queue_reply(
+            r.conversations[0],
+            &Draft {
+                text: "Ok 2".into(),
+                quote: false,
+            },
+        )
+        .unwrap();
     *channel.fail_with.lock().unwrap() = Some(ErrorCode::Rejected);
     assert_eq!(outbox::flush(&store, &channel, &a).await.unwrap(), (0, 1));
     assert_eq!(store.message(msg2.id).unwrap().delivery, Delivery::Failed);
@@ -285,21 +464,44 @@ async fn a_reply_interrupted_while_sending_is_not_sent_again_blindly() {
     let (d, store) = store();
     let a = email_account(&store);
     let r = store
-        .ingest(a.id, vec![mail("1@x", "maria@example.com", "Ordine", "?", &[], 1000)], None, IngestOptions::default())
+        .ingest(
+            a.id,
+            vec![mail("1@x", "maria@example.com", "Ordine", "?", &[], 1000)],
+            None,
+            IngestOptions::default(),
+        )
         .unwrap();
-    let msg = store.queue_reply(r.conversations[0], &Draft { text: "Ok".into(), quote: false }).unwrap();
+    let msg = store
+        .queue_reply(
+            r.conversations[0],
+            &Draft {
+                text: "Ok".into(),
+                quote: false,
+            },
+        )
+        .unwrap();
     // Simulate a crash after the claim: the row is left 'sending'.
     {
         let conn = rusqlite::Connection::open(d.path().join("sportello.db")).unwrap();
-        conn.execute("UPDATE outbox SET state = 'sending'", []).unwrap();
+        conn.execute("UPDATE outbox SET state = 'sending'", [])
+            .unwrap();
     }
     assert_eq!(store.recover_outbox().unwrap(), 1);
     assert_eq!(store.message(msg.id).unwrap().delivery, Delivery::Failed);
     assert!(store.due_outbox(a.id).unwrap().is_empty());
     // The copy read back from the Sent folder proves it went out.
-    let mut copy = mail(&msg.external_id, "negozio@example.it", "Re: Ordine", "Ok", &["1@x"], 2000);
+    let mut copy = mail(
+        &msg.external_id,
+        "negozio@example.it",
+        "Re: Ordine",
+        "Ok",
+        &["1@x"],
+        2000,
+    );
     copy.direction = Some(Direction::Outbound);
-    store.ingest(a.id, vec![copy], None, IngestOptions::default()).unwrap();
+    store
+        .ingest(a.id, vec![copy], None, IngestOptions::default())
+        .unwrap();
     assert_eq!(store.message(msg.id).unwrap().delivery, Delivery::Sent);
     assert_eq!(store.stats().unwrap().messages, 2);
 }
@@ -310,14 +512,30 @@ fn first_sync_announces_a_summary_not_one_note_per_message() {
     let a = email_account(&store);
     let mut rx = store.subscribe();
     let batch: Vec<_> = (0..50)
-        .map(|i| mail(&format!("{i}@x"), "maria@example.com", &format!("S{i}"), "t", &[], i))
+        .map(|i| {
+            mail(
+                &format!("{i}@x"),
+                "maria@example.com",
+                &format!("S{i}"),
+                "t",
+                &[],
+                i,
+            )
+        })
         .collect();
-    store.ingest(a.id, batch, None, IngestOptions { summarize: true }).unwrap();
+    store
+        .ingest(a.id, batch, None, IngestOptions { summarize: true })
+        .unwrap();
     let change = rx.try_recv().unwrap();
     assert!(change.inbound.is_empty());
     assert_eq!(change.summaries[0].new_messages, 50);
     store
-        .ingest(a.id, vec![mail("new@x", "maria@example.com", "Nuovo", "ciao", &[], 99)], None, IngestOptions::default())
+        .ingest(
+            a.id,
+            vec![mail("new@x", "maria@example.com", "Nuovo", "ciao", &[], 99)],
+            None,
+            IngestOptions::default(),
+        )
         .unwrap();
     let change = rx.try_recv().unwrap();
     assert_eq!(change.inbound.len(), 1);
@@ -329,7 +547,15 @@ fn marking_read_clears_unread_and_reports_what_changed() {
     let (_d, store) = store();
     let a = email_account(&store);
     let r = store
-        .ingest(a.id, vec![mail("1@x", "m@x.it", "A", "a", &[], 1), mail("2@x", "m@x.it", "A", "b", &["1@x"], 2)], None, IngestOptions::default())
+        .ingest(
+            a.id,
+            vec![
+                mail("1@x", "m@x.it", "A", "a", &[], 1),
+                mail("2@x", "m@x.it", "A", "b", &["1@x"], 2),
+            ],
+            None,
+            IngestOptions::default(),
+        )
         .unwrap();
     let c = r.conversations[0];
     assert_eq!(store.mark_conversation_read(c).unwrap().len(), 2);
@@ -341,9 +567,19 @@ fn marking_read_clears_unread_and_reports_what_changed() {
 fn removing_an_account_removes_its_conversations() {
     let (_d, store) = store();
     let a = email_account(&store);
-    store.ingest(a.id, vec![mail("1@x", "m@x.it", "A", "a", &[], 1)], None, IngestOptions::default()).unwrap();
+    store
+        .ingest(
+            a.id,
+            vec![mail("1@x", "m@x.it", "A", "a", &[], 1)],
+            None,
+            IngestOptions::default(),
+        )
+        .unwrap();
     store.remove_account(a.id).unwrap();
     let s = store.stats().unwrap();
     assert_eq!((s.accounts, s.conversations, s.messages), (0, 0, 0));
-    assert_eq!(store.remove_account(a.id).unwrap_err().code, ErrorCode::NotFound);
+    assert_eq!(
+        store.remove_account(a.id).unwrap_err().code,
+        ErrorCode::NotFound
+    );
 }

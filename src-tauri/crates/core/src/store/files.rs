@@ -16,19 +16,29 @@ const MAX_INLINE_BYTES: i64 = 4 * 1024 * 1024;
 pub fn safe_file_name(name: &str) -> String {
     let cleaned: String = name
         .chars()
-        .map(|c| if c.is_control() || "/\\:*?\"<>|".contains(c) { '_' } else { c })
+        .map(|c| {
+            if c.is_control() || "/\\:*?\"<>|".contains(c) {
+                '_'
+            } else {
+                c
+            }
+        })
         .collect();
     let cleaned = cleaned.trim().trim_matches('.').to_string();
-    if cleaned.is_empty() { "allegato".to_string() } else { cleaned }
+    if cleaned.is_empty() {
+        "allegato".to_string()
+    } else {
+        cleaned
+    }
 }
 
 impl Store {
     /// Copies an attachment into `dir` under its own name (made unique); returns the path.
     pub fn export_attachment(&self, attachment_id: i64, dir: &Path) -> Result<PathBuf> {
         let att = self.attachment(attachment_id)?;
-        let hash = att.content_hash.ok_or_else(|| {
-            Error::not_found("this attachment has not been downloaded yet")
-        })?;
+        let hash = att
+            .content_hash
+            .ok_or_else(|| Error::not_found("this attachment has not been downloaded yet"))?;
         std::fs::create_dir_all(dir)?;
         let name = safe_file_name(&att.filename);
         let (stem, ext) = match name.rsplit_once('.') {
@@ -50,12 +60,16 @@ impl Store {
     pub fn conversation_for_display(&self, id: i64) -> Result<ConversationDetail> {
         let mut detail = self.conversation(id)?;
         for m in &mut detail.messages {
-            let Some(html) = m.html.as_mut() else { continue };
+            let Some(html) = m.html.as_mut() else {
+                continue;
+            };
             if !html.contains("cid:") {
                 continue;
             }
             for a in &m.attachments {
-                let (Some(cid), Some(hash)) = (&a.content_id, &a.content_hash) else { continue };
+                let (Some(cid), Some(hash)) = (&a.content_id, &a.content_hash) else {
+                    continue;
+                };
                 if a.size > MAX_INLINE_BYTES {
                     continue;
                 }
@@ -63,7 +77,9 @@ impl Store {
                 if !html.contains(&needle) {
                     continue;
                 }
-                let Ok(bytes) = std::fs::read(self.blob_path(hash)) else { continue };
+                let Ok(bytes) = std::fs::read(self.blob_path(hash)) else {
+                    continue;
+                };
                 let url = format!(
                     "data:{};base64,{}",
                     a.mime_type,

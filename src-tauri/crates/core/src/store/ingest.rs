@@ -70,7 +70,10 @@ impl Store {
                             touched.insert(c);
                         }
                     }
-                    Stored::New { message_id, conversation_id } => {
+                    Stored::New {
+                        message_id,
+                        conversation_id,
+                    } => {
                         report.stored += 1;
                         touched.insert(conversation_id);
                         let direction = m.direction.unwrap_or(Direction::Inbound);
@@ -118,7 +121,10 @@ impl Store {
 
 enum Stored {
     Duplicate(Option<i64>),
-    New { message_id: i64, conversation_id: i64 },
+    New {
+        message_id: i64,
+        conversation_id: i64,
+    },
 }
 
 fn store_one(
@@ -139,7 +145,10 @@ fn store_one(
         remember_location(tx, account_id, m, id)?;
         // Our own reply seen on the server: it was sent, whatever the outbox last knew.
         let delivery = Delivery::parse(&delivery);
-        if matches!(delivery, Delivery::Queued | Delivery::Sending | Delivery::Failed) {
+        if matches!(
+            delivery,
+            Delivery::Queued | Delivery::Sending | Delivery::Failed
+        ) {
             tx.execute(
                 "UPDATE messages SET delivery = 'sent', delivery_error = NULL WHERE id = ?1",
                 [id],
@@ -180,7 +189,10 @@ fn store_one(
                 params![
                     account_id,
                     contact_id,
-                    m.counterpart.as_ref().map(|c| c.value.as_str()).unwrap_or(""),
+                    m.counterpart
+                        .as_ref()
+                        .map(|c| c.value.as_str())
+                        .unwrap_or(""),
                     m.subject,
                     ConversationStatus::Open.as_str(),
                     now_ms()
@@ -256,7 +268,10 @@ fn store_one(
             params![contact_id, m.sent_at],
         )?;
     }
-    Ok(Stored::New { message_id, conversation_id })
+    Ok(Stored::New {
+        message_id,
+        conversation_id,
+    })
 }
 
 fn remember_location(
@@ -277,7 +292,11 @@ fn remember_location(
 }
 
 /// A known thread key wins; then the fallback key (counterpart + subject).
-fn find_conversation(tx: &Transaction, account_id: i64, m: &IncomingMessage) -> Result<Option<i64>> {
+fn find_conversation(
+    tx: &Transaction,
+    account_id: i64,
+    m: &IncomingMessage,
+) -> Result<Option<i64>> {
     let mut stmt = tx.prepare_cached(
         "SELECT conversation_id FROM thread_keys WHERE account_id = ?1 AND key = ?2",
     )?;
@@ -285,7 +304,10 @@ fn find_conversation(tx: &Transaction, account_id: i64, m: &IncomingMessage) -> 
         if key.is_empty() {
             continue;
         }
-        if let Some(id) = stmt.query_row(params![account_id, key], |r| r.get(0)).optional()? {
+        if let Some(id) = stmt
+            .query_row(params![account_id, key], |r| r.get(0))
+            .optional()?
+        {
             return Ok(Some(id));
         }
     }
@@ -305,7 +327,11 @@ pub(crate) fn resolve_contact(conn: &Connection, identity: &Identity, seen_at: i
         if known_name.is_empty() && !identity.display_name.is_empty() {
             conn.execute(
                 "UPDATE identities SET display_name = ?3 WHERE kind = ?1 AND value = ?2",
-                params![identity.kind.as_str(), identity.value, identity.display_name],
+                params![
+                    identity.kind.as_str(),
+                    identity.value,
+                    identity.display_name
+                ],
             )?;
             conn.execute(
                 "UPDATE contacts SET display_name = ?2 WHERE id = ?1 AND display_name = ''",
@@ -321,7 +347,12 @@ pub(crate) fn resolve_contact(conn: &Connection, identity: &Identity, seen_at: i
     let contact_id = conn.last_insert_rowid();
     conn.execute(
         "INSERT INTO identities(contact_id, kind, value, display_name) VALUES (?1, ?2, ?3, ?4)",
-        params![contact_id, identity.kind.as_str(), identity.value, identity.display_name],
+        params![
+            contact_id,
+            identity.kind.as_str(),
+            identity.value,
+            identity.display_name
+        ],
     )?;
     Ok(contact_id)
 }
@@ -349,8 +380,11 @@ pub(crate) fn refresh_conversation(conn: &Connection, id: i64) -> Result<()> {
         [id],
     )?;
     // The preview column keeps one folded line, not the raw body.
-    let body: String =
-        conn.query_row("SELECT last_preview FROM conversations WHERE id = ?1", [id], |r| r.get(0))?;
+    let body: String = conn.query_row(
+        "SELECT last_preview FROM conversations WHERE id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
     conn.execute(
         "UPDATE conversations SET last_preview = ?2 WHERE id = ?1",
         params![id, preview(&body, 160)],

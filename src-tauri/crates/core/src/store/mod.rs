@@ -19,9 +19,9 @@ use crate::model::{Account, AccountStatus, ChannelKind, SyncCursor, SyncProgress
 use crate::{Error, Result, now_ms};
 
 pub use files::safe_file_name;
-pub use ingest::{IngestOptions, IngestReport};
 pub(crate) use ingest::refresh_conversation as refresh_conversation_pub;
-pub use query::{ConversationPage, ConversationQuery};
+pub use ingest::{IngestOptions, IngestReport};
+pub use query::{ConversationPage, ConversationQuery, HIT_CLOSE, HIT_OPEN};
 
 pub const DB_FILE: &str = "sportello.db";
 
@@ -54,7 +54,10 @@ impl Store {
     /// Opens (creating if needed) the store in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Store> {
         std::fs::create_dir_all(data_dir).map_err(|e| {
-            Error::storage(format!("cannot create the data folder {}: {e}", data_dir.display()))
+            Error::storage(format!(
+                "cannot create the data folder {}: {e}",
+                data_dir.display()
+            ))
         })?;
         let path = data_dir.join(DB_FILE);
         let mut writer = Connection::open(&path)?;
@@ -64,7 +67,11 @@ impl Store {
         configure(&writer)?;
         schema::migrate(&mut writer)?;
         let installation_id = match writer
-            .query_row("SELECT value FROM meta WHERE key = 'installation_id'", [], |r| r.get(0))
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'installation_id'",
+                [],
+                |r| r.get(0),
+            )
             .optional()?
         {
             Some(id) => id,
@@ -169,7 +176,10 @@ impl Store {
             )?;
             conn.last_insert_rowid()
         };
-        self.announce(Change { accounts: vec![id], ..Default::default() });
+        self.announce(Change {
+            accounts: vec![id],
+            ..Default::default()
+        });
         self.account(id)
     }
 
@@ -181,17 +191,25 @@ impl Store {
         if n == 0 {
             return Err(Error::not_found(format!("no account {id}")));
         }
-        self.announce(Change { accounts: vec![id], ..Default::default() });
+        self.announce(Change {
+            accounts: vec![id],
+            ..Default::default()
+        });
         Ok(())
     }
 
     /// Removes an account and everything synced from it (its secrets are removed by the caller).
     pub fn remove_account(&self, id: i64) -> Result<()> {
-        let n = self.writer().execute("DELETE FROM accounts WHERE id = ?1", [id])?;
+        let n = self
+            .writer()
+            .execute("DELETE FROM accounts WHERE id = ?1", [id])?;
         if n == 0 {
             return Err(Error::not_found(format!("no account {id}")));
         }
-        self.announce(Change { accounts: vec![id], ..Default::default() });
+        self.announce(Change {
+            accounts: vec![id],
+            ..Default::default()
+        });
         Ok(())
     }
 
@@ -261,20 +279,30 @@ impl Store {
                     last_sync_at = COALESCE(?4, last_sync_at) WHERE id = ?1",
             params![id, sync_state_str(state), error, last_sync],
         )?;
-        self.announce(Change { accounts: vec![id], ..Default::default() });
+        self.announce(Change {
+            accounts: vec![id],
+            ..Default::default()
+        });
         Ok(())
     }
 
     /// Progress of a long sync (memory only); `None` when it ends.
     pub fn set_progress(&self, id: i64, progress: Option<SyncProgress>) {
         {
-            let mut map = self.inner.progress.lock().unwrap_or_else(|p| p.into_inner());
+            let mut map = self
+                .inner
+                .progress
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
             match progress {
                 Some(p) => map.insert(id, p),
                 None => map.remove(&id),
             };
         }
-        self.announce(Change { accounts: vec![id], ..Default::default() });
+        self.announce(Change {
+            accounts: vec![id],
+            ..Default::default()
+        });
     }
 
     // ---- sync cursors ----
@@ -302,7 +330,11 @@ impl Store {
         write_cursor(
             &tx,
             account_id,
-            &SyncCursor { folder: folder.to_string(), uidvalidity, ..Default::default() },
+            &SyncCursor {
+                folder: folder.to_string(),
+                uidvalidity,
+                ..Default::default()
+            },
         )?;
         tx.commit()?;
         Ok(())
@@ -311,9 +343,11 @@ impl Store {
     /// The raw source of a message (the email as received), if one was kept.
     pub fn message_source(&self, message_id: i64) -> Result<Vec<u8>> {
         self.reader()
-            .query_row("SELECT raw FROM message_sources WHERE message_id = ?1", [message_id], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT raw FROM message_sources WHERE message_id = ?1",
+                [message_id],
+                |r| r.get(0),
+            )
             .optional()?
             .ok_or_else(|| Error::not_found(format!("message {message_id} has no stored source")))
     }
@@ -377,7 +411,11 @@ pub(crate) fn write_cursor(conn: &Connection, account_id: i64, cursor: &SyncCurs
             cursor.uidvalidity,
             cursor.last_uid,
             cursor.highest_modseq as i64,
-            if cursor.extra.is_null() { "{}".to_string() } else { cursor.extra.to_string() },
+            if cursor.extra.is_null() {
+                "{}".to_string()
+            } else {
+                cursor.extra.to_string()
+            },
             now_ms()
         ],
     )?;

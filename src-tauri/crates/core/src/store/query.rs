@@ -99,7 +99,11 @@ impl Store {
             Some(cid) => Some(contact(&conn, cid)?),
             None => None,
         };
-        Ok(ConversationDetail { conversation, messages, contact })
+        Ok(ConversationDetail {
+            conversation,
+            messages,
+            contact,
+        })
     }
 
     pub fn message(&self, id: i64) -> Result<Message> {
@@ -133,13 +137,22 @@ impl Store {
                 stmt.query_map([id], |r| r.get::<_, i64>(0))?
                     .collect::<rusqlite::Result<Vec<_>>>()?
             };
-            tx.execute("UPDATE messages SET is_read = 1 WHERE conversation_id = ?1", [id])?;
-            tx.execute("UPDATE conversations SET unread_count = 0 WHERE id = ?1", [id])?;
+            tx.execute(
+                "UPDATE messages SET is_read = 1 WHERE conversation_id = ?1",
+                [id],
+            )?;
+            tx.execute(
+                "UPDATE conversations SET unread_count = 0 WHERE id = ?1",
+                [id],
+            )?;
             tx.commit()?;
             ids
         };
         if !changed.is_empty() {
-            self.announce(Change { conversations: vec![id], ..Default::default() });
+            self.announce(Change {
+                conversations: vec![id],
+                ..Default::default()
+            });
         }
         Ok(changed)
     }
@@ -166,7 +179,12 @@ impl Store {
         )?;
         let hits = stmt
             .query_map(
-                params![fts, HIT_OPEN.to_string(), HIT_CLOSE.to_string(), limit.clamp(1, 500)],
+                params![
+                    fts,
+                    HIT_OPEN.to_string(),
+                    HIT_CLOSE.to_string(),
+                    limit.clamp(1, 500)
+                ],
                 |r| {
                     let kind: String = r.get(2)?;
                     Ok(SearchHit {
@@ -194,8 +212,12 @@ impl Store {
             conversations: count("SELECT COUNT(*) FROM conversations")?,
             messages: count("SELECT COUNT(*) FROM messages")?,
             contacts: count("SELECT COUNT(*) FROM contacts")?,
-            unread_conversations: count("SELECT COUNT(*) FROM conversations WHERE unread_count > 0")?,
-            outbox_pending: count("SELECT COUNT(*) FROM outbox WHERE state IN ('queued','sending')")?,
+            unread_conversations: count(
+                "SELECT COUNT(*) FROM conversations WHERE unread_count > 0",
+            )?,
+            outbox_pending: count(
+                "SELECT COUNT(*) FROM outbox WHERE state IN ('queued','sending')",
+            )?,
             outbox_failed: count("SELECT COUNT(*) FROM outbox WHERE state = 'failed'")?,
         })
     }
@@ -210,7 +232,11 @@ pub(crate) fn fts_query(input: &str) -> Option<String> {
         .filter(|t| !t.is_empty())
         .map(|t| format!("\"{}\"*", t.replace('"', "")))
         .collect();
-    if terms.is_empty() { None } else { Some(terms.join(" ")) }
+    if terms.is_empty() {
+        None
+    } else {
+        Some(terms.join(" "))
+    }
 }
 
 fn summary(conn: &Connection, id: i64) -> Result<ConversationSummary> {
@@ -281,8 +307,9 @@ fn messages_of(conn: &Connection, filter: &str, arg: i64) -> Result<Vec<Message>
          FROM attachments WHERE message_id = ?1 ORDER BY id",
     )?;
     for m in &mut messages {
-        m.attachments =
-            att.query_map([m.id], attachment_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        m.attachments = att
+            .query_map([m.id], attachment_from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
     }
     Ok(messages)
 }
@@ -306,5 +333,11 @@ pub(crate) fn contact(conn: &Connection, id: i64) -> Result<Contact> {
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(Contact { id, display_name, identities, first_seen_at, last_contact_at })
+    Ok(Contact {
+        id,
+        display_name,
+        identities,
+        first_seen_at,
+        last_contact_at,
+    })
 }
