@@ -362,6 +362,30 @@ describe('the composer', () => {
     await context.close();
   });
 
+  test('the "sending" bubble shows before the backend answers (optimistic)', async () => {
+    const { page, context } = await openApp(browser, server.url, {
+      accounts: 'demo',
+      delays: { send_reply: 1500 },
+    });
+    await page.locator('[data-conversation="3"]').click();
+    await page.getByTestId('composer').fill('Risposta lenta');
+    const started = Date.now();
+    await page.getByTestId('composer').press('Control+Enter');
+    const bubble = page.locator('[data-testid=thread] article.outbound', {
+      hasText: 'Risposta lenta',
+    });
+    await bubble.getByText('Invio…').waitFor({ timeout: 1000 });
+    assert.ok(Date.now() - started < 1200, 'shown before send_reply answered');
+    assert.ok(Number(await bubble.getAttribute('data-message')) < 0, 'still the local copy');
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll('[data-testid=thread] article.outbound')].some(
+        (a) => a.textContent.includes('Risposta lenta') && Number(a.dataset.message) > 0,
+      ),
+    );
+    assert.equal(await bubble.count(), 1);
+    await context.close();
+  });
+
   test('a reply the backend refuses to queue shows failed with Retry; Retry sends it', async () => {
     const { page, context } = await openApp(browser, server.url, { accounts: 'demo' });
     await page.locator('[data-conversation="3"]').click();
