@@ -4,9 +4,12 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { mkdirSync } from 'node:fs';
 import { artifacts, calls, launch, openApp, serveDist } from './harness.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
 
 let server;
 let browser;
@@ -109,6 +112,32 @@ describe('first run', () => {
     // Esc closes the dialog.
     await page.keyboard.press('Escape');
     await page.getByRole('dialog').waitFor({ state: 'detached' });
+    await context.close();
+  });
+});
+
+describe('startup', () => {
+  test('data from a newer Sportello: an explanation instead of the inbox', async () => {
+    const context = await browser.newContext({ locale: 'it-IT' });
+    const page = await context.newPage();
+    await page.addInitScript(() => {
+      window.__SPORTELLO_MOCK_CONFIG__ = {
+        accounts: 'demo',
+        startupError: { code: 'database_too_new', message: 'database version 9 > 3' },
+      };
+    });
+    await page.addInitScript({ path: join(here, '.mock', 'mock.js') });
+    await page.goto(server.url);
+    const screen = page.getByTestId('startup-error');
+    await screen.waitFor();
+    const text = await screen.textContent();
+    assert.match(text, /aperti da una versione più nuova di Sportello/);
+    assert.match(text, /database version 9 > 3/);
+    assert.match(text, /I tuoi dati non sono stati toccati/);
+    assert.deepEqual(
+      [...new Set((await calls(page)).map((c) => c.cmd))].filter((c) => !c.startsWith('plugin:')),
+      ['app_info', 'get_settings'],
+    );
     await context.close();
   });
 });

@@ -28,6 +28,8 @@ export type MockConfig = {
   osLocale?: string;
   /** Milliseconds before a command answers, per command. */
   delays?: Record<string, number>;
+  /** Like a database from a newer Sportello: app_info reports it, other commands fail. */
+  startupError?: ErrorBody;
   /** Mark sent replies as sent after a moment (for manual use; tests drive it by hand). */
   autoDeliver?: boolean;
 };
@@ -456,7 +458,7 @@ export function createBackend(config: MockConfig, emit: Emit) {
   }
 
   const handlers: Record<string, (args: Record<string, unknown>) => unknown> = {
-    app_info: () => store.info,
+    app_info: () => ({ ...store.info, startup_error: config.startupError ?? null }),
     get_settings: () => store.settings,
     update_settings: (a) => {
       store.settings = { ...(a.settings as Settings) };
@@ -622,6 +624,9 @@ export function createBackend(config: MockConfig, emit: Emit) {
     if (failure) {
       failures.delete(cmd);
       throw failure;
+    }
+    if (config.startupError && cmd !== 'app_info') {
+      throw { code: 'internal', message: 'Sportello could not start' };
     }
     const handler = handlers[cmd];
     if (!handler) throw { code: 'internal', message: `mock: unknown command ${cmd}` };

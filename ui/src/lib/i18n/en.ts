@@ -7,6 +7,9 @@ export const en: Catalogue = {
   'app.name': 'Sportello',
   'app.loading': 'Opening Sportello…',
 
+  'startup.title': 'Sportello cannot open your data',
+  'startup.safe': 'Your data has not been touched.',
+
   'common.cancel': 'Cancel',
   'common.close': 'Close',
   'common.save': 'Save',

@@ -6,6 +6,9 @@ export const it = {
   'app.name': 'Sportello',
   'app.loading': 'Sto aprendo Sportello…',
 
+  'startup.title': 'Sportello non riesce ad aprire i tuoi dati',
+  'startup.safe': 'I tuoi dati non sono stati toccati.',
+
   'common.cancel': 'Annulla',
   'common.close': 'Chiudi',
   'common.save': 'Salva',

@@ -1,5 +1,5 @@
 import * as ipc from '$lib/ipc/ipc';
-import type { AppInfo, Settings } from '$lib/ipc/ipc';
+import type { AppInfo, ErrorBody, Settings } from '$lib/ipc/ipc';
 import { applyLocaleSetting, setSystemLocale, t } from '$lib/i18n/index.svelte';
 import { notifyError } from './toasts.svelte';
 
@@ -9,6 +9,15 @@ class SettingsState {
 }
 
 export const settings = new SettingsState();
+
+/**
+ * Why the data could not be opened (e.g. a newer Sportello's database), as app_info reports
+ * it; then no other command works and the window explains instead of showing the inbox.
+ */
+export function startupError(): ErrorBody | null {
+  const info = settings.info as (AppInfo & { startup_error?: ErrorBody | null }) | null;
+  return info?.startup_error ?? null;
+}
 
 export async function loadSettings() {
   const [info, value] = await Promise.all([
