@@ -28,8 +28,21 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const READ_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Common names of the Sent folder, for servers without SPECIAL-USE.
-const SENT_NAMES: &[&str] =
-    &["Sent", "Sent Items", "Sent Messages", "Sent Mail", "Posta inviata", "INBOX.Sent"];
+const SENT_NAMES: &[&str] = &[
+    "Sent",
+    "Sent Items",
+    "Sent Messages",
+    "Sent Mail",
+    "Posta inviata",
+    "Inviati",
+    "Elementi inviati",
+    "INBOX.Sent",
+    "INBOX/Sent",
+    "INBOX.Posta inviata",
+    "INBOX.Sent Items",
+    "[Gmail]/Sent Mail",
+    "[Gmail]/Posta inviata",
+];
 
 pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug> Stream for T {}
@@ -45,12 +58,18 @@ pub struct BatchLimits {
 
 impl Default for BatchLimits {
     fn default() -> Self {
-        BatchLimits { messages: 200, bytes: 16 * 1024 * 1024 }
+        BatchLimits {
+            messages: 200,
+            bytes: 16 * 1024 * 1024,
+        }
     }
 }
 
 fn network(host: &str, port: u16, e: impl std::fmt::Display) -> Error {
-    Error::new(ErrorCode::Network, format!("cannot reach the IMAP server {host}:{port}: {e}"))
+    Error::new(
+        ErrorCode::Network,
+        format!("cannot reach the IMAP server {host}:{port}: {e}"),
+    )
 }
 
 /// Maps an IMAP error seen after login.
@@ -58,28 +77,44 @@ fn imap_error(host: &str, what: &str, e: async_imap::error::Error) -> Error {
     use async_imap::error::Error as E;
     match e {
         E::Io(io) if tls::is_tls_io_error(&io) => tls::tls_error(host, &io),
-        E::Io(io) => Error::new(ErrorCode::Network, format!("{what} failed: connection to {host} lost ({io})")),
-        E::ConnectionLost => Error::new(ErrorCode::Network, format!("{what} failed: {host} closed the connection")),
-        E::No(text) => Error::new(ErrorCode::Protocol, format!("{what} failed: {host} said no ({})", text.trim())),
-        E::Bad(text) => Error::new(ErrorCode::Protocol, format!("{what} failed: {host} did not understand ({})", text.trim())),
+        E::Io(io) => Error::new(
+            ErrorCode::Network,
+            format!("{what} failed: connection to {host} lost ({io})"),
+        ),
+        E::ConnectionLost => Error::new(
+            ErrorCode::Network,
+            format!("{what} failed: {host} closed the connection"),
+        ),
+        E::No(text) => Error::new(
+            ErrorCode::Protocol,
+            format!("{what} failed: {host} said no ({})", text.trim()),
+        ),
+        E::Bad(text) => Error::new(
+            ErrorCode::Protocol,
+            format!("{what} failed: {host} did not understand ({})", text.trim()),
+        ),
         other => Error::new(ErrorCode::Protocol, format!("{what} failed: {other}")),
     }
 }
 
 async fn timed<T>(host: &str, what: &str, f: impl Future<Output = T>) -> Result<T> {
     tokio::time::timeout(READ_TIMEOUT, f).await.map_err(|_| {
-        Error::new(ErrorCode::Network, format!("{what}: {host} did not answer in time"))
+        Error::new(
+            ErrorCode::Network,
+            format!("{what}: {host} did not answer in time"),
+        )
     })
 }
 
-async fn tls_wrap(
-    settings: &EmailSettings,
-    stream: Box<dyn Stream>,
-) -> Result<Box<dyn Stream>> {
+async fn tls_wrap(settings: &EmailSettings, stream: Box<dyn Stream>) -> Result<Box<dyn Stream>> {
     let host = &settings.imap_host;
     let config = tls::client_config(settings.ca_file.as_deref())?;
-    let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']').to_string())
-        .map_err(|_| Error::invalid(format!("\"{host}\" is not a valid server name")))?;
+    let name = tokio_rustls::rustls::pki_types::ServerName::try_from(
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string(),
+    )
+    .map_err(|_| Error::invalid(format!("\"{host}\" is not a valid server name")))?;
     let connector = tokio_rustls::TlsConnector::from(config);
     let tls = tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, stream))
         .await
@@ -122,19 +157,28 @@ pub async fn connect(settings: &EmailSettings, password: &str) -> Result<Session
         Err(e) => return Err(network(host, port, e)),
     }
     if settings.imap_security == Security::Starttls {
-        timed(host, "STARTTLS", client.run_command_and_check_ok("STARTTLS", None))
-            .await?
-            .map_err(|e| match e {
-                async_imap::error::Error::No(_) | async_imap::error::Error::Bad(_) => Error::new(
-                    ErrorCode::Tls,
-                    format!("{host} does not offer STARTTLS; choose TLS or ask your provider"),
-                ),
-                other => imap_error(host, "STARTTLS", other),
-            })?;
+        timed(
+            host,
+            "STARTTLS",
+            client.run_command_and_check_ok("STARTTLS", None),
+        )
+        .await?
+        .map_err(|e| match e {
+            async_imap::error::Error::No(_) | async_imap::error::Error::Bad(_) => Error::new(
+                ErrorCode::Tls,
+                format!("{host} does not offer STARTTLS; choose TLS or ask your provider"),
+            ),
+            other => imap_error(host, "STARTTLS", other),
+        })?;
         let stream = tls_wrap(settings, client.into_inner()).await?;
         client = async_imap::Client::new(stream);
     }
-    let login = timed(host, "logging in", client.login(&settings.username, password)).await?;
+    let login = timed(
+        host,
+        "logging in",
+        client.login(&settings.username, password),
+    )
+    .await?;
     match login {
         Ok(session) => Ok(session),
         Err((e, _)) => Err(match e {
@@ -163,7 +207,10 @@ pub async fn check(settings: &EmailSettings, password: &str) -> Result<()> {
 
 /// INBOX plus the Sent folder (SPECIAL-USE `\Sent`, else a well-known name), or the folders
 /// the settings name.
-pub async fn folders_to_sync(settings: &EmailSettings, session: &mut Session) -> Result<Vec<String>> {
+pub async fn folders_to_sync(
+    settings: &EmailSettings,
+    session: &mut Session,
+) -> Result<Vec<String>> {
     if !settings.folders.is_empty() {
         return Ok(settings.folders.clone());
     }
@@ -175,25 +222,40 @@ pub async fn folders_to_sync(settings: &EmailSettings, session: &mut Session) ->
             .map_err(|e| imap_error(host, "listing folders", e))?;
         while let Some(item) = timed(host, "listing folders", list.next()).await? {
             let name = item.map_err(|e| imap_error(host, "listing folders", e))?;
-            let selectable = !name.attributes().iter().any(|a| matches!(a, NameAttribute::NoSelect));
-            let sent = name.attributes().iter().any(|a| matches!(a, NameAttribute::Sent));
+            let selectable = !name
+                .attributes()
+                .iter()
+                .any(|a| matches!(a, NameAttribute::NoSelect));
+            let sent = name
+                .attributes()
+                .iter()
+                .any(|a| matches!(a, NameAttribute::Sent));
             if selectable {
                 names.push((name.name().to_string(), sent));
             }
         }
     }
     let mut folders = vec!["INBOX".to_string()];
-    let sent = names.iter().find(|(_, sent)| *sent).map(|(n, _)| n.clone()).or_else(|| {
-        SENT_NAMES.iter().find_map(|want| {
-            names.iter().find(|(n, _)| n.eq_ignore_ascii_case(want)).map(|(n, _)| n.clone())
-        })
-    });
-    if let Some(sent) = sent
-        && !sent.eq_ignore_ascii_case("INBOX")
-    {
-        folders.push(sent);
-    }
+    folders.extend(sent_folder(&names));
     Ok(folders)
+}
+
+/// The Sent folder among `(name, has \Sent)`: the one the server marks (SPECIAL-USE), else
+/// the first well-known name, in any case.
+fn sent_folder(names: &[(String, bool)]) -> Option<String> {
+    names
+        .iter()
+        .find(|(_, sent)| *sent)
+        .map(|(n, _)| n.clone())
+        .or_else(|| {
+            SENT_NAMES.iter().find_map(|want| {
+                names
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(want))
+                    .map(|(n, _)| n.clone())
+            })
+        })
+        .filter(|n| !n.eq_ignore_ascii_case("INBOX"))
 }
 
 /// One message as fetched, before parsing.
@@ -217,17 +279,31 @@ impl Drop for CancelOnDrop {
     }
 }
 
-/// The storing side of one folder's sync, on a blocking thread.
-fn store_batches(
+/// Where the storing side of one folder's sync puts what it is handed.
+struct Storing {
     store: Store,
     account_id: i64,
     own_address: String,
     folder: String,
-    first_sync: bool,
-    mut rx: tokio::sync::mpsc::Receiver<Batch>,
+    /// A first sync (or a re-sync) announces one summary, not a note per message.
+    summarize: bool,
     cancelled: Arc<AtomicBool>,
+}
+
+/// The storing side of one folder's sync, on a blocking thread.
+fn store_batches(
+    s: Storing,
+    mut rx: tokio::sync::mpsc::Receiver<Batch>,
     progress: impl Fn(u32),
 ) -> Result<(u32, u32, u32)> {
+    let Storing {
+        store,
+        account_id,
+        own_address,
+        folder,
+        summarize,
+        cancelled,
+    } = s;
     let (mut fetched, mut stored, mut duplicates) = (0u32, 0u32, 0u32);
     while let Some(batch) = rx.blocking_recv() {
         if cancelled.load(Ordering::SeqCst) {
@@ -240,7 +316,11 @@ fn store_batches(
             .map(|f| {
                 let mut m = mime::parse_message(f.raw, &own_address, f.internal_date);
                 m.is_read = f.seen;
-                m.location = Some(RemoteLocation { folder: folder.clone(), uidvalidity, uid: f.uid });
+                m.location = Some(RemoteLocation {
+                    folder: folder.clone(),
+                    uidvalidity,
+                    uid: f.uid,
+                });
                 m
             })
             .collect();
@@ -249,7 +329,7 @@ fn store_batches(
             account_id,
             messages,
             Some(&batch.cursor),
-            IngestOptions { summarize: first_sync },
+            IngestOptions { summarize },
         )?;
         fetched += n;
         stored += report.stored;
@@ -273,17 +353,27 @@ async fn sync_folder(
     let store = &ctx.store;
     let account_id = ctx.account.id;
     let what = format!("opening folder {folder}");
-    let mailbox =
-        timed(host, &what, session.select(folder)).await?.map_err(|e| imap_error(host, &what, e))?;
+    let mailbox = timed(host, &what, session.select(folder))
+        .await?
+        .map_err(|e| imap_error(host, &what, e))?;
     let uidvalidity = mailbox.uid_validity.unwrap_or(0);
-    let mut report = FolderReport { folder: folder.to_string(), ..Default::default() };
+    let mut report = FolderReport {
+        folder: folder.to_string(),
+        ..Default::default()
+    };
 
     let cursor = store.cursor(account_id, folder)?;
-    let first_sync = cursor.is_none();
+    // A first sync that was interrupted is still a first sync: one summary, not a flood.
+    let first_sync = cursor.as_ref().is_none_or(|c| c.last_uid == 0);
     let last_uid = match &cursor {
         Some(c) if c.uidvalidity == uidvalidity => c.last_uid,
         Some(c) => {
-            tracing::info!(folder, old = c.uidvalidity, new = uidvalidity, "UIDVALIDITY changed: re-reading the folder");
+            tracing::info!(
+                folder,
+                old = c.uidvalidity,
+                new = uidvalidity,
+                "UIDVALIDITY changed: re-reading the folder"
+            );
             store.reset_folder(account_id, folder, uidvalidity)?;
             report.resynced = true;
             0
@@ -291,12 +381,17 @@ async fn sync_folder(
         None => {
             store.set_cursor(
                 account_id,
-                &SyncCursor { folder: folder.to_string(), uidvalidity, ..Default::default() },
+                &SyncCursor {
+                    folder: folder.to_string(),
+                    uidvalidity,
+                    ..Default::default()
+                },
             )?;
             0
         }
     };
-    let nothing_new = mailbox.exists == 0 || mailbox.uid_next.is_some_and(|next| next <= last_uid + 1);
+    let nothing_new =
+        mailbox.exists == 0 || mailbox.uid_next.is_some_and(|next| next <= last_uid + 1);
     if nothing_new {
         return Ok((report, 0));
     }
@@ -305,15 +400,16 @@ async fn sync_folder(
     let _cancel_guard = CancelOnDrop(cancelled.clone());
     let (tx, rx) = tokio::sync::mpsc::channel::<Batch>(2);
     let worker = {
-        let store = store.clone();
-        let own = ctx.account.address.clone();
-        let folder = folder.to_string();
-        let cancelled = cancelled.clone();
+        let storing = Storing {
+            store: store.clone(),
+            account_id,
+            own_address: ctx.account.address.clone(),
+            folder: folder.to_string(),
+            summarize: first_sync || report.resynced,
+            cancelled: cancelled.clone(),
+        };
         let progress = progress.clone();
-        let summarize = first_sync || report.resynced;
-        tokio::task::spawn_blocking(move || {
-            store_batches(store, account_id, own, folder, summarize, rx, cancelled, |n| progress(n))
-        })
+        tokio::task::spawn_blocking(move || store_batches(storing, rx, |n| progress(n)))
     };
 
     let fetch_result: Result<()> = async {
@@ -346,7 +442,9 @@ async fn sync_folder(
             bytes += body.len();
             batch.push(Fetched {
                 uid,
-                seen: fetch.flags().any(|f| matches!(f, async_imap::types::Flag::Seen)),
+                seen: fetch
+                    .flags()
+                    .any(|f| matches!(f, async_imap::types::Flag::Seen)),
                 internal_date: fetch.internal_date().map(|d| d.timestamp_millis()),
                 raw: body.to_vec(),
             });
@@ -358,7 +456,14 @@ async fn sync_folder(
                     last_uid: max_uid,
                     ..Default::default()
                 };
-                if tx.send(Batch { messages: std::mem::take(&mut batch), cursor }).await.is_err() {
+                if tx
+                    .send(Batch {
+                        messages: std::mem::take(&mut batch),
+                        cursor,
+                    })
+                    .await
+                    .is_err()
+                {
                     // The worker stopped (a store error): its result says why.
                     return Ok(());
                 }
@@ -366,9 +471,18 @@ async fn sync_folder(
             }
         }
         if !batch.is_empty() {
-            let cursor =
-                SyncCursor { folder: folder.to_string(), uidvalidity, last_uid: max_uid, ..Default::default() };
-            let _ = tx.send(Batch { messages: batch, cursor }).await;
+            let cursor = SyncCursor {
+                folder: folder.to_string(),
+                uidvalidity,
+                last_uid: max_uid,
+                ..Default::default()
+            };
+            let _ = tx
+                .send(Batch {
+                    messages: batch,
+                    cursor,
+                })
+                .await;
         }
         Ok(())
     }
@@ -397,12 +511,16 @@ pub async fn sync(
     // Progress is shown only for a first (or re-)sync, which can be long.
     let first: Vec<bool> = folders
         .iter()
-        .map(|f| ctx.store.cursor(ctx.account.id, f).map(|c| c.is_none()))
+        .map(|f| {
+            let cursor = ctx.store.cursor(ctx.account.id, f)?;
+            Ok(cursor.is_none_or(|c| c.last_uid == 0))
+        })
         .collect::<Result<_>>()?;
     let mut sizes = 0u32;
     for (folder, _) in folders.iter().zip(&first).filter(|(_, first)| **first) {
         let host = settings.imap_host.as_str();
-        if let Ok(Ok(mailbox)) = timed(host, "counting", session.status(folder, "(MESSAGES)")).await {
+        if let Ok(Ok(mailbox)) = timed(host, "counting", session.status(folder, "(MESSAGES)")).await
+        {
             sizes += mailbox.exists;
         }
     }
@@ -427,4 +545,43 @@ pub async fn sync(
     }
     let _ = tokio::time::timeout(Duration::from_secs(5), session.logout()).await;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[(&str, bool)]) -> Vec<(String, bool)> {
+        list.iter().map(|(n, s)| (n.to_string(), *s)).collect()
+    }
+
+    #[test]
+    fn the_sent_folder_marked_special_use_wins() {
+        let list = names(&[
+            ("INBOX", false),
+            ("Sent", false),
+            ("Archivio/Inviata", true),
+        ]);
+        assert_eq!(sent_folder(&list).as_deref(), Some("Archivio/Inviata"));
+    }
+
+    #[test]
+    fn without_special_use_well_known_names_are_used_italian_included() {
+        let list = names(&[("INBOX", false), ("Bozze", false), ("Posta inviata", false)]);
+        assert_eq!(sent_folder(&list).as_deref(), Some("Posta inviata"));
+        let list = names(&[("INBOX", false), ("INBOX.sent", false)]);
+        assert_eq!(sent_folder(&list).as_deref(), Some("INBOX.sent"));
+        let list = names(&[("INBOX", false), ("[Gmail]/Posta inviata", false)]);
+        assert_eq!(sent_folder(&list).as_deref(), Some("[Gmail]/Posta inviata"));
+    }
+
+    #[test]
+    fn no_sent_folder_means_inbox_only() {
+        assert_eq!(
+            sent_folder(&names(&[("INBOX", false), ("Archive", false)])),
+            None
+        );
+        // A server that marks INBOX itself as \Sent must not make INBOX count twice.
+        assert_eq!(sent_folder(&names(&[("INBOX", true)])), None);
+    }
 }

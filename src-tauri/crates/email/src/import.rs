@@ -38,7 +38,12 @@ pub fn imported_account(store: &Store) -> Result<Account> {
             return Ok(account);
         }
     }
-    store.add_account(ChannelKind::Email, IMPORTED_NAME, "", &EmailSettings::local().to_json())
+    store.add_account(
+        ChannelKind::Email,
+        IMPORTED_NAME,
+        "",
+        &EmailSettings::local().to_json(),
+    )
 }
 
 /// Messages are stored in batches so a large mbox never sits in memory as a whole.
@@ -46,7 +51,8 @@ const BATCH: usize = 200;
 
 struct Importer<'a> {
     store: &'a Store,
-    account_id: i64,
+    /// Created with the first message, so a failed import leaves no empty account behind.
+    account_id: Option<i64>,
     own: Vec<String>,
     batch: Vec<IncomingMessage>,
     report: ImportReport,
@@ -68,17 +74,26 @@ impl Importer<'_> {
         if self.batch.is_empty() {
             return Ok(());
         }
+        let account_id = match self.account_id {
+            Some(id) => id,
+            None => *self.account_id.insert(imported_account(self.store)?.id),
+        };
         let batch = std::mem::take(&mut self.batch);
-        let r = self.store.ingest(self.account_id, batch, None, IngestOptions { summarize: true })?;
+        let r = self
+            .store
+            .ingest(account_id, batch, None, IngestOptions { summarize: true })?;
         self.report.imported += r.stored;
         self.report.duplicates += r.duplicates;
         Ok(())
     }
 
     fn fail(&mut self, path: &Path, why: impl std::fmt::Display) {
-        tracing::warn!(path = %path.display(), "import failed: {why}");
+        // Reported to the caller in `errors`; a log line would only repeat it.
+        tracing::debug!(path = %path.display(), "import failed: {why}");
         self.report.failed += 1;
-        self.report.errors.push(format!("{}: {why}", path.display()));
+        self.report
+            .errors
+            .push(format!("{}: {why}", path.display()));
     }
 
     fn path(&mut self, path: &Path) -> Result<()> {
@@ -107,7 +122,8 @@ impl Importer<'_> {
                     }
                     if entry.is_dir() {
                         self.path(&entry)?;
-                    } else if has_ext(&entry, &["eml", "mbox", "mbx", "msg"]) || looks_like_mbox(&entry)
+                    } else if has_ext(&entry, &["eml", "mbox", "mbx", "msg"])
+                        || looks_like_mbox(&entry)
                     {
                         self.file(&entry)?;
                     }
@@ -166,15 +182,19 @@ impl Importer<'_> {
 /// Imports files and folders into the "Imported" account. Unreadable files are counted in
 /// `failed`; messages that cannot be parsed are still stored with their source.
 pub fn import_paths(store: &Store, paths: &[PathBuf]) -> Result<ImportReport> {
-    let account = imported_account(store)?;
     let own = store
         .accounts()?
         .into_iter()
         .filter(|a| a.kind == ChannelKind::Email && !a.address.is_empty())
         .map(|a| a.address)
         .collect();
-    let mut importer =
-        Importer { store, account_id: account.id, own, batch: Vec::new(), report: Default::default() };
+    let mut importer = Importer {
+        store,
+        account_id: None,
+        own,
+        batch: Vec::new(),
+        report: Default::default(),
+    };
     for path in paths {
         importer.path(path)?;
     }
@@ -202,13 +222,21 @@ fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
 
 fn modified_ms(path: &Path) -> Option<i64> {
     let modified = std::fs::metadata(path).ok()?.modified().ok()?;
-    Some(modified.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis() as i64)
+    Some(
+        modified
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_millis() as i64,
+    )
 }
 
 /// An mbox file starts with a `From ` separator line.
 fn looks_like_mbox(path: &Path) -> bool {
     let mut head = [0u8; 5];
-    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok() && &head == b"From "
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && &head == b"From "
 }
 
 /// Splits an mbox stream into messages: a `From ` line starts a message at the start of the
@@ -225,7 +253,13 @@ pub struct MboxReader<R> {
 
 impl<R: BufRead> MboxReader<R> {
     pub fn new(reader: R) -> Self {
-        MboxReader { reader, current: None, previous_blank: true, started: false, done: false }
+        MboxReader {
+            reader,
+            current: None,
+            previous_blank: true,
+            started: false,
+            done: false,
+        }
     }
 }
 
@@ -235,13 +269,21 @@ fn is_blank(line: &[u8]) -> bool {
 
 /// `From sender Www Mmm dd hh:mm:ss yyyy`: an address-like token, then a time and a year.
 fn looks_like_separator(line: &[u8]) -> bool {
-    let Ok(line) = std::str::from_utf8(line) else { return false };
+    let Ok(line) = std::str::from_utf8(line) else {
+        return false;
+    };
     let mut words = line.split_whitespace().skip(1);
-    let Some(sender) = words.next() else { return false };
+    let Some(sender) = words.next() else {
+        return false;
+    };
     let rest: Vec<&str> = words.collect();
     !sender.is_empty()
-        && rest.iter().any(|w| w.len() >= 5 && w.as_bytes()[2] == b':' && w[..2].bytes().all(|b| b.is_ascii_digit()))
-        && rest.iter().any(|w| w.len() == 4 && w.bytes().all(|b| b.is_ascii_digit()))
+        && rest.iter().any(|w| {
+            w.len() >= 5 && w.as_bytes()[2] == b':' && w[..2].bytes().all(|b| b.is_ascii_digit())
+        })
+        && rest
+            .iter()
+            .any(|w| w.len() == 4 && w.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn finish(mut message: Vec<u8>) -> Vec<u8> {
@@ -346,7 +388,10 @@ mod tests {
         let data = "From a@x.it Mon Jan  1 10:00:00 2024\r\nSubject: one\r\n\r\nA\r\n\
                     From b@x.it Tue Jan  2 11:00:00 2024\r\nSubject: two\r\n\r\nB\r\n\r\n";
         let messages = split(data);
-        assert_eq!(messages, vec!["Subject: one\r\n\r\nA\r\n", "Subject: two\r\n\r\nB\r\n"]);
+        assert_eq!(
+            messages,
+            vec!["Subject: one\r\n\r\nA\r\n", "Subject: two\r\n\r\nB\r\n"]
+        );
     }
 
     #[test]

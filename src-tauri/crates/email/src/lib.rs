@@ -15,6 +15,7 @@ mod settings;
 mod smtp;
 mod tls;
 
+use std::borrow::Borrow;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -33,7 +34,9 @@ pub const PASSWORD_KEY: &str = "password";
 
 /// Checks the input, stores the account, and puts the password in the keyring (only there).
 /// If the keyring refuses, the account is removed again and the keyring's error returned.
-pub fn add_account(store: &Store, input: &EmailAccountInput) -> Result<Account> {
+/// Takes the input by value or by reference (the shell owns it, tests borrow it).
+pub fn add_account(store: &Store, input: impl Borrow<EmailAccountInput>) -> Result<Account> {
+    let input = input.borrow();
     let settings = input.validate()?;
     let account = store.add_account(
         ChannelKind::Email,
@@ -41,10 +44,17 @@ pub fn add_account(store: &Store, input: &EmailAccountInput) -> Result<Account> 
         input.address.trim(),
         &settings.to_json(),
     )?;
-    if let Err(e) = secrets::set(store.installation_id(), account.id, PASSWORD_KEY, &input.password)
-    {
+    if let Err(e) = secrets::set(
+        store.installation_id(),
+        account.id,
+        PASSWORD_KEY,
+        &input.password,
+    ) {
         if let Err(remove) = store.remove_account(account.id) {
-            tracing::error!(account = account.id, "could not remove the half-added account: {remove}");
+            tracing::error!(
+                account = account.id,
+                "could not remove the half-added account: {remove}"
+            );
         }
         return Err(e);
     }
@@ -89,7 +99,10 @@ impl EmailChannel {
     /// Like [`open`], keeping the concrete type (tests tune the batch size with it).
     pub fn open(store: &Store, account: &Account) -> Result<Option<EmailChannel>> {
         if account.kind != ChannelKind::Email {
-            return Err(Error::invalid(format!("account {} is not an email account", account.id)));
+            return Err(Error::invalid(format!(
+                "account {} is not an email account",
+                account.id
+            )));
         }
         let settings = EmailSettings::from_json(&account.settings)?;
         if settings.local {
@@ -100,7 +113,12 @@ impl EmailChannel {
     }
 
     pub fn new(account: Account, settings: EmailSettings, password: String) -> Self {
-        EmailChannel { account, settings, password, limits: BatchLimits::default() }
+        EmailChannel {
+            account,
+            settings,
+            password,
+            limits: BatchLimits::default(),
+        }
     }
 
     /// How many messages (and bytes) are stored per transaction while syncing.

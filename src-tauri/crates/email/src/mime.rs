@@ -25,13 +25,22 @@ pub fn parse_message_for(
     own_addresses: &[String],
     received_at: Option<i64>,
 ) -> IncomingMessage {
-    let own: Vec<String> =
-        own_addresses.iter().map(|a| normalize_email(a)).filter(|a| !a.is_empty()).collect();
+    let own: Vec<String> = own_addresses
+        .iter()
+        .map(|a| normalize_email(a))
+        .filter(|a| !a.is_empty())
+        .collect();
     let parsed = MessageParser::default().parse(&raw[..]);
     let (mut m, error) = match parsed {
         Some(msg) if has_usable_headers(&msg) => (from_parsed(&msg, &own, received_at), None),
-        Some(_) => (IncomingMessage::default(), Some("the message has no usable headers")),
-        None => (IncomingMessage::default(), Some("the message could not be parsed")),
+        Some(_) => (
+            IncomingMessage::default(),
+            Some("the message has no usable headers"),
+        ),
+        None => (
+            IncomingMessage::default(),
+            Some("the message could not be parsed"),
+        ),
     };
     if let Some(error) = error {
         m = unparseable(&raw, received_at, error);
@@ -101,8 +110,17 @@ fn people(address: Option<&Address>) -> Vec<Person> {
                     if address.is_empty() {
                         return None;
                     }
-                    let name = addr.name.as_deref().unwrap_or("").trim().trim_matches('"').trim();
-                    Some(Person { address, name: name.to_string() })
+                    let name = addr
+                        .name
+                        .as_deref()
+                        .unwrap_or("")
+                        .trim()
+                        .trim_matches('"')
+                        .trim();
+                    Some(Person {
+                        address,
+                        name: name.to_string(),
+                    })
                 })
                 .collect()
         })
@@ -114,18 +132,26 @@ fn from_parsed(
     own: &[String],
     received_at: Option<i64>,
 ) -> IncomingMessage {
-    let message_id = msg.message_id().map(normalize_message_id).filter(|id| !id.is_empty());
+    let message_id = msg
+        .message_id()
+        .map(normalize_message_id)
+        .filter(|id| !id.is_empty());
     let in_reply_to = id_list(msg.in_reply_to());
     let references = id_list(msg.references());
 
-    let from = people(msg.from()).into_iter().next().or_else(|| people(msg.sender()).into_iter().next());
+    let from = people(msg.from())
+        .into_iter()
+        .next()
+        .or_else(|| people(msg.sender()).into_iter().next());
     let to = people(msg.to());
     let cc = people(msg.cc());
     let reply_to = people(msg.reply_to()).into_iter().next();
 
     let outbound = from.as_ref().is_some_and(|f| own.contains(&f.address));
     let counterpart = if outbound {
-        to.iter().chain(cc.iter()).find(|p| !own.contains(&p.address))
+        to.iter()
+            .chain(cc.iter())
+            .find(|p| !own.contains(&p.address))
     } else {
         from.as_ref()
     }
@@ -138,7 +164,11 @@ fn from_parsed(
     let subject = msg.subject().unwrap_or("").trim().to_string();
 
     let mut thread_keys: Vec<String> = Vec::new();
-    for id in message_id.iter().chain(in_reply_to.iter()).chain(references.iter()) {
+    for id in message_id
+        .iter()
+        .chain(in_reply_to.iter())
+        .chain(references.iter())
+    {
         if !thread_keys.contains(id) {
             thread_keys.push(id.clone());
         }
@@ -158,7 +188,35 @@ fn from_parsed(
         .or(received_at)
         .unwrap_or_else(now_ms);
 
-    let (text, html) = bodies(msg);
+    let (mut text, mut html) = bodies(msg);
+    // A truncated multipart (no closing boundary) leaves its text as an "attachment": when
+    // there is no body at all, an unnamed text part is the body.
+    let mut promoted = None;
+    if text.trim().is_empty() && html.is_none() {
+        for &id in &msg.attachments {
+            let Some(part) = msg.parts.get(id as usize) else {
+                continue;
+            };
+            let unnamed = part.attachment_name().is_none()
+                && !part
+                    .content_disposition()
+                    .is_some_and(|d| d.is_attachment());
+            match &part.body {
+                PartType::Text(t) if unnamed => {
+                    text = t.replace("\r\n", "\n").trim_end().to_string()
+                }
+                PartType::Html(h) if unnamed => {
+                    text = mail_parser::decoders::html::html_to_text(h)
+                        .trim_end()
+                        .to_string();
+                    html = Some(h.to_string());
+                }
+                _ => continue,
+            }
+            promoted = Some(id);
+            break;
+        }
+    }
     let (html, has_remote_content) = match html {
         Some(h) => {
             let (clean, remote) = sanitize_html(&h);
@@ -182,7 +240,9 @@ fn from_parsed(
         "list_id": list_id,
     });
 
-    let external_id = message_id.clone().unwrap_or_else(|| sha256_id(msg.raw_message()));
+    let external_id = message_id
+        .clone()
+        .unwrap_or_else(|| sha256_id(msg.raw_message()));
     let (sender_name, sender_handle) = match &from {
         Some(f) => (f.name.clone(), f.address.clone()),
         None => (String::new(), String::new()),
@@ -190,13 +250,21 @@ fn from_parsed(
 
     IncomingMessage {
         external_id,
-        direction: Some(if outbound { Direction::Outbound } else { Direction::Inbound }),
+        direction: Some(if outbound {
+            Direction::Outbound
+        } else {
+            Direction::Inbound
+        }),
         thread_keys,
         fallback_thread_key,
         counterpart,
         sender_name,
         sender_handle,
-        recipients: to.iter().chain(cc.iter()).map(|p| p.address.clone()).collect(),
+        recipients: to
+            .iter()
+            .chain(cc.iter())
+            .map(|p| p.address.clone())
+            .collect(),
         subject,
         text,
         html,
@@ -205,7 +273,7 @@ fn from_parsed(
         is_read: false,
         raw: None,
         parse_error: None,
-        attachments: attachments(msg),
+        attachments: attachments(msg, promoted),
         location: None,
         meta,
     }
@@ -232,8 +300,11 @@ fn bodies(msg: &mail_parser::Message) -> (String, Option<String>) {
     (text, (!html.trim().is_empty()).then_some(html))
 }
 
-fn attachments(msg: &mail_parser::Message) -> Vec<IncomingAttachment> {
-    msg.attachments()
+fn attachments(msg: &mail_parser::Message, promoted: Option<u32>) -> Vec<IncomingAttachment> {
+    msg.attachments
+        .iter()
+        .filter(|&&id| Some(id) != promoted)
+        .filter_map(|&id| msg.parts.get(id as usize))
         .map(|part| {
             let mime_type = part
                 .content_type()
@@ -248,8 +319,10 @@ fn attachments(msg: &mail_parser::Message) -> Vec<IncomingAttachment> {
                     _ => "application/octet-stream".to_string(),
                 })
                 .to_ascii_lowercase();
-            let content_id =
-                part.content_id().map(normalize_message_id).filter(|id| !id.is_empty());
+            let content_id = part
+                .content_id()
+                .map(normalize_message_id)
+                .filter(|id| !id.is_empty());
             let disposition = part.content_disposition();
             let inline = match disposition {
                 Some(d) if d.is_attachment() => false,
@@ -314,28 +387,33 @@ fn style_loads_remote(style: &str) -> bool {
 /// UI can block them (CSP) until the user allows them.
 static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     let mut b = ammonia::Builder::default();
-    b.add_tags(["font", "center", "big", "small", "u", "s", "strike", "span", "div"])
-        .add_generic_attributes([
-            "style", "align", "valign", "bgcolor", "width", "height", "dir",
-        ])
-        .add_tag_attributes("font", ["color", "face", "size"])
-        .add_tag_attributes("table", ["border", "cellpadding", "cellspacing", "background"])
-        .add_tag_attributes("td", ["background", "nowrap"])
-        .add_tag_attributes("img", ["src", "alt", "width", "height", "border"])
-        .url_schemes(["http", "https", "mailto", "tel", "cid", "data"].into())
-        .url_relative(ammonia::UrlRelative::Deny)
-        .link_rel(Some("noopener noreferrer"))
-        .attribute_filter(|_element, attribute, value| {
-            let remote = match attribute {
-                "src" | "background" | "srcset" | "poster" => is_remote_url(value),
-                "style" => style_loads_remote(value),
-                _ => false,
-            };
-            if remote {
-                SAW_REMOTE.with(|s| s.set(true));
-            }
-            Some(value.into())
-        });
+    b.add_tags([
+        "font", "center", "big", "small", "u", "s", "strike", "span", "div",
+    ])
+    .add_generic_attributes([
+        "style", "align", "valign", "bgcolor", "width", "height", "dir",
+    ])
+    .add_tag_attributes("font", ["color", "face", "size"])
+    .add_tag_attributes(
+        "table",
+        ["border", "cellpadding", "cellspacing", "background"],
+    )
+    .add_tag_attributes("td", ["background", "nowrap"])
+    .add_tag_attributes("img", ["src", "alt", "width", "height", "border"])
+    .url_schemes(["http", "https", "mailto", "tel", "cid", "data"].into())
+    .url_relative(ammonia::UrlRelative::Deny)
+    .link_rel(Some("noopener noreferrer"))
+    .attribute_filter(|_element, attribute, value| {
+        let remote = match attribute {
+            "src" | "background" | "srcset" | "poster" => is_remote_url(value),
+            "style" => style_loads_remote(value),
+            _ => false,
+        };
+        if remote {
+            SAW_REMOTE.with(|s| s.set(true));
+        }
+        Some(value.into())
+    });
     b
 });
 

@@ -85,8 +85,9 @@ impl EmailSettings {
     }
 
     pub fn from_json(value: &serde_json::Value) -> Result<Self> {
-        serde_json::from_value(value.clone())
-            .map_err(|e| Error::invalid(format!("the account's email settings are unreadable: {e}")))
+        serde_json::from_value(value.clone()).map_err(|e| {
+            Error::invalid(format!("the account's email settings are unreadable: {e}"))
+        })
     }
 
     pub fn to_json(&self) -> serde_json::Value {
@@ -138,11 +139,17 @@ fn check_address(address: &str) -> Result<()> {
         Some((local, domain)) => {
             !local.is_empty()
                 && !domain.is_empty()
-                && !a.chars().any(|c| c.is_whitespace() || c == '<' || c == '>' || c == ',')
+                && !a
+                    .chars()
+                    .any(|c| c.is_whitespace() || c == '<' || c == '>' || c == ',')
         }
         None => false,
     };
-    if ok { Ok(()) } else { Err(Error::invalid(format!("\"{a}\" is not an email address"))) }
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!("\"{a}\" is not an email address")))
+    }
 }
 
 fn check_server(what: &str, host: &str, port: u16, security: Security) -> Result<()> {
@@ -156,7 +163,9 @@ fn check_server(what: &str, host: &str, port: u16, security: Security) -> Result
         )));
     }
     if port == 0 {
-        return Err(Error::invalid(format!("the {what} port must be between 1 and 65535")));
+        return Err(Error::invalid(format!(
+            "the {what} port must be between 1 and 65535"
+        )));
     }
     if security == Security::Plain {
         if !is_loopback(host) {
@@ -174,7 +183,10 @@ fn check_server(what: &str, host: &str, port: u16, security: Security) -> Result
 pub fn is_loopback(host: &str) -> bool {
     let host = host.trim().trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")
-        || host.parse::<IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
+        || host
+            .parse::<IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -217,7 +229,14 @@ mod tests {
 
     #[test]
     fn plain_is_allowed_for_loopback_hosts() {
-        for host in ["127.0.0.1", "::1", "[::1]", "localhost", "LOCALHOST", "127.0.0.2"] {
+        for host in [
+            "127.0.0.1",
+            "::1",
+            "[::1]",
+            "localhost",
+            "LOCALHOST",
+            "127.0.0.2",
+        ] {
             let mut i = input();
             i.imap_host = host.into();
             i.imap_security = Security::Plain;
@@ -231,7 +250,8 @@ mod tests {
 
     #[test]
     fn bad_fields_are_named() {
-        let cases: Vec<(fn(&mut EmailAccountInput), &str)> = vec![
+        type Change = fn(&mut EmailAccountInput);
+        let cases: Vec<(Change, &str)> = vec![
             (|i| i.name = " ".into(), "name"),
             (|i| i.address = "not-an-address".into(), "email address"),
             (|i| i.address = "a b@c.it".into(), "email address"),
@@ -246,7 +266,11 @@ mod tests {
             change(&mut i);
             let e = i.validate().unwrap_err();
             assert_eq!(e.code, sportello_core::ErrorCode::InvalidInput);
-            assert!(e.message.contains(expected), "{expected:?} not in {:?}", e.message);
+            assert!(
+                e.message.contains(expected),
+                "{expected:?} not in {:?}",
+                e.message
+            );
         }
     }
 

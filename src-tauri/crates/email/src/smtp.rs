@@ -5,13 +5,13 @@
 
 use std::time::Duration;
 
+use lettre::address::Envelope;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Message};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::response::Severity;
-use lettre::address::Envelope;
 use sportello_core::channel::OutboundMessage;
 use sportello_core::model::Account;
 use sportello_core::{Error, ErrorCode, Result};
@@ -34,20 +34,32 @@ fn bracket(id: &str) -> String {
 /// References, Date, a UTF-8 text/plain body.
 pub fn build_reply(account: &Account, message: &OutboundMessage) -> Result<BuiltMessage> {
     let from_address = account.address.trim().parse().map_err(|e| {
-        Error::invalid(format!("the account address \"{}\" is not usable: {e}", account.address))
+        Error::invalid(format!(
+            "the account address \"{}\" is not usable: {e}",
+            account.address
+        ))
     })?;
     let mut builder = Message::builder()
-        .from(Mailbox::new(Some(account.name.clone()).filter(|n| !n.is_empty()), from_address))
+        .from(Mailbox::new(
+            Some(account.name.clone()).filter(|n| !n.is_empty()),
+            from_address,
+        ))
         .subject(message.subject.clone())
         .message_id(Some(bracket(&message.external_id)))
         .date_now()
         .user_agent("Sportello".to_string());
     if message.to.is_empty() {
-        return Err(Error::new(ErrorCode::Rejected, "the reply has no recipient"));
+        return Err(Error::new(
+            ErrorCode::Rejected,
+            "the reply has no recipient",
+        ));
     }
     for to in &message.to {
         let mailbox: Mailbox = to.trim().parse().map_err(|e| {
-            Error::new(ErrorCode::Rejected, format!("\"{to}\" is not a valid email address: {e}"))
+            Error::new(
+                ErrorCode::Rejected,
+                format!("\"{to}\" is not a valid email address: {e}"),
+            )
         })?;
         builder = builder.to(mailbox);
     }
@@ -62,7 +74,10 @@ pub fn build_reply(account: &Account, message: &OutboundMessage) -> Result<Built
         .header(ContentType::TEXT_PLAIN)
         .body(message.text.replace("\r\n", "\n").replace('\n', "\r\n"))
         .map_err(|e| Error::invalid(format!("the reply cannot be built: {e}")))?;
-    Ok(BuiltMessage { envelope: email.envelope().clone(), bytes: email.formatted() })
+    Ok(BuiltMessage {
+        envelope: email.envelope().clone(),
+        bytes: email.formatted(),
+    })
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -91,9 +106,6 @@ fn find_rustls_error(e: &(dyn std::error::Error + 'static)) -> Option<String> {
 
 fn smtp_error(settings: &EmailSettings, stage: Stage, e: lettre::transport::smtp::Error) -> Error {
     let server = format!("{}:{}", settings.smtp_host, settings.smtp_port);
-    if e.is_tls() {
-        return Error::new(ErrorCode::Tls, format!("secure connection to {server} failed: {e}"));
-    }
     if let Some(tls) = find_rustls_error(&e) {
         let hint = if tls.contains("UnknownIssuer") || tls.contains("unknown issuer") {
             " (the certificate is not signed by a trusted authority; for a self-hosted server, \
@@ -106,8 +118,17 @@ fn smtp_error(settings: &EmailSettings, stage: Stage, e: lettre::transport::smtp
             format!("secure connection to {server} failed: {tls}{hint}"),
         );
     }
+    if e.is_tls() {
+        return Error::new(
+            ErrorCode::Tls,
+            format!("secure connection to {server} failed: {e}"),
+        );
+    }
     if e.is_timeout() {
-        return Error::new(ErrorCode::Network, format!("{server} did not answer in time"));
+        return Error::new(
+            ErrorCode::Network,
+            format!("{server} did not answer in time"),
+        );
     }
     if let Some(code) = e.status() {
         let code_num = code.to_string();
@@ -133,12 +154,21 @@ fn smtp_error(settings: &EmailSettings, stage: Stage, e: lettre::transport::smtp
         };
     }
     if stage == Stage::Connect || e.is_transport_shutdown() {
-        return Error::new(ErrorCode::Network, format!("cannot reach the SMTP server {server}: {e}"));
+        return Error::new(
+            ErrorCode::Network,
+            format!("cannot reach the SMTP server {server}: {e}"),
+        );
     }
     if e.is_client() {
-        return Error::new(ErrorCode::Protocol, format!("the SMTP server {server}: {e}"));
+        return Error::new(
+            ErrorCode::Protocol,
+            format!("the SMTP server {server}: {e}"),
+        );
     }
-    Error::new(ErrorCode::Network, format!("the connection to the SMTP server {server} failed: {e}"))
+    Error::new(
+        ErrorCode::Network,
+        format!("the connection to the SMTP server {server} failed: {e}"),
+    )
 }
 
 fn tls_parameters(settings: &EmailSettings) -> Result<TlsParameters> {
@@ -148,7 +178,9 @@ fn tls_parameters(settings: &EmailSettings) -> Result<TlsParameters> {
             Error::invalid(format!("cannot read the CA certificate file {path}: {e}"))
         })?;
         let cert = Certificate::from_pem(&pem).map_err(|e| {
-            Error::invalid(format!("the CA certificate file {path} is not valid PEM: {e}"))
+            Error::invalid(format!(
+                "the CA certificate file {path} is not valid PEM: {e}"
+            ))
         })?;
         builder = builder.add_root_certificate(cert);
     }
@@ -195,8 +227,9 @@ async fn connect(settings: &EmailSettings, password: &str) -> Result<AsyncSmtpCo
             .map_err(|e| smtp_error(settings, Stage::Connect, e))?;
     }
     let mechanisms = [Mechanism::Plain, Mechanism::Login];
-    let offers_auth =
-        mechanisms.iter().any(|m| conn.server_info().supports_auth_mechanism(*m));
+    let offers_auth = mechanisms
+        .iter()
+        .any(|m| conn.server_info().supports_auth_mechanism(*m));
     if offers_auth {
         let credentials = Credentials::new(settings.username.clone(), password.to_string());
         if let Err(e) = conn.auth(&mechanisms, &credentials).await {
@@ -204,7 +237,10 @@ async fn connect(settings: &EmailSettings, password: &str) -> Result<AsyncSmtpCo
             return Err(smtp_error(settings, Stage::Auth, e));
         }
     } else {
-        tracing::warn!(host, "the SMTP server offers no password login; sending without it");
+        tracing::warn!(
+            host,
+            "the SMTP server offers no password login; sending without it"
+        );
     }
     Ok(conn)
 }
@@ -217,7 +253,11 @@ pub async fn check(settings: &EmailSettings, password: &str) -> Result<()> {
 }
 
 /// Submits a built message. Transient failures (network, 4xx) come back as `Network`.
-pub async fn submit(settings: &EmailSettings, password: &str, message: &BuiltMessage) -> Result<()> {
+pub async fn submit(
+    settings: &EmailSettings,
+    password: &str,
+    message: &BuiltMessage,
+) -> Result<()> {
     let mut conn = connect(settings, password).await?;
     match conn.send(&message.envelope, &message.bytes).await {
         Ok(_) => {
@@ -267,15 +307,24 @@ mod tests {
         let text = String::from_utf8_lossy(&built.bytes);
         assert!(text.contains("Message-ID: <123.abc@bottega.it>"), "{text}");
         assert!(text.contains("In-Reply-To: <q1@example.com>"), "{text}");
-        assert!(text.contains("References: <q0@example.com> <q1@example.com>"), "{text}");
+        assert!(
+            text.contains("References: <q0@example.com> <q1@example.com>"),
+            "{text}"
+        );
         let m = crate::mime::parse_message(built.bytes.clone(), "info@bottega.it", None);
         assert_eq!(m.external_id, "123.abc@bottega.it");
-        assert_eq!(m.direction, Some(sportello_core::model::Direction::Outbound));
+        assert_eq!(
+            m.direction,
+            Some(sportello_core::model::Direction::Outbound)
+        );
         assert_eq!(m.subject, "Re: Ordine 42 — già spedito?");
         assert_eq!(m.text, "Sì, è partito ieri.\nGrazie!");
         assert_eq!(m.counterpart.unwrap().value, "mario@example.com");
         assert_eq!(m.sender_name, "Bottega Rossi");
-        assert_eq!(built.envelope.from().unwrap().to_string(), "info@bottega.it");
+        assert_eq!(
+            built.envelope.from().unwrap().to_string(),
+            "info@bottega.it"
+        );
     }
 
     #[test]

@@ -11,7 +11,10 @@ use tokio_rustls::rustls::{self, ClientConfig, pki_types::CertificateDer};
 pub fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
     use rustls::pki_types::pem::PemObject;
     let bytes = std::fs::read(path).map_err(|e| {
-        Error::invalid(format!("cannot read the CA certificate file {}: {e}", path.display()))
+        Error::invalid(format!(
+            "cannot read the CA certificate file {}: {e}",
+            path.display()
+        ))
     })?;
     let certs = CertificateDer::pem_slice_iter(&bytes)
         .collect::<std::result::Result<Vec<_>, _>>()
@@ -36,10 +39,15 @@ pub fn client_config(ca_file: Option<&str>) -> Result<Arc<ClientConfig>> {
         _ => Vec::new(),
     };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
-        .map_err(|e| {
-            Error::new(ErrorCode::Tls, format!("cannot load the trusted certificates: {e}"))
-        })?;
+    let verifier =
+        rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone()).map_err(
+            |e| {
+                Error::new(
+                    ErrorCode::Tls,
+                    format!("cannot load the trusted certificates: {e}"),
+                )
+            },
+        )?;
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::new(ErrorCode::Tls, format!("TLS set-up failed: {e}")))?
@@ -51,7 +59,8 @@ pub fn client_config(ca_file: Option<&str>) -> Result<Arc<ClientConfig>> {
 
 /// Whether an I/O error from a TLS stream is the handshake failing (certificate, protocol).
 pub fn is_tls_io_error(e: &std::io::Error) -> bool {
-    e.get_ref().is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+    e.get_ref()
+        .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
         || e.kind() == std::io::ErrorKind::InvalidData
 }
 
@@ -62,7 +71,10 @@ pub fn tls_error(server: &str, e: &std::io::Error) -> Error {
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
         .map(describe_rustls)
         .unwrap_or_else(|| e.to_string());
-    Error::new(ErrorCode::Tls, format!("secure connection to {server} failed: {detail}"))
+    Error::new(
+        ErrorCode::Tls,
+        format!("secure connection to {server} failed: {detail}"),
+    )
 }
 
 fn describe_rustls(e: &rustls::Error) -> String {
