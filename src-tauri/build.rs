@@ -3,9 +3,19 @@ fn main() {
     tauri_build::try_build(
         tauri_build::Attributes::new()
             .capabilities_path_pattern("./src-tauri/capabilities/**/*")
-            .app_manifest(tauri_build::AppManifest::new().commands(sportello_commands())),
+            .app_manifest(
+                tauri_build::AppManifest::new()
+                    .commands(sportello_commands())
+                    // No hand-written permission files: only the generated allow-/deny- ones.
+                    .permissions_path_pattern("./src-tauri/permissions/**/*"),
+            ),
     )
     .expect("tauri build script");
+    // tauri-build leaves what it generated at the top of the repository (`permissions/`,
+    // `gen/`); everything it needs is in OUT_DIR by now, so keep the top level clean.
+    for generated in ["permissions", "gen"] {
+        let _ = std::fs::remove_dir_all(generated);
+    }
 }
 
 /// Every command the window may call; `capabilities/default.json` grants exactly these.
