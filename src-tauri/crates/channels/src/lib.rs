@@ -6,16 +6,18 @@ use std::sync::Arc;
 
 use sportello_core::channel::{Channel, OpenChannel};
 use sportello_core::model::{Account, ChannelKind};
-use sportello_core::{Error, Result, Store};
+use sportello_core::{Result, Store};
 
 /// Opens the channel for an account; `Ok(None)` for local-only accounts.
 pub fn open(store: &Store, account: &Account) -> Result<Option<Arc<dyn Channel>>> {
     match account.kind {
         ChannelKind::Email => sportello_email::open(store, account),
-        other => Err(Error::invalid(format!(
-            "{} accounts are not supported by this version of Sportello",
-            other.as_str()
-        ))),
+        // WhatsApp (Cloud API or Twilio, by the account's `provider`), Messenger, Instagram,
+        // Telegram.
+        ChannelKind::Whatsapp
+        | ChannelKind::Messenger
+        | ChannelKind::Instagram
+        | ChannelKind::Telegram => sportello_messaging::open(store, account),
     }
 }
 
@@ -24,7 +26,14 @@ pub fn opener() -> OpenChannel {
 }
 
 /// Names under which channels keep an account's secrets in the keyring.
-const SECRET_KEYS: &[&str] = &["password", "access_token", "refresh_token", "app_secret", "verify_token", "token"];
+const SECRET_KEYS: &[&str] = &[
+    "password",
+    "access_token",
+    "refresh_token",
+    "app_secret",
+    "verify_token",
+    "token",
+];
 
 /// Removes an account, everything synced from it and its secrets in the keyring.
 pub fn remove_account(store: &Store, account_id: i64) -> Result<()> {

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 use sportello_core::model::Delivery;
-use sportello_core::outbox::Draft;
+use sportello_core::outbox::{Draft, OutgoingFile, ReplyExtras};
 use sportello_core::store::{ConversationQuery, HIT_CLOSE, HIT_OPEN};
 use sportello_core::supervisor::{self, Supervisor};
 use sportello_core::{Error, ErrorCode, Store, paths};
@@ -57,12 +57,41 @@ enum Command {
     /// Reply in a conversation (queued in the outbox, then sent).
     Reply {
         conversation_id: i64,
-        #[arg(long)]
+        #[arg(long, default_value = "")]
         text: String,
         /// Quote the message being answered.
         #[arg(long)]
         quote: bool,
+        /// Send an approved WhatsApp template instead of free text (outside the 24 hours).
+        #[arg(long, value_name = "NAME")]
+        template: Option<String>,
+        /// The template's language code.
+        #[arg(long, default_value = "it", requires = "template")]
+        lang: String,
+        /// A template variable ({{1}}, {{2}}... in order); repeat for each.
+        #[arg(long = "param", value_name = "TEXT")]
+        params: Vec<String>,
+        /// Twilio: send a Content template by its SID (HX...).
+        #[arg(long, value_name = "SID", conflicts_with = "template")]
+        content_sid: Option<String>,
+        /// Attach a file (chat channels); repeat for several.
+        #[arg(long = "file", value_name = "PATH")]
+        files: Vec<PathBuf>,
     },
+    /// Run every account's worker and the webhook receiver (/webhooks/whatsapp,
+    /// /webhooks/meta) until stopped.
+    Daemon {
+        /// Local port of the webhook receiver (expose it with cloudflared or ngrok).
+        #[arg(long, default_value_t = 8787)]
+        webhook_port: u16,
+        /// Address to listen on (keep 127.0.0.1 behind a tunnel).
+        #[arg(long, default_value = "127.0.0.1")]
+        webhook_bind: std::net::IpAddr,
+    },
+    /// The message templates of a WhatsApp Cloud account.
+    Templates { account_id: i64 },
+    /// Which reply a conversation allows now (24-hour window, human agent, templates only).
+    Window { conversation_id: i64 },
     /// Import .eml files, Maildir folders or mbox files into the local "Imported" account.
     Import {
         #[arg(required = true)]
@@ -76,6 +105,14 @@ enum Command {
 enum AccountCommand {
     /// Add an IMAP + SMTP account (the password goes to the OS keyring only).
     AddEmail(AddEmail),
+    /// Add a WhatsApp Business number of Meta's Cloud API (messages arrive by webhook).
+    AddWhatsapp(AddWhatsapp),
+    /// Add a WhatsApp (or SMS) sender on Twilio (polled).
+    AddTwilio(AddTwilio),
+    /// Add a Facebook Page's Messenger inbox (and its Instagram Direct with --instagram-id).
+    AddMeta(AddMeta),
+    /// Add a Telegram bot.
+    AddTelegram(AddTelegram),
     List,
     /// Connect and log in with an account's saved settings.
     Test {
@@ -120,6 +157,123 @@ struct AddEmail {
     /// Save without testing the connection first.
     #[arg(long)]
     no_test: bool,
+}
+
+#[derive(Args)]
+struct AddWhatsapp {
+    #[arg(long)]
+    name: String,
+    #[arg(long)]
+    phone_number_id: String,
+    /// Environment variable holding the access token.
+    #[arg(long, value_name = "VAR")]
+    token_env: String,
+    /// Environment variable holding the Meta app secret (verifies webhook signatures).
+    #[arg(long, value_name = "VAR")]
+    app_secret_env: String,
+    /// Environment variable holding the webhook verify token.
+    #[arg(long, value_name = "VAR")]
+    verify_token_env: String,
+    /// The WhatsApp Business Account id (to list templates).
+    #[arg(long)]
+    waba_id: Option<String>,
+    #[arg(long, value_name = "URL")]
+    api_base: Option<String>,
+    /// Save without testing the token first.
+    #[arg(long)]
+    no_test: bool,
+}
+
+#[derive(Args)]
+struct AddTwilio {
+    #[arg(long)]
+    name: String,
+    #[arg(long)]
+    account_sid: String,
+    /// The sender, e.g. whatsapp:+14155238886.
+    #[arg(long)]
+    from: String,
+    /// Environment variable holding the auth token.
+    #[arg(long, value_name = "VAR")]
+    token_env: String,
+    #[arg(long, value_name = "URL")]
+    api_base: Option<String>,
+    #[arg(long)]
+    no_test: bool,
+}
+
+#[derive(Args)]
+struct AddMeta {
+    #[arg(long)]
+    name: String,
+    #[arg(long)]
+    page_id: String,
+    /// The Instagram professional account linked to the Page (adds an Instagram account).
+    #[arg(long)]
+    instagram_id: Option<String>,
+    /// Environment variable holding the Page access token.
+    #[arg(long, value_name = "VAR")]
+    token_env: String,
+    /// Environment variable holding the Meta app secret (to receive webhooks too).
+    #[arg(long, value_name = "VAR")]
+    app_secret_env: Option<String>,
+    /// The app has the HUMAN_AGENT permission: allow replies up to 7 days.
+    #[arg(long)]
+    human_agent: bool,
+    #[arg(long, value_name = "URL")]
+    api_base: Option<String>,
+    #[arg(long)]
+    no_test: bool,
+}
+
+#[derive(Args)]
+struct AddTelegram {
+    #[arg(long)]
+    name: String,
+    /// Environment variable holding the bot token from @BotFather.
+    #[arg(long, value_name = "VAR")]
+    token_env: String,
+    #[arg(long, value_name = "URL")]
+    api_base: Option<String>,
+    #[arg(long)]
+    no_test: bool,
+}
+
+fn env_secret(var: &str) -> Result<String, Error> {
+    std::env::var(var)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| Error::invalid(format!("environment variable {var} is not set")))
+}
+
+fn print_accounts(json: bool, accounts: &[sportello_core::model::Account]) {
+    out(json, json!(accounts), || {
+        accounts
+            .iter()
+            .map(|a| format!("added account {} ({} {})", a.id, a.kind.as_str(), a.address))
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+}
+
+fn mime_of(path: &std::path::Path) -> &'static str {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
+        .as_deref()
+    {
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("png") => "image/png",
+        Some("gif") => "image/gif",
+        Some("webp") => "image/webp",
+        Some("pdf") => "application/pdf",
+        Some("mp4") => "video/mp4",
+        Some("ogg" | "opus") => "audio/ogg",
+        Some("mp3") => "audio/mpeg",
+        Some("txt") => "text/plain",
+        _ => "application/octet-stream",
+    }
 }
 
 fn parse_security(s: &str) -> Result<Security, String> {
@@ -212,6 +366,108 @@ async fn run(cli: Cli) -> CliResult {
             out(json, json!(account), || {
                 format!("added account {} ({})", account.id, account.address)
             });
+        }
+        Command::Account(AccountCommand::AddWhatsapp(a)) => {
+            let input = sportello_messaging::WhatsAppInput {
+                name: a.name,
+                phone_number_id: a.phone_number_id,
+                waba_id: a.waba_id,
+                access_token: env_secret(&a.token_env)?,
+                app_secret: env_secret(&a.app_secret_env)?,
+                verify_token: env_secret(&a.verify_token_env)?,
+                api_base: a.api_base,
+            };
+            let account =
+                sportello_messaging::whatsapp::add_account(&store, &input, !a.no_test).await?;
+            print_accounts(json, &[account]);
+        }
+        Command::Account(AccountCommand::AddTwilio(a)) => {
+            let input = sportello_messaging::TwilioInput {
+                name: a.name,
+                account_sid: a.account_sid,
+                from: a.from,
+                auth_token: env_secret(&a.token_env)?,
+                api_base: a.api_base,
+            };
+            let account =
+                sportello_messaging::twilio::add_account(&store, &input, !a.no_test).await?;
+            print_accounts(json, &[account]);
+        }
+        Command::Account(AccountCommand::AddMeta(a)) => {
+            let input = sportello_messaging::MetaInput {
+                name: a.name,
+                page_id: a.page_id,
+                instagram_id: a.instagram_id,
+                access_token: env_secret(&a.token_env)?,
+                app_secret: a.app_secret_env.as_deref().map(env_secret).transpose()?,
+                human_agent: a.human_agent,
+                api_base: a.api_base,
+            };
+            let accounts =
+                sportello_messaging::meta::add_accounts(&store, &input, !a.no_test).await?;
+            print_accounts(json, &accounts);
+        }
+        Command::Account(AccountCommand::AddTelegram(a)) => {
+            let input = sportello_messaging::TelegramInput {
+                name: a.name,
+                bot_token: env_secret(&a.token_env)?,
+                api_base: a.api_base,
+            };
+            let account =
+                sportello_messaging::telegram::add_account(&store, &input, !a.no_test).await?;
+            print_accounts(json, &[account]);
+        }
+        Command::Daemon {
+            webhook_port,
+            webhook_bind,
+        } => {
+            let supervisor = Supervisor::new(
+                store.clone(),
+                sportello_channels::opener(),
+                supervisor::DEFAULT_POLL,
+            );
+            supervisor.start_all()?;
+            let cancel = tokio_util::sync::CancellationToken::new();
+            let wake = supervisor.clone();
+            let (addr, server) = sportello_messaging::webhook::Receiver::new(store.clone())
+                // Media announced by a webhook is fetched right away by the account's worker.
+                .on_stored(std::sync::Arc::new(move |account| wake.wake(Some(account))))
+                .serve((webhook_bind, webhook_port).into(), cancel.clone())
+                .await?;
+            out(
+                json,
+                json!({"webhook": format!("http://{addr}"), "paths": ["/webhooks/whatsapp", "/webhooks/meta"]}),
+                || {
+                    format!(
+                        "webhook receiver on http://{addr} (/webhooks/whatsapp, /webhooks/meta); syncing every account; Ctrl+C to stop"
+                    )
+                },
+            );
+            shutdown_signal().await;
+            cancel.cancel();
+            let _ = server.await;
+            drop(supervisor);
+        }
+        Command::Templates { account_id } => {
+            let account = store.account(account_id)?;
+            let channel = sportello_messaging::WhatsAppChannel::open(&store, &account)?;
+            let templates = channel.templates().await?;
+            out(json, json!(templates), || {
+                templates
+                    .iter()
+                    .map(|t| {
+                        format!(
+                            "{}\t{}\t{}\t{} variable(s)\t{}",
+                            t.name, t.language, t.status, t.variables, t.body
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        Command::Window { conversation_id } => {
+            let window = sportello_messaging::conversation_window(&store, conversation_id)?;
+            out(json, json!(window), || format!("{window:?}"));
         }
         Command::Account(AccountCommand::List) => {
             let accounts = store.accounts()?;
@@ -321,6 +577,7 @@ async fn run(cli: Cli) -> CliResult {
             }
         }
         Command::Sync { once: false } => {
+            // Same as `daemon` without the webhook receiver.
             let supervisor = Supervisor::new(
                 store.clone(),
                 sportello_channels::opener(),
@@ -420,8 +677,37 @@ async fn run(cli: Cli) -> CliResult {
             conversation_id,
             text,
             quote,
+            template,
+            lang,
+            params,
+            content_sid,
+            files,
         } => {
-            let message = store.queue_reply(conversation_id, &Draft { text, quote })?;
+            let mut extras = ReplyExtras::default();
+            if let Some(name) = template {
+                extras.template = Some(json!({"name": name, "language": lang, "params": params}));
+            } else if let Some(sid) = content_sid {
+                let variables: serde_json::Map<String, serde_json::Value> = params
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| ((i + 1).to_string(), json!(p)))
+                    .collect();
+                extras.template = Some(json!({"content_sid": sid, "variables": variables}));
+            }
+            for path in &files {
+                extras.files.push(OutgoingFile {
+                    filename: path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| "file".into()),
+                    mime_type: mime_of(path).into(),
+                    data: std::fs::read(path).map_err(|e| {
+                        Error::invalid(format!("cannot read {}: {e}", path.display()))
+                    })?,
+                });
+            }
+            let message =
+                store.queue_reply_with(conversation_id, &Draft { text, quote }, &extras)?;
             let account = store.account(message.account_id)?;
             let channel = sportello_channels::open(&store, &account)?
                 .ok_or_else(|| Error::invalid("this account cannot send"))?;
@@ -482,4 +768,27 @@ async fn run(cli: Cli) -> CliResult {
         }
     }
     Ok(())
+}
+
+/// Ctrl+C, or SIGTERM on Unix (how a service manager or a test stops the daemon).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

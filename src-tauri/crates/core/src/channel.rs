@@ -43,6 +43,9 @@ pub struct SyncContext {
     pub account: Account,
     /// Reports progress of a long first sync (shown in the UI).
     pub progress: Arc<dyn Fn(SyncProgress) + Send + Sync>,
+    /// Set for a background worker: a channel that supports it may wait on the server for new
+    /// messages (Telegram's long polling) instead of returning at once.
+    pub long_poll: bool,
 }
 
 impl SyncContext {
@@ -51,6 +54,7 @@ impl SyncContext {
             store,
             account,
             progress: Arc::new(|_| {}),
+            long_poll: false,
         }
     }
 }
@@ -97,6 +101,11 @@ pub trait Channel: Send + Sync {
     async fn send(&self, account: &Account, item: &OutboxItem) -> Result<SendReceipt>;
     /// Checks that the account's servers answer and accept its credentials.
     async fn test(&self) -> Result<()>;
+    /// How long a worker waits between passes; `None` for the supervisor's interval. A
+    /// channel whose sync waits on the server itself (long polling) answers zero.
+    fn poll_interval(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 /// Opens the channel for an account; `Ok(None)` for accounts that never sync (imported mail).

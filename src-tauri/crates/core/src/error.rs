@@ -24,6 +24,12 @@ pub enum ErrorCode {
     InvalidInput,
     /// The OS keyring is not available or refused access.
     Keyring,
+    /// The provider asks us to slow down (HTTP 429, Graph codes 4/17/32/613, WhatsApp
+    /// 130429): retried later, after the wait the provider asked for.
+    RateLimited,
+    /// The platform's reply window is closed (WhatsApp's 24 hours, Twilio 63016, Messenger's
+    /// 7 days): free text is refused; the UI offers a template instead.
+    OutsideWindow,
     /// The database belongs to a newer Sportello.
     DatabaseTooNew,
     /// Reading or writing local data failed.
@@ -43,6 +49,8 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::InvalidInput => "invalid_input",
             ErrorCode::Keyring => "keyring",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::OutsideWindow => "outside_window",
             ErrorCode::DatabaseTooNew => "database_too_new",
             ErrorCode::Storage => "storage",
             ErrorCode::Internal => "internal",
@@ -53,7 +61,7 @@ impl ErrorCode {
     pub fn is_transient(self) -> bool {
         matches!(
             self,
-            ErrorCode::Network | ErrorCode::Protocol | ErrorCode::Internal
+            ErrorCode::Network | ErrorCode::Protocol | ErrorCode::Internal | ErrorCode::RateLimited
         )
     }
 }

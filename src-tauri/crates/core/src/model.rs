@@ -276,6 +276,10 @@ pub struct ConversationSummary {
     /// Since when the customer waits for our answer (their oldest unanswered message).
     #[ts(type = "number | null")]
     pub waiting_since: Option<i64>,
+    /// When the customer last wrote: chat platforms' reply windows (WhatsApp 24 h, Messenger
+    /// 24 h / 7 days) run from here.
+    #[ts(optional, type = "number")]
+    pub last_inbound_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -292,6 +296,9 @@ pub struct Attachment {
     /// For inline parts referenced as `cid:` from the HTML body.
     pub content_id: Option<String>,
     pub inline: bool,
+    /// The file is still on the provider's server, waiting to be downloaded (chat media).
+    #[ts(optional)]
+    pub pending: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -394,6 +401,28 @@ pub struct IncomingMessage {
     pub location: Option<RemoteLocation>,
     /// Channel-specific facts kept with the message (JSON object).
     pub meta: serde_json::Value,
+    /// Files announced by the message but still on the provider's server (chat media): stored
+    /// as pending attachments and downloaded later ([`crate::Store::pending_attachments`]).
+    pub remote_attachments: Vec<RemoteAttachment>,
+}
+
+/// A file of a chat message that is fetched after the message is stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RemoteAttachment {
+    pub filename: String,
+    pub mime_type: String,
+    /// What the channel needs to download it (a media id, a file id, a URL).
+    pub remote_ref: String,
+}
+
+/// A pending attachment, as handed back to its channel for download.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingAttachment {
+    pub id: i64,
+    pub message_id: i64,
+    pub filename: String,
+    pub mime_type: String,
+    pub remote_ref: String,
 }
 
 #[derive(Debug, Clone, Default)]

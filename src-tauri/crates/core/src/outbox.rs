@@ -28,6 +28,24 @@ pub struct Draft {
     pub quote: bool,
 }
 
+/// What a reply carries besides its text (chat channels).
+#[derive(Debug, Clone, Default)]
+pub struct ReplyExtras {
+    /// A channel-specific template to send instead of free text (WhatsApp: `{"name",
+    /// "language", "params"}`; Twilio: `{"content_sid", "variables"}`), kept in the message's
+    /// meta under `template`.
+    pub template: Option<serde_json::Value>,
+    /// Files sent with the reply (stored as the message's attachments).
+    pub files: Vec<OutgoingFile>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OutgoingFile {
+    pub filename: String,
+    pub mime_type: String,
+    pub data: Vec<u8>,
+}
+
 fn reply_subject(subject: &str) -> String {
     let lower = subject.trim_start().to_lowercase();
     if subject.trim().is_empty() {
@@ -75,9 +93,24 @@ impl Store {
     /// Queues a reply in a conversation: one transaction writes the message (delivery
     /// `queued`) and its outbox item. Returns the stored message.
     pub fn queue_reply(&self, conversation_id: i64, draft: &Draft) -> Result<Message> {
+        self.queue_reply_with(conversation_id, draft, &ReplyExtras::default())
+    }
+
+    /// Like [`Store::queue_reply`], with a template or files (chat channels). The text may be
+    /// empty when a template or a file is sent.
+    pub fn queue_reply_with(
+        &self,
+        conversation_id: i64,
+        draft: &Draft,
+        extras: &ReplyExtras,
+    ) -> Result<Message> {
         let text = draft.text.trim_end();
-        if text.trim().is_empty() {
+        if text.trim().is_empty() && extras.template.is_none() && extras.files.is_empty() {
             return Err(Error::invalid("the reply is empty"));
+        }
+        let mut hashes = Vec::with_capacity(extras.files.len());
+        for f in &extras.files {
+            hashes.push(self.put_blob(&f.data)?);
         }
         let detail = self.conversation(conversation_id)?;
         let conv = &detail.conversation;
@@ -141,55 +174,69 @@ impl Store {
             references,
         };
         let now = now_ms();
-        let message_id = {
-            let mut conn = self.writer();
-            let tx = conn.transaction()?;
-            tx.execute(
-                "INSERT INTO messages(conversation_id, account_id, direction, external_id,
+        let message_id =
+            {
+                let mut conn = self.writer();
+                let tx = conn.transaction()?;
+                tx.execute(
+                    "INSERT INTO messages(conversation_id, account_id, direction, external_id,
                                       sender_name, sender_handle, recipients, subject, body_text,
                                       sent_at, received_at, delivery, is_read, meta)
                  VALUES (?1, ?2, 'outbound', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 'queued', 1, ?10)",
-                params![
-                    conversation_id,
-                    account.id,
-                    outbound.external_id,
-                    account.name,
-                    account.address,
-                    serde_json::to_string(&outbound.to)?,
-                    outbound.subject,
-                    body,
-                    now,
-                    serde_json::json!({
-                        "in_reply_to": outbound.in_reply_to,
-                        "references": outbound.references,
-                    })
-                    .to_string(),
-                ],
-            )?;
-            let message_id = tx.last_insert_rowid();
-            tx.execute(
-                "INSERT INTO outbox(account_id, conversation_id, message_id, payload, state,
+                    params![
+                        conversation_id,
+                        account.id,
+                        outbound.external_id,
+                        account.name,
+                        account.address,
+                        serde_json::to_string(&outbound.to)?,
+                        outbound.subject,
+                        body,
+                        now,
+                        {
+                            let mut meta = serde_json::json!({
+                                "in_reply_to": outbound.in_reply_to,
+                                "references": outbound.references,
+                            });
+                            if let Some(t) = &extras.template {
+                                meta["template"] = t.clone();
+                            }
+                            meta.to_string()
+                        },
+                    ],
+                )?;
+                let message_id = tx.last_insert_rowid();
+                for (f, hash) in extras.files.iter().zip(&hashes) {
+                    tx.execute(
+                    "INSERT INTO attachments(message_id, filename, mime_type, size, content_hash,
+                                             inline)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 0)",
+                    params![message_id, f.filename, f.mime_type, f.data.len() as i64, hash],
+                )?;
+                }
+                tx.execute(
+                    "INSERT INTO outbox(account_id, conversation_id, message_id, payload, state,
                                     next_attempt_at, created_at)
                  VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?5)",
-                params![
-                    account.id,
-                    conversation_id,
-                    message_id,
-                    serde_json::to_string(&outbound)?,
-                    now
-                ],
-            )?;
-            for key in [&outbound.external_id] {
-                tx.execute(
-                    "INSERT OR IGNORE INTO thread_keys(account_id, key, conversation_id)
-                     VALUES (?1, ?2, ?3)",
-                    params![account.id, key, conversation_id],
+                    params![
+                        account.id,
+                        conversation_id,
+                        message_id,
+                        serde_json::to_string(&outbound)?,
+                        now
+                    ],
                 )?;
-            }
-            crate::store::refresh_conversation_pub(&tx, conversation_id)?;
-            tx.commit()?;
-            message_id
-        };
+                for key in [&outbound.external_id] {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO thread_keys(account_id, key, conversation_id)
+                     VALUES (?1, ?2, ?3)",
+                        params![account.id, key, conversation_id],
+                    )?;
+                }
+                crate::store::refresh_conversation_pub(&tx, conversation_id)?;
+                tx.commit()?;
+                message_id
+            };
         self.announce(Change {
             conversations: vec![conversation_id],
             ..Default::default()

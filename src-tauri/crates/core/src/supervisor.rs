@@ -21,9 +21,20 @@ pub async fn run_pass(
     channel: &dyn Channel,
     account: &Account,
 ) -> Result<(SyncReport, (u32, u32))> {
+    run_pass_with(store, channel, account, false).await
+}
+
+/// [`run_pass`] for a background worker, which lets the channel long-poll (`long_poll`).
+pub async fn run_pass_with(
+    store: &Store,
+    channel: &dyn Channel,
+    account: &Account,
+    long_poll: bool,
+) -> Result<(SyncReport, (u32, u32))> {
     let id = account.id;
     let progress_store = store.clone();
     let mut ctx = SyncContext::new(store.clone(), account.clone());
+    ctx.long_poll = long_poll;
     ctx.progress = Arc::new(move |p| progress_store.set_progress(id, Some(p)));
     let result = channel.sync(&ctx).await;
     store.set_progress(id, None);
@@ -142,14 +153,14 @@ impl Supervisor {
                 account.status.last_error.as_ref(),
                 false,
             );
-            let delay = match run_pass(&self.store, channel.as_ref(), &account).await {
+            let delay = match run_pass_with(&self.store, channel.as_ref(), &account, true).await {
                 Ok((report, (sent, failed))) => {
                     failures = 0;
                     tracing::info!(account_id, stored = report.stored, sent, failed, "synced");
                     let _ = self
                         .store
                         .set_account_state(account_id, SyncState::Idle, None, true);
-                    self.poll
+                    channel.poll_interval().unwrap_or(self.poll)
                 }
                 Err(e) if matches!(e.code, ErrorCode::AuthFailed | ErrorCode::Keyring) => {
                     // A refused password will be refused again: wait for the user, no storm.

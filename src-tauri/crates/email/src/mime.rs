@@ -276,6 +276,7 @@ fn from_parsed(
         attachments: attachments(msg, promoted),
         location: None,
         meta,
+        ..Default::default()
     }
 }
 

@@ -260,6 +260,13 @@ fn store_one(
             ],
         )?;
     }
+    for a in &m.remote_attachments {
+        tx.execute(
+            "INSERT INTO attachments(message_id, filename, mime_type, size, remote_ref)
+             VALUES (?1, ?2, ?3, 0, ?4)",
+            params![message_id, a.filename, a.mime_type, a.remote_ref],
+        )?;
+    }
     remember_location(tx, account_id, m, message_id)?;
     if let Some(contact_id) = contact_id {
         tx.execute(
@@ -375,7 +382,9 @@ pub(crate) fn refresh_conversation(conn: &Connection, id: i64) -> Result<()> {
             waiting_since = (SELECT MIN(sent_at) FROM messages
                              WHERE conversation_id = ?1 AND direction = 'inbound'
                                AND sent_at > COALESCE((SELECT MAX(sent_at) FROM messages
-                                   WHERE conversation_id = ?1 AND direction = 'outbound'), 0))
+                                   WHERE conversation_id = ?1 AND direction = 'outbound'), 0)),
+            last_inbound_at = (SELECT MAX(sent_at) FROM messages
+                               WHERE conversation_id = ?1 AND direction = 'inbound')
          WHERE id = ?1",
         [id],
     )?;

@@ -3,6 +3,7 @@
 //! Every committed write that the UI or the notifier should hear about is announced once on
 //! the change stream ([`Store::subscribe`]).
 
+mod chat;
 mod files;
 mod ingest;
 mod query;

@@ -38,7 +38,7 @@ pub const HIT_CLOSE: char = '\u{E001}';
 const SUMMARY_COLUMNS: &str = "c.id, c.account_id, a.name, a.kind, c.contact_id,
     COALESCE(NULLIF(k.display_name, ''), c.handle), c.handle, c.subject, c.status,
     c.unread_count, c.message_count, c.last_message_at, c.last_preview, c.last_direction,
-    c.waiting_since";
+    c.waiting_since, c.last_inbound_at";
 
 fn summary_from_row(r: &rusqlite::Row) -> rusqlite::Result<ConversationSummary> {
     let kind: String = r.get(3)?;
@@ -60,6 +60,7 @@ fn summary_from_row(r: &rusqlite::Row) -> rusqlite::Result<ConversationSummary> 
         last_preview: r.get(12)?,
         last_direction: Direction::parse(&direction),
         waiting_since: r.get(14)?,
+        last_inbound_at: r.get(15)?,
     })
 }
 
@@ -115,7 +116,8 @@ impl Store {
     pub fn attachment(&self, id: i64) -> Result<Attachment> {
         self.reader()
             .query_row(
-                "SELECT id, filename, mime_type, size, content_hash, content_id, inline
+                "SELECT id, filename, mime_type, size, content_hash, content_id, inline,
+                        remote_ref IS NOT NULL
                  FROM attachments WHERE id = ?1",
                 [id],
                 attachment_from_row,
@@ -262,6 +264,7 @@ fn attachment_from_row(r: &rusqlite::Row) -> rusqlite::Result<Attachment> {
         content_hash: r.get(4)?,
         content_id: r.get(5)?,
         inline: r.get(6)?,
+        pending: r.get::<_, Option<bool>>(7)?.filter(|p| *p),
     })
 }
 
@@ -303,7 +306,8 @@ fn messages_of(conn: &Connection, filter: &str, arg: i64) -> Result<Vec<Message>
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let mut att = conn.prepare_cached(
-        "SELECT id, filename, mime_type, size, content_hash, content_id, inline
+        "SELECT id, filename, mime_type, size, content_hash, content_id, inline,
+                remote_ref IS NOT NULL
          FROM attachments WHERE message_id = ?1 ORDER BY id",
     )?;
     for m in &mut messages {

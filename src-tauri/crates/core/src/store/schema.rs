@@ -183,6 +183,16 @@ const MIGRATIONS: &[&str] = &[
         VALUES (new.id, new.subject, new.body_text, new.sender_name, new.sender_handle);
     END;
     "#,
+    // 2: chat channels: media fetched after the message is stored, and the reply window.
+    r#"
+    -- Set while the file is still on the provider's server (content_hash is NULL until then).
+    ALTER TABLE attachments ADD COLUMN remote_ref TEXT;
+    CREATE INDEX attachments_pending ON attachments(remote_ref) WHERE remote_ref IS NOT NULL;
+    -- When the customer last wrote (reply windows of WhatsApp and Messenger run from here).
+    ALTER TABLE conversations ADD COLUMN last_inbound_at INTEGER;
+    UPDATE conversations SET last_inbound_at = (SELECT MAX(sent_at) FROM messages m
+        WHERE m.conversation_id = conversations.id AND m.direction = 'inbound');
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -8,4 +8,8 @@ content_hash: string | null,
 /**
  * For inline parts referenced as `cid:` from the HTML body.
  */
-content_id: string | null, inline: boolean, };
+content_id: string | null, inline: boolean, 
+/**
+ * The file is still on the provider's server, waiting to be downloaded (chat media).
+ */
+pending?: boolean, };

@@ -14,4 +14,9 @@ contact_handle: string, subject: string, status: ConversationStatus, unread_coun
 /**
  * Since when the customer waits for our answer (their oldest unanswered message).
  */
-waiting_since: number | null, };
+waiting_since: number | null, 
+/**
+ * When the customer last wrote: chat platforms' reply windows (WhatsApp 24 h, Messenger
+ * 24 h / 7 days) run from here.
+ */
+last_inbound_at?: number, };

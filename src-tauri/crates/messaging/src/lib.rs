@@ -1,0 +1,296 @@
+//! Sportello's chat channels: WhatsApp Business (Meta's Cloud API, which delivers only by
+//! webhook, and Twilio, which can be polled), Messenger and Instagram Direct (Graph API,
+//! polled), and Telegram bots (long polling).
+//!
+//! Owns each provider's payloads, its error answers and rate limits, its reply-window rule,
+//! the webhook receiver (signature checks, store-then-200) and phone-number normalisation.
+//! It holds no state of its own: messages, cursors, pending media and outbox items live in
+//! sportello-core's store, tokens only in the OS keyring through `sportello_core::secrets`.
+//! No token ever appears in a log line or an error. No GUI code.
+
+pub mod http;
+mod media;
+pub mod meta;
+pub mod phone;
+pub mod telegram;
+mod time;
+pub mod twilio;
+pub mod webhook;
+pub mod whatsapp;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use sportello_core::channel::Channel;
+use sportello_core::model::{Account, ChannelKind};
+use sportello_core::{Error, Result, Store, secrets};
+use ts_rs::TS;
+
+pub use meta::{MetaChannel, MetaInput};
+pub use telegram::{TelegramChannel, TelegramInput};
+pub use twilio::{TwilioChannel, TwilioInput};
+pub use whatsapp::{Template, WhatsAppChannel, WhatsAppInput};
+
+/// Keyring names of the secrets these channels keep (all removed with the account).
+pub const ACCESS_TOKEN: &str = "access_token";
+pub const APP_SECRET: &str = "app_secret";
+pub const VERIFY_TOKEN: &str = "verify_token";
+pub const TOKEN: &str = "token";
+
+/// Opens the channel of a chat account (reads its token from the keyring).
+pub fn open(store: &Store, account: &Account) -> Result<Option<Arc<dyn Channel>>> {
+    let channel: Arc<dyn Channel> = match account.kind {
+        ChannelKind::Whatsapp if twilio::is_twilio(account) => {
+            Arc::new(TwilioChannel::open(store, account)?)
+        }
+        ChannelKind::Whatsapp => Arc::new(WhatsAppChannel::open(store, account)?),
+        ChannelKind::Messenger | ChannelKind::Instagram => {
+            Arc::new(MetaChannel::open(store, account)?)
+        }
+        ChannelKind::Telegram => Arc::new(TelegramChannel::open(store, account)?),
+        ChannelKind::Email => {
+            return Err(Error::invalid(format!(
+                "account {} is an email account",
+                account.id
+            )));
+        }
+    };
+    Ok(Some(channel))
+}
+
+pub(crate) fn secret(store: &Store, account_id: i64, key: &str) -> Result<String> {
+    secrets::get(store.installation_id(), account_id, key)
+}
+
+pub(crate) fn setting<'a>(account: &'a Account, key: &str) -> Option<&'a str> {
+    account
+        .settings
+        .get(key)
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.is_empty())
+}
+
+pub(crate) fn required_setting<'a>(account: &'a Account, key: &str) -> Result<&'a str> {
+    setting(account, key).ok_or_else(|| {
+        Error::invalid(format!(
+            "account {} has no {key} in its settings; add it again",
+            account.id
+        ))
+    })
+}
+
+pub(crate) fn require(value: &str, what: &str) -> Result<String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(Error::invalid(format!("{what} is required")));
+    }
+    Ok(v.to_string())
+}
+
+/// An `--api-base` must be a URL; plain HTTP only to this computer (tests, local proxies).
+pub(crate) fn check_api_base(base: Option<&str>, default: &str) -> Result<String> {
+    let base = base
+        .map(str::trim)
+        .filter(|b| !b.is_empty())
+        .unwrap_or(default);
+    let ok = base.starts_with("https://")
+        || ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+            .iter()
+            .any(|p| base.starts_with(p));
+    if !ok {
+        return Err(Error::invalid(format!(
+            "the API address {base} must start with https:// (plain http only for this computer)"
+        )));
+    }
+    Ok(base.trim_end_matches('/').to_string())
+}
+
+/// Stores an account and its secrets; if the keyring refuses, the account is removed again.
+pub(crate) fn save_account(
+    store: &Store,
+    kind: ChannelKind,
+    name: &str,
+    address: &str,
+    settings: &serde_json::Value,
+    secrets_to_save: &[(&str, &str)],
+) -> Result<Account> {
+    let account = store.add_account(kind, name.trim(), address, settings)?;
+    for (key, value) in secrets_to_save {
+        if value.is_empty() {
+            continue;
+        }
+        if let Err(e) = secrets::set(store.installation_id(), account.id, key, value) {
+            for (key, _) in secrets_to_save {
+                let _ = secrets::delete(store.installation_id(), account.id, key);
+            }
+            if let Err(remove) = store.remove_account(account.id) {
+                tracing::error!(
+                    account = account.id,
+                    "could not remove the half-added account: {remove}"
+                );
+            }
+            return Err(e);
+        }
+    }
+    Ok(account)
+}
+
+const HOUR_MS: i64 = 3_600_000;
+/// WhatsApp's customer service window and Messenger's standard messaging window.
+pub const WINDOW_MS: i64 = 24 * HOUR_MS;
+/// Messenger's `HUMAN_AGENT` tag: a person may answer up to 7 days after the customer wrote.
+pub const HUMAN_AGENT_MS: i64 = 7 * 24 * HOUR_MS;
+
+/// Which reply a conversation allows right now; the composer shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "rule", rename_all = "snake_case")]
+#[ts(export)]
+pub enum ReplyWindow {
+    /// No window on this channel (email, Telegram).
+    Always,
+    /// Free text until `closes_at` (24 hours after the customer's last message).
+    Open {
+        #[ts(type = "number")]
+        closes_at: i64,
+    },
+    /// Messenger/Instagram after 24 hours: a person may still answer (`HUMAN_AGENT` tag)
+    /// until `closes_at`.
+    HumanAgent {
+        #[ts(type = "number")]
+        closes_at: i64,
+    },
+    /// WhatsApp outside the 24 hours: only an approved template may be sent.
+    TemplatesOnly,
+    /// Messenger/Instagram outside every window: the customer must write first.
+    Closed,
+}
+
+/// The reply rule of a conversation of `account` whose customer last wrote at
+/// `last_inbound_at`.
+pub fn reply_window(account: &Account, last_inbound_at: Option<i64>, now: i64) -> ReplyWindow {
+    match account.kind {
+        ChannelKind::Email | ChannelKind::Telegram => ReplyWindow::Always,
+        ChannelKind::Whatsapp => match last_inbound_at {
+            Some(t) if now < t + WINDOW_MS => ReplyWindow::Open {
+                closes_at: t + WINDOW_MS,
+            },
+            _ => ReplyWindow::TemplatesOnly,
+        },
+        ChannelKind::Messenger | ChannelKind::Instagram => {
+            let human_agent = account
+                .settings
+                .get("human_agent")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false);
+            match last_inbound_at {
+                Some(t) if now < t + WINDOW_MS => ReplyWindow::Open {
+                    closes_at: t + WINDOW_MS,
+                },
+                Some(t) if human_agent && now < t + HUMAN_AGENT_MS => ReplyWindow::HumanAgent {
+                    closes_at: t + HUMAN_AGENT_MS,
+                },
+                _ => ReplyWindow::Closed,
+            }
+        }
+    }
+}
+
+/// The reply window of a stored conversation.
+pub fn conversation_window(store: &Store, conversation_id: i64) -> Result<ReplyWindow> {
+    let summary = store.conversation_summary(conversation_id)?;
+    let account = store.account(summary.account_id)?;
+    Ok(reply_window(
+        &account,
+        summary.last_inbound_at,
+        sportello_core::now_ms(),
+    ))
+}
+
+/// A file name for media that came without one.
+pub(crate) fn default_file_name(kind: &str, mime_type: &str) -> String {
+    let ext = match mime_type.split(';').next().unwrap_or("").trim() {
+        "image/jpeg" => "jpg",
+        "image/png" => "png",
+        "image/webp" => "webp",
+        "image/gif" => "gif",
+        "audio/ogg" => "ogg",
+        "audio/mpeg" => "mp3",
+        "audio/mp4" | "audio/aac" => "m4a",
+        "video/mp4" => "mp4",
+        "video/3gpp" => "3gp",
+        "application/pdf" => "pdf",
+        _ => "bin",
+    };
+    format!("{kind}.{ext}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sportello_core::model::{AccountStatus, SyncState};
+
+    fn account(kind: ChannelKind, settings: serde_json::Value) -> Account {
+        Account {
+            id: 1,
+            kind,
+            name: "Bottega".into(),
+            address: String::new(),
+            settings,
+            enabled: true,
+            created_at: 0,
+            status: AccountStatus {
+                state: SyncState::Idle,
+                last_sync_at: None,
+                last_error: None,
+                progress: None,
+            },
+        }
+    }
+
+    #[test]
+    fn whatsapp_window_is_24_hours_then_templates() {
+        let a = account(ChannelKind::Whatsapp, serde_json::json!({}));
+        let t = 1_000_000_000_000;
+        assert_eq!(
+            reply_window(&a, Some(t), t + HOUR_MS),
+            ReplyWindow::Open {
+                closes_at: t + WINDOW_MS
+            }
+        );
+        assert_eq!(
+            reply_window(&a, Some(t), t + WINDOW_MS),
+            ReplyWindow::TemplatesOnly
+        );
+        assert_eq!(reply_window(&a, None, t), ReplyWindow::TemplatesOnly);
+    }
+
+    #[test]
+    fn messenger_human_agent_extends_to_7_days_only_when_enabled() {
+        let t = 1_000_000_000_000;
+        let plain = account(ChannelKind::Messenger, serde_json::json!({}));
+        assert_eq!(
+            reply_window(&plain, Some(t), t + 2 * WINDOW_MS),
+            ReplyWindow::Closed
+        );
+        let agent = account(
+            ChannelKind::Instagram,
+            serde_json::json!({"human_agent": true}),
+        );
+        assert_eq!(
+            reply_window(&agent, Some(t), t + 2 * WINDOW_MS),
+            ReplyWindow::HumanAgent {
+                closes_at: t + HUMAN_AGENT_MS
+            }
+        );
+        assert_eq!(
+            reply_window(&agent, Some(t), t + HUMAN_AGENT_MS),
+            ReplyWindow::Closed
+        );
+    }
+
+    #[test]
+    fn telegram_has_no_window() {
+        let a = account(ChannelKind::Telegram, serde_json::json!({}));
+        assert_eq!(reply_window(&a, None, 0), ReplyWindow::Always);
+    }
+}
