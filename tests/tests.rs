@@ -7,4 +7,6 @@ mod support;
 
 mod cli;
 mod email;
+// WhatsApp (Cloud webhooks, Twilio), Messenger/Instagram, Telegram against local fakes.
+mod messaging;
 mod window;

@@ -1,0 +1,103 @@
+//! Telegram's Bot API as documented: `getMe`, `getUpdates` (offset confirms, `timeout` long
+//! polls), `getFile` + the file download URL, `sendMessage`, and a 429 with `retry_after`.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+
+use super::fake_http::{FakeServer, Request, Response};
+
+pub const TOKEN: &str = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11";
+
+#[derive(Default)]
+pub struct TelegramState {
+    /// Updates not yet confirmed by an offset above their id.
+    pub pending: Mutex<Vec<Value>>,
+    /// Answer the next N sendMessage calls with 429.
+    pub throttle_next: AtomicU32,
+    pub sent: AtomicU32,
+}
+
+pub struct FakeTelegram {
+    pub server: FakeServer,
+    pub state: Arc<TelegramState>,
+}
+
+fn fail(status: u16, description: &str, retry_after: Option<u64>) -> Response {
+    let mut v = json!({"ok": false, "error_code": status, "description": description});
+    if let Some(s) = retry_after {
+        v["parameters"] = json!({"retry_after": s});
+    }
+    Response::json(status, v)
+}
+
+impl FakeTelegram {
+    pub fn start() -> FakeTelegram {
+        let state = Arc::new(TelegramState::default());
+        let s = state.clone();
+        let server = FakeServer::start(Arc::new(move |r: &Request| handle(&s, r)));
+        FakeTelegram { server, state }
+    }
+
+    pub fn push(&self, update: Value) {
+        self.state.pending.lock().unwrap().push(update);
+    }
+
+    /// The example private text message of the Bot API docs, with our ids.
+    pub fn text_update(update_id: i64, message_id: i64, text: &str) -> Value {
+        json!({"update_id": update_id, "message": {"message_id": message_id, "date": 1441645532,
+            "from": {"id": 1111111, "is_bot": false, "first_name": "Mario", "last_name": "Rossi", "username": "mrossi", "language_code": "it"},
+            "chat": {"id": 1111111, "first_name": "Mario", "last_name": "Rossi", "username": "mrossi", "type": "private"},
+            "text": text}})
+    }
+}
+
+fn handle(s: &TelegramState, r: &Request) -> Response {
+    let path = r.path();
+    if let Some(file) = path.strip_prefix(&format!("/file/bot{TOKEN}/")) {
+        return Response::bytes("image/jpeg", format!("photo:{file}").as_bytes());
+    }
+    let Some(method) = path.strip_prefix(&format!("/bot{TOKEN}/")) else {
+        return fail(401, "Unauthorized", None);
+    };
+    let params = r.json();
+    match method {
+        "getMe" => Response::json(
+            200,
+            json!({"ok": true, "result": {"id": 123456, "is_bot": true, "first_name": "Bottega", "username": "bottega_bot"}}),
+        ),
+        "getUpdates" => {
+            let offset = params["offset"].as_i64().unwrap_or(0);
+            let mut pending = s.pending.lock().unwrap();
+            // Asking with an offset confirms every update below it.
+            pending.retain(|u| u["update_id"].as_i64().unwrap_or(0) >= offset);
+            let limit = params["limit"].as_u64().unwrap_or(100) as usize;
+            let result: Vec<Value> = pending.iter().take(limit).cloned().collect();
+            Response::json(200, json!({"ok": true, "result": result}))
+        }
+        "getFile" => {
+            let id = params["file_id"].as_str().unwrap_or("");
+            if id == "gone" {
+                return fail(400, "Bad Request: invalid file_id", None);
+            }
+            Response::json(
+                200,
+                json!({"ok": true, "result": {"file_id": id, "file_unique_id": "u", "file_size": 10, "file_path": format!("photos/{id}.jpg")}}),
+            )
+        }
+        "sendMessage" => {
+            if s.throttle_next.load(Ordering::SeqCst) > 0 {
+                s.throttle_next.fetch_sub(1, Ordering::SeqCst);
+                return fail(429, "Too Many Requests: retry after 1", Some(1));
+            }
+            let n = s.sent.fetch_add(1, Ordering::SeqCst) + 1;
+            Response::json(
+                200,
+                json!({"ok": true, "result": {"message_id": 9000 + n, "date": 1441645600,
+                "chat": {"id": params["chat_id"], "type": "private"}, "text": params["text"]}}),
+            )
+        }
+        _ => fail(404, "Not Found: method not found", None),
+    }
+}
