@@ -226,13 +226,11 @@ impl Store {
                         now
                     ],
                 )?;
-                for key in [&outbound.external_id] {
-                    tx.execute(
-                        "INSERT OR IGNORE INTO thread_keys(account_id, key, conversation_id)
+                tx.execute(
+                    "INSERT OR IGNORE INTO thread_keys(account_id, key, conversation_id)
                      VALUES (?1, ?2, ?3)",
-                        params![account.id, key, conversation_id],
-                    )?;
-                }
+                    params![account.id, outbound.external_id, conversation_id],
+                )?;
                 crate::store::refresh_conversation_pub(&tx, conversation_id)?;
                 tx.commit()?;
                 message_id

@@ -112,18 +112,22 @@ impl TelegramChannel {
         call(&self.api, &self.token, method, params).await
     }
 
+    /// `sendPhoto` for pictures, `sendDocument` for everything else.
     async fn send_file(
         &self,
         chat_id: &str,
-        method: &str,
-        field: &str,
-        filename: &str,
-        mime: &str,
+        file: &sportello_core::model::Attachment,
         data: Vec<u8>,
         caption: Option<&str>,
     ) -> Result<Value> {
+        let mime = file.mime_type.as_str();
+        let (method, field) = if mime.starts_with("image/") && mime != "image/gif" {
+            ("sendPhoto", "photo")
+        } else {
+            ("sendDocument", "document")
+        };
         let part = reqwest::multipart::Part::bytes(data)
-            .file_name(filename.to_string())
+            .file_name(file.filename.clone())
             .mime_str(mime)
             .map_err(|e| Error::invalid(format!("bad file type {mime}: {e}")))?;
         let mut form = reqwest::multipart::Form::new()
@@ -175,17 +179,16 @@ pub fn incoming(update: &Value) -> Option<IncomingMessage> {
     let mut remote = Vec::new();
     if let Some(sizes) = m["photo"].as_array() {
         // Sizes come smallest first; keep the largest.
-        if let Some(best) = sizes
+        if let Some(id) = sizes
             .iter()
             .max_by_key(|p| p["width"].as_i64().unwrap_or(0) * p["height"].as_i64().unwrap_or(0))
+            .and_then(|best| best["file_id"].as_str())
         {
-            if let Some(id) = best["file_id"].as_str() {
-                remote.push(RemoteAttachment {
-                    filename: "photo.jpg".into(),
-                    mime_type: "image/jpeg".into(),
-                    remote_ref: id.into(),
-                });
-            }
+            remote.push(RemoteAttachment {
+                filename: "photo.jpg".into(),
+                mime_type: "image/jpeg".into(),
+                remote_ref: id.into(),
+            });
         }
     }
     for kind in [
@@ -335,27 +338,11 @@ impl Channel for TelegramChannel {
                 continue;
             };
             let data = std::fs::read(self.store.blob_path(hash))?;
-            let (method, field) = if a.mime_type.starts_with("image/") && a.mime_type != "image/gif"
-            {
-                ("sendPhoto", "photo")
-            } else {
-                ("sendDocument", "document")
-            };
             // Captions are limited to 1024 characters; a longer text goes as its own message.
             let caption =
                 (!caption_used && !text.is_empty() && text.chars().count() <= 1024).then_some(text);
             caption_used |= caption.is_some();
-            let sent = self
-                .send_file(
-                    &chat_id,
-                    method,
-                    field,
-                    &a.filename,
-                    &a.mime_type,
-                    data,
-                    caption,
-                )
-                .await?;
+            let sent = self.send_file(&chat_id, a, data, caption).await?;
             first.get_or_insert(sent);
         }
         if !caption_used && !text.is_empty() {
