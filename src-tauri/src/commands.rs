@@ -58,7 +58,7 @@ pub async fn test_email_account(input: EmailAccountInput) -> Result<()> {
 
 #[tauri::command]
 pub fn add_email_account(app: State<App>, input: EmailAccountInput) -> Result<Account> {
-    let account = sportello_email::add_account(&app.store, input)?;
+    let account = sportello_email::add_account(&app.store, &input)?;
     app.supervisor.start(account.id);
     Ok(account)
 }

@@ -362,7 +362,7 @@ async fn run(cli: Cli) -> CliResult {
             if !a.no_test {
                 sportello_email::test_settings(&input).await?;
             }
-            let account = sportello_email::add_account(&store, input)?;
+            let account = sportello_email::add_account(&store, &input)?;
             out(json, json!(account), || {
                 format!("added account {} ({})", account.id, account.address)
             });

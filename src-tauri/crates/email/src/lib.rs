@@ -15,7 +15,6 @@ mod settings;
 mod smtp;
 mod tls;
 
-use std::borrow::Borrow;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -34,9 +33,7 @@ pub const PASSWORD_KEY: &str = "password";
 
 /// Checks the input, stores the account, and puts the password in the keyring (only there).
 /// If the keyring refuses, the account is removed again and the keyring's error returned.
-/// Takes the input by value or by reference (the shell owns it, tests borrow it).
-pub fn add_account(store: &Store, input: impl Borrow<EmailAccountInput>) -> Result<Account> {
-    let input = input.borrow();
+pub fn add_account(store: &Store, input: &EmailAccountInput) -> Result<Account> {
     let settings = input.validate()?;
     let account = store.add_account(
         ChannelKind::Email,

@@ -1,0 +1,743 @@
+//! The email channel against a real Dovecot (IMAP) and a real SMTP server on loopback: sync,
+//! threading, UIDVALIDITY, interrupted syncs, replies through the outbox, TLS and errors.
+//! Only `the_password_is_kept_in_the_keyring_only` needs the OS keyring; the others hand the
+//! password to the channel directly.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use sportello_core::channel::{Channel, SyncContext, SyncReport};
+use sportello_core::model::{Account, ChannelKind, Delivery, Direction, Message};
+use sportello_core::outbox::{self, Draft};
+use sportello_core::store::ConversationQuery;
+use sportello_core::{ErrorCode, Store};
+use sportello_email::{BatchLimits, EmailAccountInput, EmailChannel};
+
+use crate::support::mail::{MailServers, PASSWORD, SENT, USER, customer_mail};
+
+/// A store in a temp folder with one account for `input`, and its channel (no keyring).
+struct Setup {
+    _data: tempfile::TempDir,
+    store: Store,
+    account: Account,
+    channel: EmailChannel,
+}
+
+fn setup(input: &EmailAccountInput) -> Setup {
+    let data = tempfile::tempdir().unwrap();
+    let store = Store::open(data.path()).unwrap();
+    let settings = input.validate().unwrap();
+    let account = store
+        .add_account(
+            ChannelKind::Email,
+            &input.name,
+            &input.address,
+            &settings.to_json(),
+        )
+        .unwrap();
+    let channel = EmailChannel::new(account.clone(), settings, input.password.clone());
+    Setup {
+        _data: data,
+        store,
+        account,
+        channel,
+    }
+}
+
+impl Setup {
+    async fn sync(&self) -> SyncReport {
+        self.try_sync()
+            .await
+            .unwrap_or_else(|e| panic!("sync failed: {} ({})", e.message, e.code))
+    }
+
+    async fn try_sync(&self) -> sportello_core::Result<SyncReport> {
+        self.channel
+            .sync(&SyncContext::new(self.store.clone(), self.account.clone()))
+            .await
+    }
+
+    /// Every stored message, by conversation (newest conversation first).
+    fn threads(&self) -> Vec<Vec<Message>> {
+        let page = self
+            .store
+            .conversations(&ConversationQuery {
+                limit: 1000,
+                ..Default::default()
+            })
+            .unwrap();
+        page.items
+            .iter()
+            .map(|c| self.store.conversation(c.id).unwrap().messages)
+            .collect()
+    }
+
+    fn messages(&self) -> Vec<Message> {
+        self.threads().into_iter().flatten().collect()
+    }
+
+    fn thread_of(&self, external_id: &str) -> Vec<Message> {
+        self.threads()
+            .into_iter()
+            .find(|t| t.iter().any(|m| m.external_id == external_id))
+            .unwrap_or_else(|| panic!("no conversation holds {external_id}"))
+    }
+
+    fn count(&self) -> u64 {
+        self.store.stats().unwrap().messages
+    }
+
+    async fn flush(&self) -> (u32, u32) {
+        outbox::flush(&self.store, &self.channel, &self.account)
+            .await
+            .unwrap()
+    }
+}
+
+fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
+    let prefix = format!("{}:", name.to_ascii_lowercase());
+    raw.split("\r\n\r\n")
+        .next()
+        .unwrap()
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with(&prefix))
+        .map(|l| l[prefix.len()..].trim())
+}
+
+fn our_reply_in_sent(to: &str, subject: &str, id: &str, in_reply_to: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: Negozio <{USER}>\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\n\
+         In-Reply-To: <{in_reply_to}>\r\nReferences: <{in_reply_to}>\r\n\
+         Date: Mon, 23 Nov 2026 10:00:00 +0100\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         {body}\r\n"
+    )
+    .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn first_sync_reads_inbox_and_sent_and_own_replies_join_their_thread() {
+    let servers = MailServers::start();
+    let question = customer_mail(
+        "Maria Rossi <maria.rossi@example.com>",
+        "Ordine 1042 - quando arriva?",
+        "q1042@example.com",
+        "Buongiorno, il mio ordine è partito?",
+    );
+    servers.deliver("INBOX", &question);
+    servers.deliver(
+        SENT,
+        &our_reply_in_sent(
+            "Maria Rossi <maria.rossi@example.com>",
+            "Re: Ordine 1042 - quando arriva?",
+            "r1042@localhost",
+            "q1042@example.com",
+            "Sì, è partito ieri.",
+        ),
+    );
+    servers.deliver(
+        "INBOX",
+        &customer_mail(
+            "luca@example.org",
+            "Taglie",
+            "taglie@example.org",
+            "Avete la M?",
+        ),
+    );
+    let s = setup(&servers.account_input());
+
+    let report = s.sync().await;
+    assert_eq!((report.fetched, report.stored), (3, 3), "{report:?}");
+    let folders: Vec<&str> = report.folders.iter().map(|f| f.folder.as_str()).collect();
+    assert_eq!(folders, ["INBOX", SENT]);
+
+    assert_eq!(s.threads().len(), 2);
+    let thread = s.thread_of("q1042@example.com");
+    assert_eq!(thread.len(), 2, "{thread:#?}");
+    assert_eq!(thread[0].direction, Direction::Inbound);
+    assert_eq!(thread[0].sender_name, "Maria Rossi");
+    assert_eq!(thread[0].text, "Buongiorno, il mio ordine è partito?");
+    assert_eq!(thread[1].direction, Direction::Outbound);
+    assert_eq!(thread[1].external_id, "r1042@localhost");
+    assert_eq!(thread[1].text, "Sì, è partito ieri.");
+    let summary = s
+        .store
+        .conversation_summary(thread[0].conversation_id)
+        .unwrap();
+    assert_eq!(summary.contact_handle, "maria.rossi@example.com");
+    assert_eq!(summary.waiting_since, None, "our reply answered her");
+
+    // The source is kept byte for byte.
+    assert_eq!(s.store.message_source(thread[0].id).unwrap(), question);
+
+    // Each folder's cursor holds its UIDVALIDITY and last UID.
+    for (folder, last) in [("INBOX", 2), (SENT, 1)] {
+        let cursor = s.store.cursor(s.account.id, folder).unwrap().unwrap();
+        assert_eq!(cursor.uidvalidity, servers.uidvalidity(folder), "{folder}");
+        assert_eq!(cursor.last_uid, last, "{folder}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn incremental_sync_fetches_only_new_mail() {
+    let servers = MailServers::start();
+    servers.deliver(
+        "INBOX",
+        &customer_mail("a@example.com", "Uno", "uno@example.com", "primo"),
+    );
+    let s = setup(&servers.account_input());
+    assert_eq!(s.sync().await.fetched, 1);
+
+    let nothing = s.sync().await;
+    assert_eq!((nothing.fetched, nothing.stored), (0, 0), "{nothing:?}");
+
+    servers.deliver(
+        "INBOX",
+        &customer_mail("a@example.com", "Re: Uno", "due@example.com", "secondo"),
+    );
+    servers.deliver(
+        "INBOX",
+        &customer_mail("b@example.com", "Altro", "tre@example.com", "terzo"),
+    );
+    let report = s.sync().await;
+    assert_eq!(
+        (report.fetched, report.stored, report.duplicates),
+        (2, 2, 0),
+        "{report:?}"
+    );
+    assert_eq!(s.count(), 3);
+    // "Re: Uno" from the same person joins the first conversation by subject.
+    assert_eq!(s.thread_of("uno@example.com").len(), 2);
+    assert_eq!(
+        s.store
+            .cursor(s.account.id, "INBOX")
+            .unwrap()
+            .unwrap()
+            .last_uid,
+        3
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_changed_uidvalidity_resyncs_the_folder_without_duplicates() {
+    let servers = MailServers::start();
+    for i in 0..3 {
+        servers.deliver(
+            "INBOX",
+            &customer_mail(
+                "a@example.com",
+                &format!("Msg {i}"),
+                &format!("m{i}@example.com"),
+                "x",
+            ),
+        );
+    }
+    // One without a Message-ID: recognised by its content.
+    servers.deliver(
+        "INBOX",
+        b"From: c@example.com\r\nSubject: senza id\r\n\r\nciao\r\n",
+    );
+    let s = setup(&servers.account_input());
+    assert_eq!(s.sync().await.stored, 4);
+
+    let new_validity = servers.bump_uidvalidity("INBOX");
+    servers.deliver(
+        "INBOX",
+        &customer_mail("d@example.com", "Nuovo", "nuovo@example.com", "y"),
+    );
+    let report = s.sync().await;
+    let inbox = report.folders.iter().find(|f| f.folder == "INBOX").unwrap();
+    assert!(inbox.resynced, "{report:?}");
+    assert_eq!((inbox.fetched, inbox.stored), (5, 1), "{report:?}");
+    assert_eq!(report.duplicates, 4);
+    assert_eq!(s.count(), 5);
+    let cursor = s.store.cursor(s.account.id, "INBOX").unwrap().unwrap();
+    assert_eq!((cursor.uidvalidity, cursor.last_uid), (new_validity, 5));
+
+    // And from there on it is incremental again.
+    assert_eq!(s.sync().await.fetched, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sync_interrupted_half_way_resumes_without_loss_or_duplicates() {
+    const TOTAL: u32 = 300;
+    let servers = MailServers::start();
+    let mail: Vec<Vec<u8>> = (0..TOTAL)
+        .map(|i| {
+            customer_mail(
+                &format!("cliente{}@example.com", i % 17),
+                &format!("Domanda {i}"),
+                &format!("bulk-{i}@example.com"),
+                &format!("testo numero {i} {}", "riempitivo ".repeat(50)),
+            )
+        })
+        .collect();
+    servers.deliver_many("INBOX", &mail);
+    assert_eq!(servers.count("INBOX"), TOTAL);
+
+    let mut s = setup(&servers.account_input());
+    s.channel = s.channel.with_batch_limits(BatchLimits {
+        messages: 5,
+        bytes: 1 << 20,
+    });
+    let channel = Arc::new(s.channel);
+    let done = Arc::new(AtomicU32::new(0));
+    let mut ctx = SyncContext::new(s.store.clone(), s.account.clone());
+    let seen = done.clone();
+    ctx.progress = Arc::new(move |p| seen.store(p.done, Ordering::SeqCst));
+    let running = {
+        let channel = channel.clone();
+        tokio::spawn(async move { channel.sync(&ctx).await })
+    };
+    crate::support::wait_until("a few stored batches", Duration::from_secs(60), || {
+        (done.load(Ordering::SeqCst) >= 40).then_some(())
+    });
+    running.abort();
+    let outcome = running.await;
+    assert!(
+        outcome.as_ref().is_err_and(|e| e.is_cancelled()),
+        "the sync ended before the abort"
+    );
+    // The storing thread finishes the batch it holds, then stops.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stored_before = s.store.stats().unwrap().messages as u32;
+    assert!(
+        (40..TOTAL).contains(&stored_before),
+        "stored {stored_before}"
+    );
+    // The cursor says exactly what was stored (UIDs are 1..=TOTAL in a fresh folder).
+    let cursor = s.store.cursor(s.account.id, "INBOX").unwrap().unwrap();
+    assert_eq!(cursor.last_uid, stored_before);
+
+    s.channel = Arc::try_unwrap(channel).unwrap();
+    let report = s.sync().await;
+    assert_eq!(report.fetched, TOTAL - stored_before, "{report:?}");
+    assert_eq!(report.duplicates, 0);
+    assert_eq!(s.count(), TOTAL as u64);
+    let mut ids: Vec<String> = s.messages().into_iter().map(|m| m.external_id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), TOTAL as usize);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reply_is_delivered_with_threading_headers_and_shows_as_sent() {
+    let servers = MailServers::start();
+    let question = "From: Maria Rossi <maria.rossi@example.com>\r\nTo: Negozio <negozio@localhost>\r\n\
+        Subject: Re: Reso taglia\r\nMessage-ID: <q2@example.com>\r\nIn-Reply-To: <q1@example.com>\r\n\
+        References: <q0@example.com> <q1@example.com>\r\nDate: Mon, 23 Nov 2026 09:15:00 +0100\r\n\
+        Content-Type: text/plain; charset=utf-8\r\n\r\nPosso cambiare la taglia?\r\nGrazie\r\n";
+    servers.deliver("INBOX", question.as_bytes());
+    let s = setup(&servers.account_input());
+    s.sync().await;
+    let conversation = s.thread_of("q2@example.com")[0].conversation_id;
+
+    let queued = s
+        .store
+        .queue_reply(
+            conversation,
+            &Draft {
+                text: "Certo, la spediamo lunedì.".into(),
+                quote: true,
+            },
+        )
+        .unwrap();
+    assert_eq!(queued.delivery, Delivery::Queued);
+    assert_eq!(s.flush().await, (1, 0));
+
+    let received = servers.wait_received(1, Duration::from_secs(10));
+    assert_eq!(received.len(), 1);
+    let raw = String::from_utf8(received[0].clone()).unwrap();
+    assert!(
+        header(&raw, "From")
+            .unwrap()
+            .contains("<negozio@localhost>"),
+        "{raw}"
+    );
+    assert_eq!(header(&raw, "To").unwrap(), "maria.rossi@example.com");
+    assert_eq!(header(&raw, "Subject").unwrap(), "Re: Reso taglia");
+    assert_eq!(header(&raw, "In-Reply-To").unwrap(), "<q2@example.com>");
+    assert_eq!(
+        header(&raw, "References").unwrap(),
+        "<q0@example.com> <q1@example.com> <q2@example.com>"
+    );
+    assert_eq!(
+        header(&raw, "Message-ID").unwrap(),
+        format!("<{}>", queued.external_id)
+    );
+    let parsed = sportello_email::parse_message(received[0].clone(), USER, None);
+    assert!(
+        parsed.text.starts_with("Certo, la spediamo lunedì."),
+        "{}",
+        parsed.text
+    );
+    assert!(
+        parsed.text.contains("> Posso cambiare la taglia?"),
+        "{}",
+        parsed.text
+    );
+    assert_eq!(
+        servers.received_envelopes()[0],
+        vec![USER.to_string(), "maria.rossi@example.com".to_string()]
+    );
+
+    let thread = s.thread_of("q2@example.com");
+    assert_eq!(thread.len(), 2);
+    assert_eq!(thread[1].direction, Direction::Outbound);
+    assert_eq!(thread[1].delivery, Delivery::Sent);
+    assert_eq!(thread[1].id, queued.id);
+    // Nothing more to send.
+    assert_eq!(s.flush().await, (0, 0));
+
+    // The copy a mail client or server files in Sent is recognised, not stored twice.
+    servers.deliver(SENT, &received[0]);
+    let report = s.sync().await;
+    assert_eq!((report.stored, report.duplicates), (0, 1), "{report:?}");
+    assert_eq!(s.thread_of("q2@example.com").len(), 2);
+    assert_eq!(servers.received().len(), 1);
+}
+
+/// Makes every queued reply due now, as if its backoff had passed.
+fn backoff_passes(s: &Setup) {
+    let db = rusqlite::Connection::open(s.store.data_dir().join(sportello_core::store::DB_FILE))
+        .unwrap();
+    db.busy_timeout(Duration::from_secs(10)).unwrap();
+    db.execute(
+        "UPDATE outbox SET next_attempt_at = 0 WHERE state = 'queued'",
+        [],
+    )
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_smtp_failure_is_retried_with_backoff_shown_failed_and_never_sent_twice() {
+    let servers = MailServers::start();
+    servers.deliver(
+        "INBOX",
+        &customer_mail("a@example.com", "Spedizione", "sp@example.com", "?"),
+    );
+    let s = setup(&servers.account_input());
+    s.sync().await;
+    let conversation = s.thread_of("sp@example.com")[0].conversation_id;
+
+    // A temporary refusal: queued again with an error, not due until the backoff passes.
+    servers.smtp_fail_with(Some("451 4.3.0 Mailbox temporarily unavailable"));
+    let reply = s
+        .store
+        .queue_reply(
+            conversation,
+            &Draft {
+                text: "Partito oggi".into(),
+                quote: false,
+            },
+        )
+        .unwrap();
+    assert_eq!(s.flush().await, (0, 1));
+    let m = s.store.message(reply.id).unwrap();
+    assert_eq!(m.delivery, Delivery::Queued);
+    let error = m.delivery_error.unwrap();
+    assert_eq!(error.code, ErrorCode::Network);
+    assert!(error.message.contains("451"), "{}", error.message);
+    assert_eq!(s.flush().await, (0, 0), "retried before its backoff");
+
+    // It keeps failing: after the last attempt it is shown as failed and not retried.
+    for _ in 1..outbox::MAX_ATTEMPTS {
+        backoff_passes(&s);
+        assert_eq!(s.flush().await, (0, 1));
+    }
+    let m = s.store.message(reply.id).unwrap();
+    assert_eq!(m.delivery, Delivery::Failed);
+    backoff_passes(&s);
+    assert_eq!(s.flush().await, (0, 0));
+    assert!(servers.received().is_empty());
+
+    // The user retries once the server is fine: sent exactly once.
+    servers.smtp_fail_with(None);
+    s.store.retry_message(reply.id).unwrap();
+    assert_eq!(s.flush().await, (1, 0));
+    assert_eq!(s.store.message(reply.id).unwrap().delivery, Delivery::Sent);
+    backoff_passes(&s);
+    assert_eq!(s.flush().await, (0, 0));
+    assert_eq!(servers.wait_received(1, Duration::from_secs(10)).len(), 1);
+
+    // A permanent refusal fails at once, without retries.
+    servers.smtp_fail_with(Some("550 5.1.1 No such user here"));
+    let second = s
+        .store
+        .queue_reply(
+            conversation,
+            &Draft {
+                text: "Altro messaggio".into(),
+                quote: false,
+            },
+        )
+        .unwrap();
+    assert_eq!(s.flush().await, (0, 1));
+    let m = s.store.message(second.id).unwrap();
+    assert_eq!(m.delivery, Delivery::Failed);
+    assert_eq!(m.delivery_error.unwrap().code, ErrorCode::Rejected);
+    assert_eq!(servers.received().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_smtp_server_being_down_is_a_network_error_then_the_reply_goes_out() {
+    let mut servers = MailServers::start();
+    servers.deliver(
+        "INBOX",
+        &customer_mail("a@example.com", "Ciao", "ciao@example.com", "?"),
+    );
+    let s = setup(&servers.account_input());
+    s.sync().await;
+    let conversation = s.thread_of("ciao@example.com")[0].conversation_id;
+    servers.stop_smtp();
+    let reply = s
+        .store
+        .queue_reply(
+            conversation,
+            &Draft {
+                text: "Eccoci".into(),
+                quote: false,
+            },
+        )
+        .unwrap();
+    assert_eq!(s.flush().await, (0, 1));
+    let m = s.store.message(reply.id).unwrap();
+    assert_eq!(m.delivery, Delivery::Queued);
+    assert_eq!(m.delivery_error.unwrap().code, ErrorCode::Network);
+
+    servers.start_smtp();
+    backoff_passes(&s);
+    assert_eq!(s.flush().await, (1, 0));
+    assert_eq!(servers.wait_received(1, Duration::from_secs(10)).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_imap_server_being_down_is_a_network_error_and_sync_recovers() {
+    let mut servers = MailServers::start();
+    servers.deliver(
+        "INBOX",
+        &customer_mail("a@example.com", "Uno", "uno@example.com", "x"),
+    );
+    let s = setup(&servers.account_input());
+    servers.stop_imap();
+    let e = s.try_sync().await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::Network, "{}", e.message);
+    assert!(
+        e.message.contains(&servers.imap_port.to_string()),
+        "{}",
+        e.message
+    );
+    servers.start_imap();
+    assert_eq!(s.sync().await.stored, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_and_starttls_with_the_servers_own_ca() {
+    let servers = MailServers::start();
+    servers.deliver(
+        "INBOX",
+        &customer_mail("a@example.com", "TLS", "tls@example.com", "sicuro"),
+    );
+    for input in [
+        servers.account_input_tls(),
+        servers.account_input_starttls(),
+    ] {
+        sportello_email::test_settings(&input)
+            .await
+            .unwrap_or_else(|e| panic!("{:?}: {}", input.imap_security, e.message));
+        let s = setup(&input);
+        assert_eq!(s.sync().await.stored, 1);
+        let conversation = s.thread_of("tls@example.com")[0].conversation_id;
+        s.store
+            .queue_reply(
+                conversation,
+                &Draft {
+                    text: "ok".into(),
+                    quote: false,
+                },
+            )
+            .unwrap();
+        assert_eq!(s.flush().await, (1, 0), "{:?}", input.smtp_security);
+    }
+    assert_eq!(servers.wait_received(2, Duration::from_secs(10)).len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_untrusted_certificate_is_a_tls_error() {
+    let servers = MailServers::start();
+    for input in [
+        servers.account_input_tls(),
+        servers.account_input_starttls(),
+    ] {
+        let input = EmailAccountInput {
+            ca_file: None,
+            ..input
+        };
+        let e = sportello_email::test_settings(&input).await.unwrap_err();
+        assert_eq!(e.code, ErrorCode::Tls, "{}", e.message);
+        assert!(e.message.contains("CA certificate"), "{}", e.message);
+
+        // SMTP alone (IMAP is checked first by test_settings).
+        let s = setup(&input);
+        servers.deliver(
+            "INBOX",
+            &customer_mail("a@example.com", "x", "x@example.com", "x"),
+        );
+        let e = s.try_sync().await.unwrap_err();
+        assert_eq!(e.code, ErrorCode::Tls, "{}", e.message);
+        let mut plain_imap = servers.account_input();
+        plain_imap.smtp_host = input.smtp_host.clone();
+        plain_imap.smtp_port = input.smtp_port;
+        plain_imap.smtp_security = input.smtp_security;
+        let s = setup(&plain_imap);
+        s.sync().await;
+        let conversation = s.thread_of("x@example.com")[0].conversation_id;
+        let reply = s
+            .store
+            .queue_reply(
+                conversation,
+                &Draft {
+                    text: "x".into(),
+                    quote: false,
+                },
+            )
+            .unwrap();
+        assert_eq!(s.flush().await, (0, 1));
+        let m = s.store.message(reply.id).unwrap();
+        assert_eq!(
+            m.delivery,
+            Delivery::Failed,
+            "a certificate problem is not retried"
+        );
+        let e = m.delivery_error.unwrap();
+        assert_eq!(e.code, ErrorCode::Tls, "{}", e.message);
+    }
+    assert!(servers.received().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_password_is_auth_failed_and_never_shown() {
+    const WRONG: &str = "Sbagliata-Password-9931";
+    let servers = MailServers::start();
+    servers.deliver(
+        "INBOX",
+        &customer_mail("a@example.com", "x", "x@example.com", "x"),
+    );
+    for input in [servers.account_input(), servers.account_input_tls()] {
+        let input = EmailAccountInput {
+            password: WRONG.into(),
+            ..input
+        };
+        let e = sportello_email::test_settings(&input).await.unwrap_err();
+        assert_eq!(e.code, ErrorCode::AuthFailed, "{}", e.message);
+        assert!(e.message.contains(USER), "names the user: {}", e.message);
+        assert!(!e.message.contains(WRONG), "{}", e.message);
+        let s = setup(&input);
+        let e = s.try_sync().await.unwrap_err();
+        assert_eq!(e.code, ErrorCode::AuthFailed, "{}", e.message);
+        assert!(!e.message.contains(WRONG), "{}", e.message);
+    }
+
+    // SMTP alone refuses: the reply fails at once (no retry storm with a bad password).
+    let mut good_imap = servers.account_input();
+    let s = setup(&good_imap);
+    s.sync().await;
+    good_imap.password = WRONG.into();
+    let settings = good_imap.validate().unwrap();
+    let bad = EmailChannel::new(s.account.clone(), settings, WRONG.into());
+    let conversation = s.thread_of("x@example.com")[0].conversation_id;
+    let reply = s
+        .store
+        .queue_reply(
+            conversation,
+            &Draft {
+                text: "x".into(),
+                quote: false,
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        outbox::flush(&s.store, &bad, &s.account).await.unwrap(),
+        (0, 1)
+    );
+    let m = s.store.message(reply.id).unwrap();
+    assert_eq!(m.delivery, Delivery::Failed);
+    let e = m.delivery_error.unwrap();
+    assert_eq!(e.code, ErrorCode::AuthFailed, "{}", e.message);
+    assert!(!e.message.contains(WRONG), "{}", e.message);
+    assert!(!e.message.contains(PASSWORD));
+    assert!(servers.received().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_malformed_message_is_stored_raw_with_an_error_flag() {
+    let servers = MailServers::start();
+    let garbage: &[u8] = b"\x00\x01\x02\x03 questo non \xe8 un messaggio \xff\xfe\r\n\x00\x00\r\n";
+    servers.deliver("INBOX", garbage);
+    servers.deliver(
+        "INBOX",
+        &customer_mail("a@example.com", "Normale", "ok@example.com", "ok"),
+    );
+    let s = setup(&servers.account_input());
+    let report = s.sync().await;
+    assert_eq!(report.stored, 2, "{report:?}");
+    let broken: Vec<Message> = s
+        .messages()
+        .into_iter()
+        .filter(|m| m.parse_error.is_some())
+        .collect();
+    assert_eq!(broken.len(), 1);
+    assert!(broken[0].has_raw);
+    // Dovecot stores NUL bytes as 0x80 (IMAP literals cannot carry NULs); the rest is kept.
+    let as_served: Vec<u8> = garbage
+        .iter()
+        .map(|&b| if b == 0 { 0x80 } else { b })
+        .collect();
+    assert_eq!(s.store.message_source(broken[0].id).unwrap(), as_served);
+    // A second sync does not store it again.
+    assert_eq!(s.sync().await.stored, 0);
+    assert_eq!(s.count(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_password_is_kept_in_the_keyring_only() {
+    if !crate::support::keyring_session("the_password_is_kept_in_the_keyring_only") {
+        return;
+    }
+    let servers = MailServers::start();
+    servers.deliver(
+        "INBOX",
+        &customer_mail("a@example.com", "Ciao", "k@example.com", "x"),
+    );
+    let data = tempfile::tempdir().unwrap();
+    let store = Store::open(data.path()).unwrap();
+    let account = sportello_email::add_account(&store, &servers.account_input()).unwrap();
+    assert!(!account.settings.to_string().contains(PASSWORD));
+
+    let channel = sportello_email::open(&store, &account)
+        .unwrap()
+        .expect("a syncing channel");
+    let report = channel
+        .sync(&SyncContext::new(store.clone(), account.clone()))
+        .await
+        .unwrap();
+    assert_eq!(report.stored, 1);
+    channel.test().await.unwrap();
+
+    // Nothing in the data folder holds the password.
+    drop(channel);
+    drop(store);
+    for entry in std::fs::read_dir(data.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(
+                !bytes
+                    .windows(PASSWORD.len())
+                    .any(|w| w == PASSWORD.as_bytes()),
+                "{} holds the password",
+                path.display()
+            );
+        }
+    }
+}
