@@ -119,7 +119,13 @@ impl Receiver {
         let Some(token) = q.verify_token.as_deref().filter(|t| !t.is_empty()) else {
             return (StatusCode::FORBIDDEN, "missing hub.verify_token".into());
         };
-        let known = self.accounts(meta_family).iter().any(|a| {
+        // Meta apps share one verify token scheme: /webhooks/meta also accepts the token of a
+        // WhatsApp account of the same app (Messenger accounts keep none of their own).
+        let mut candidates = self.accounts(meta_family);
+        if meta_family {
+            candidates.extend(self.accounts(false));
+        }
+        let known = candidates.iter().any(|a| {
             (self.secret)(a.id, VERIFY_TOKEN)
                 .is_some_and(|t| constant_time_eq(t.as_bytes(), token.as_bytes()))
         });
