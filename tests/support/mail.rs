@@ -69,11 +69,14 @@ plain.start()
 implicit = Controller(Capture(), port=tls_port, ssl_context=context(), **common)
 implicit.start()
 open(os.path.join(folder, "ready"), "w").close()
+# Stop with the test process, even when it is killed before it can stop us.
+parent = os.getppid()
 try:
-    while True:
-        time.sleep(3600)
+    while os.getppid() == parent:
+        time.sleep(0.5)
 except KeyboardInterrupt:
     pass
+os._exit(0)
 "#;
 
 /// A Dovecot and an aiosmtpd on loopback, with one mailbox ([`USER`] / [`PASSWORD`]).
