@@ -46,6 +46,9 @@ pub struct SyncContext {
     /// Set for a background worker: a channel that supports it may wait on the server for new
     /// messages (Telegram's long polling) instead of returning at once.
     pub long_poll: bool,
+    /// The worker's wake-up (a reply or a read mark was queued): a channel waiting on its
+    /// server (IMAP IDLE) stops waiting and returns when it fires.
+    pub wake: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl SyncContext {
@@ -55,6 +58,7 @@ impl SyncContext {
             account,
             progress: Arc::new(|_| {}),
             long_poll: false,
+            wake: None,
         }
     }
 }

@@ -10,6 +10,9 @@ use ts_rs::TS;
 pub enum ErrorCode {
     /// The server refused the credentials.
     AuthFailed,
+    /// The provider revoked or expired the account's sign-in (OAuth2 `invalid_grant`): the
+    /// user must sign in again in the browser; retrying will not help.
+    SignInAgain,
     /// The server could not be reached, or the connection dropped.
     Network,
     /// The TLS handshake failed (certificate not trusted, wrong name, ...).
@@ -42,6 +45,7 @@ impl ErrorCode {
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::AuthFailed => "auth_failed",
+            ErrorCode::SignInAgain => "sign_in_again",
             ErrorCode::Network => "network",
             ErrorCode::Tls => "tls",
             ErrorCode::Protocol => "protocol",

@@ -24,6 +24,17 @@ pub async fn run_pass(
     run_pass_with(store, channel, account, false).await
 }
 
+/// [`run_pass_with`] for a worker: `wake` (the worker's wake-up) lets a channel that waits on
+/// its server end the wait early, e.g. when a reply or a read mark is queued.
+pub async fn run_pass_woken(
+    store: &Store,
+    channel: &dyn Channel,
+    account: &Account,
+    wake: Arc<Notify>,
+) -> Result<(SyncReport, (u32, u32))> {
+    run_pass_inner(store, channel, account, true, Some(wake)).await
+}
+
 /// [`run_pass`] for a background worker, which lets the channel long-poll (`long_poll`).
 pub async fn run_pass_with(
     store: &Store,
@@ -31,10 +42,21 @@ pub async fn run_pass_with(
     account: &Account,
     long_poll: bool,
 ) -> Result<(SyncReport, (u32, u32))> {
+    run_pass_inner(store, channel, account, long_poll, None).await
+}
+
+async fn run_pass_inner(
+    store: &Store,
+    channel: &dyn Channel,
+    account: &Account,
+    long_poll: bool,
+    wake: Option<Arc<Notify>>,
+) -> Result<(SyncReport, (u32, u32))> {
     let id = account.id;
     let progress_store = store.clone();
     let mut ctx = SyncContext::new(store.clone(), account.clone());
     ctx.long_poll = long_poll;
+    ctx.wake = wake;
     ctx.progress = Arc::new(move |p| progress_store.set_progress(id, Some(p)));
     let result = channel.sync(&ctx).await;
     store.set_progress(id, None);
@@ -153,7 +175,9 @@ impl Supervisor {
                 account.status.last_error.as_ref(),
                 false,
             );
-            let delay = match run_pass_with(&self.store, channel.as_ref(), &account, true).await {
+            let delay = match run_pass_woken(&self.store, channel.as_ref(), &account, wake.clone())
+                .await
+            {
                 Ok((report, (sent, failed))) => {
                     failures = 0;
                     tracing::info!(account_id, stored = report.stored, sent, failed, "synced");
@@ -162,7 +186,12 @@ impl Supervisor {
                         .set_account_state(account_id, SyncState::Idle, None, true);
                     channel.poll_interval().unwrap_or(self.poll)
                 }
-                Err(e) if matches!(e.code, ErrorCode::AuthFailed | ErrorCode::Keyring) => {
+                Err(e)
+                    if matches!(
+                        e.code,
+                        ErrorCode::AuthFailed | ErrorCode::SignInAgain | ErrorCode::Keyring
+                    ) =>
+                {
                     // A refused password will be refused again: wait for the user, no storm.
                     tracing::warn!(account_id, code = %e.code, "needs attention: {}", e.message);
                     let _ = self.store.set_account_state(

@@ -7,6 +7,7 @@ mod chat;
 mod files;
 mod ingest;
 mod query;
+mod remote;
 pub mod schema;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ pub use files::safe_file_name;
 pub(crate) use ingest::refresh_conversation as refresh_conversation_pub;
 pub use ingest::{IngestOptions, IngestReport};
 pub use query::{ConversationPage, ConversationQuery, HIT_CLOSE, HIT_OPEN};
+pub use remote::{RemoteOp, RemoteOpKind};
 
 pub const DB_FILE: &str = "sportello.db";
 

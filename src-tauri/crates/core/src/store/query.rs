@@ -139,6 +139,15 @@ impl Store {
                 stmt.query_map([id], |r| r.get::<_, i64>(0))?
                     .collect::<rusqlite::Result<Vec<_>>>()?
             };
+            // Messages that live on a server are marked read there by the account's next
+            // sync (a queued operation survives going offline).
+            tx.execute(
+                "INSERT INTO remote_ops(account_id, message_id, op, created_at)
+                 SELECT m.account_id, m.id, 'seen', ?2 FROM messages m
+                 WHERE m.conversation_id = ?1 AND m.is_read = 0
+                   AND EXISTS (SELECT 1 FROM message_locations l WHERE l.message_id = m.id)",
+                rusqlite::params![id, crate::now_ms()],
+            )?;
             tx.execute(
                 "UPDATE messages SET is_read = 1 WHERE conversation_id = ?1",
                 [id],

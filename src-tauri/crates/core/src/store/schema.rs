@@ -193,6 +193,22 @@ const MIGRATIONS: &[&str] = &[
     UPDATE conversations SET last_inbound_at = (SELECT MAX(sent_at) FROM messages m
         WHERE m.conversation_id = conversations.id AND m.direction = 'inbound');
     "#,
+    // 3: changes to make on a server (IMAP flags, moves, copies to Sent), kept until done so
+    // they survive going offline and restarts.
+    r#"
+    CREATE TABLE remote_ops (
+        id          INTEGER PRIMARY KEY,
+        account_id  INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        -- NULL for operations on no stored message (e.g. appending a sent reply).
+        message_id  INTEGER REFERENCES messages(id) ON DELETE CASCADE,
+        op          TEXT NOT NULL,   -- seen | unseen | answered | archive | append_sent
+        data        BLOB,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        last_error  TEXT,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE INDEX remote_ops_account ON remote_ops(account_id, id);
+    "#,
 ];
 
 /// The schema version this build writes.
