@@ -219,6 +219,7 @@ export function createBackend(config: MockConfig, emit: Emit) {
       version: '0.1.0',
       os_locale: config.osLocale ?? 'it-IT',
       data_dir: '/home/utente/.local/share/sportello',
+      startup_error: null,
     },
     order: Array.from({ length: count }, (_, i) => i + 1),
     summaries: new Map(),

@@ -200,4 +200,8 @@ export const en: Catalogue = {
   'error.database_too_new': 'This data was opened by a newer Sportello. Please update the app.',
   'error.storage': 'Cannot read or write data on this computer.',
   'error.internal': 'Something went wrong.',
+  'error.sign_in_again': 'The sign-in expired or was revoked: sign in again.',
+  'error.rate_limited': 'The service asked us to slow down: retrying shortly by itself.',
+  'error.outside_window':
+    'More than 24 hours have passed since the customer’s last message: only an approved template can be sent.',
 };

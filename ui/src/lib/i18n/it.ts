@@ -202,4 +202,8 @@ export const it = {
     'Questi dati sono stati aperti da una versione più nuova di Sportello. Aggiorna l’app.',
   'error.storage': 'Non riesco a leggere o scrivere i dati su questo computer.',
   'error.internal': 'Qualcosa è andato storto.',
+  'error.sign_in_again': 'L’accesso è scaduto o è stato revocato: accedi di nuovo.',
+  'error.rate_limited': 'Il servizio chiede di rallentare: riprovo tra poco da solo.',
+  'error.outside_window':
+    'Sono passate più di 24 ore dall’ultimo messaggio del cliente: puoi rispondere solo con un modello approvato.',
 } as const satisfies Record<string, string>;

@@ -21,6 +21,9 @@ export type * from './types';
 
 const ERROR_CODES: readonly ErrorCode[] = [
   'auth_failed',
+  'rate_limited',
+  'sign_in_again',
+  'outside_window',
   'network',
   'tls',
   'protocol',
