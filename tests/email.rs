@@ -8,13 +8,14 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use sportello_core::channel::{Channel, SyncContext, SyncReport};
-use sportello_core::model::{Account, ChannelKind, Delivery, Direction, Message};
+use sportello_core::model::{Account, ChannelKind, Delivery, Direction, Message, SyncState};
 use sportello_core::outbox::{self, Draft};
 use sportello_core::store::ConversationQuery;
+use sportello_core::supervisor::Supervisor;
 use sportello_core::{ErrorCode, Store};
-use sportello_email::{BatchLimits, EmailAccountInput, EmailChannel};
+use sportello_email::{BatchLimits, EmailAccountInput, EmailChannel, FolderRole, SyncTuning};
 
-use crate::support::mail::{MailServers, PASSWORD, SENT, USER, customer_mail};
+use crate::support::mail::{ARCHIVE, MailServers, PASSWORD, SENT, USER, customer_mail};
 
 /// A store in a temp folder with one account for `input`, and its channel (no keyring).
 struct Setup {
@@ -740,4 +741,333 @@ async fn the_password_is_kept_in_the_keyring_only() {
             );
         }
     }
+}
+
+// ---- Two-way state: flags, expunges, moves, archive, Sent copies, IDLE ----
+
+fn setup_two_way(servers: &MailServers, tuning: SyncTuning) -> Setup {
+    let mut s = setup(&servers.account_input());
+    s.channel = s.channel.with_store(s.store.clone()).with_tuning(tuning);
+    s
+}
+
+fn quick() -> SyncTuning {
+    SyncTuning {
+        flag_scan_every: Duration::ZERO,
+        idle_for: Duration::from_secs(20),
+        ..Default::default()
+    }
+}
+
+fn conversation_of(s: &Setup, external_id: &str) -> i64 {
+    s.thread_of(external_id)[0].conversation_id
+}
+
+fn unread(s: &Setup, external_id: &str) -> u32 {
+    s.store
+        .conversation_summary(conversation_of(s, external_id))
+        .unwrap()
+        .unread_count
+}
+
+async fn flags_both_ways(servers: &MailServers) {
+    servers.deliver(
+        "INBOX",
+        &customer_mail(
+            "maria@example.com",
+            "Taglia",
+            "f1@example.com",
+            "Che taglia?",
+        ),
+    );
+    servers.deliver(
+        "INBOX",
+        &customer_mail(
+            "luca@example.com",
+            "Spedizione",
+            "f2@example.com",
+            "Quando?",
+        ),
+    );
+    let s = setup_two_way(servers, quick());
+    s.sync().await;
+    assert_eq!(unread(&s, "f1@example.com"), 1);
+
+    // Read here → \Seen there.
+    s.store
+        .mark_conversation_read(conversation_of(&s, "f1@example.com"))
+        .unwrap();
+    s.sync().await;
+    assert!(servers.flags_of("INBOX", &["uid", "1"])[0].contains("\\Seen"));
+    assert!(!servers.flags_of("INBOX", &["uid", "2"])[0].contains("\\Seen"));
+
+    // Read elsewhere → read here; marked unread elsewhere → unread here.
+    servers.flags("add", "\\Seen", "INBOX", &["uid", "2"]);
+    servers.flags("remove", "\\Seen", "INBOX", &["uid", "1"]);
+    s.sync().await;
+    assert_eq!(unread(&s, "f2@example.com"), 0);
+    assert_eq!(unread(&s, "f1@example.com"), 1);
+
+    // A reply sets \Answered on what it answers and is filed in Sent.
+    s.store
+        .queue_reply(
+            conversation_of(&s, "f2@example.com"),
+            &Draft {
+                text: "Domani.".into(),
+                quote: false,
+            },
+        )
+        .unwrap();
+    assert_eq!(s.flush().await, (1, 0));
+    assert!(servers.flags_of("INBOX", &["uid", "2"])[0].contains("\\Answered"));
+    assert_eq!(servers.count(SENT), 1);
+    let before = s.count();
+    s.sync().await;
+    assert_eq!(
+        s.count(),
+        before,
+        "the copy in Sent is our reply, not a new message"
+    );
+    assert!(!s.store.has_remote_ops(s.account.id).unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn flags_go_both_ways_with_condstore() {
+    let servers = MailServers::start();
+    flags_both_ways(&servers).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn flags_go_both_ways_without_condstore_by_flag_scan() {
+    let servers = MailServers::start_basic();
+    flags_both_ways(&servers).await;
+}
+
+async fn expunges_and_moves(servers: &MailServers) {
+    servers.deliver(
+        "INBOX",
+        &customer_mail("spam@example.com", "Offerta", "x1@example.com", "Compra!"),
+    );
+    servers.deliver(
+        "INBOX",
+        &customer_mail(
+            "maria@example.com",
+            "Reso",
+            "x2@example.com",
+            "Vorrei un reso",
+        ),
+    );
+    servers.deliver(
+        "INBOX",
+        &customer_mail(
+            "luca@example.com",
+            "Fattura",
+            "x3@example.com",
+            "La fattura?",
+        ),
+    );
+    let s = setup_two_way(servers, quick());
+    s.sync().await;
+    assert_eq!(s.count(), 3);
+    s.store
+        .queue_reply(
+            conversation_of(&s, "x2@example.com"),
+            &Draft {
+                text: "Certo.".into(),
+                quote: false,
+            },
+        )
+        .unwrap();
+    assert_eq!(s.flush().await, (1, 0));
+    s.sync().await;
+
+    // Another client deletes everything in INBOX.
+    servers.expunge("INBOX", &["all"]);
+    s.sync().await;
+    let ids: Vec<String> = s.messages().into_iter().map(|m| m.external_id).collect();
+    assert!(!ids.contains(&"x1@example.com".to_string()), "{ids:?}");
+    assert!(!ids.contains(&"x3@example.com".to_string()), "{ids:?}");
+    assert!(
+        ids.contains(&"x2@example.com".to_string()),
+        "a message we replied to is kept: {ids:?}"
+    );
+
+    // Moved by another client into a folder that feeds the inbox: still there, once.
+    servers.deliver(
+        "INBOX",
+        &customer_mail(
+            "anna@example.com",
+            "Colore",
+            "x4@example.com",
+            "Avete il blu?",
+        ),
+    );
+    s.sync().await;
+    servers.move_to(SENT, "INBOX", &["all"]);
+    s.sync().await;
+    assert_eq!(s.thread_of("x4@example.com").len(), 1);
+    // ...and into one that does not: gone.
+    servers.move_to(ARCHIVE, SENT, &["header", "Message-ID", "x4@example.com"]);
+    s.sync().await;
+    assert!(
+        !s.messages()
+            .iter()
+            .any(|m| m.external_id == "x4@example.com")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expunged_and_moved_mail_disappears_unless_we_replied() {
+    let servers = MailServers::start();
+    expunges_and_moves(&servers).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expunged_and_moved_mail_disappears_unless_we_replied_without_condstore() {
+    let servers = MailServers::start_basic();
+    expunges_and_moves(&servers).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn archiving_a_conversation_moves_its_mail_to_the_archive_folder() {
+    let servers = MailServers::start();
+    servers.deliver(
+        "INBOX",
+        &customer_mail("maria@example.com", "Grazie", "a1@example.com", "Tutto ok"),
+    );
+    let s = setup_two_way(&servers, quick());
+    s.sync().await;
+    let c = conversation_of(&s, "a1@example.com");
+    assert_eq!(s.store.archive_conversation(c).unwrap(), 1);
+    s.sync().await;
+    assert_eq!(servers.count("INBOX"), 0);
+    assert_eq!(servers.count(ARCHIVE), 1);
+    // Archived here, so it stays here even though INBOX no longer holds it.
+    s.sync().await;
+    assert_eq!(s.thread_of("a1@example.com").len(), 1);
+    assert!(!s.store.has_remote_ops(s.account.id).unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn folders_are_listed_with_roles_and_the_inbox_feeds_can_be_chosen() {
+    let servers = MailServers::start();
+    servers.doveadm(&["mailbox", "create", "-u", USER, "Clienti"], None);
+    servers.deliver(
+        "Clienti",
+        &customer_mail("maria@example.com", "Ordine", "c1@example.com", "Ciao"),
+    );
+    let s = setup_two_way(&servers, quick());
+    let folders = sportello_email::list_folders_with(
+        s.channel.settings(),
+        &sportello_email::Login::Password(PASSWORD.into()),
+    )
+    .await
+    .unwrap();
+    let role = |name: &str| folders.iter().find(|f| f.name == name).unwrap().role;
+    assert_eq!(role("INBOX"), Some(FolderRole::Inbox));
+    assert_eq!(role(SENT), Some(FolderRole::Sent));
+    assert_eq!(role(ARCHIVE), Some(FolderRole::Archive));
+    assert_eq!(role("Trash"), Some(FolderRole::Trash));
+    let feeds: Vec<&str> = folders
+        .iter()
+        .filter(|f| f.feeds_inbox)
+        .map(|f| f.name.as_str())
+        .collect();
+    let mut feeds = feeds;
+    feeds.sort();
+    assert_eq!(feeds, vec!["INBOX", SENT]);
+    s.sync().await;
+    assert_eq!(s.count(), 0);
+
+    sportello_email::set_inbox_folders(&s.store, s.account.id, &["INBOX".into(), "Clienti".into()])
+        .unwrap();
+    let account = s.store.account(s.account.id).unwrap();
+    let s = Setup {
+        channel: EmailChannel::new(
+            account.clone(),
+            sportello_email::EmailSettings::from_json(&account.settings).unwrap(),
+            PASSWORD.into(),
+        ),
+        account,
+        ..s
+    };
+    s.sync().await;
+    assert_eq!(s.count(), 1);
+}
+
+fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_pushes_new_mail_and_wakes_for_local_changes_and_survives_an_outage() {
+    let mut servers = MailServers::start();
+    let s = setup_two_way(&servers, quick());
+    let settings = s.channel.settings().clone();
+    let open: sportello_core::channel::OpenChannel = Arc::new(move |store, account| {
+        let channel = EmailChannel::new(account.clone(), settings.clone(), PASSWORD.into())
+            .with_store(store.clone())
+            .with_tuning(quick());
+        Ok(Some(Arc::new(channel) as Arc<dyn Channel>))
+    });
+    let supervisor = Supervisor::new(s.store.clone(), open, Duration::from_secs(60));
+    supervisor.start(s.account.id);
+    let account = s.account.id;
+    let idle = |store: &Store| {
+        let a = store.account(account).unwrap();
+        (a.status.state == SyncState::Idle && a.status.last_sync_at.is_some()).then_some(())
+    };
+    wait_for("the first sync", Duration::from_secs(10), || idle(&s.store));
+    // Give the worker a moment to enter IDLE.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let start = std::time::Instant::now();
+    servers.deliver(
+        "INBOX",
+        &customer_mail("maria@example.com", "Subito", "p1@example.com", "Ci siete?"),
+    );
+    wait_for("pushed mail", Duration::from_secs(5), || {
+        (s.count() == 1).then_some(())
+    });
+    let latency = start.elapsed();
+    eprintln!("new mail stored {latency:?} after delivery (IDLE)");
+    assert!(latency < Duration::from_secs(2), "{latency:?}");
+
+    // Reading in the app wakes the worker out of IDLE and marks the mail read there.
+    s.store
+        .mark_conversation_read(conversation_of(&s, "p1@example.com"))
+        .unwrap();
+    supervisor.wake(Some(account));
+    wait_for("\\Seen on the server", Duration::from_secs(5), || {
+        servers.flags_of("INBOX", &["uid", "1"])[0]
+            .contains("\\Seen")
+            .then_some(())
+    });
+
+    // The server goes away: offline with the error shown, then back by itself.
+    servers.stop_imap();
+    wait_for("offline", Duration::from_secs(10), || {
+        let a = s.store.account(account).unwrap();
+        (a.status.state == SyncState::Offline).then_some(a.status.last_error)
+    })
+    .expect("the last error is kept");
+    servers.start_imap();
+    servers.deliver(
+        "INBOX",
+        &customer_mail("luca@example.com", "Dopo", "p2@example.com", "Eccomi"),
+    );
+    wait_for(
+        "caught up after the outage",
+        Duration::from_secs(20),
+        || (s.count() == 2).then_some(()),
+    );
+    wait_for("idle again", Duration::from_secs(10), || idle(&s.store));
+    supervisor.stop(account);
 }

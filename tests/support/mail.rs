@@ -24,6 +24,8 @@ pub const USER: &str = "negozio@localhost";
 pub const PASSWORD: &str = "pw-Segreto-4417";
 /// The Sent folder, advertised with SPECIAL-USE `\Sent`.
 pub const SENT: &str = "Sent";
+/// The archive folder, advertised with SPECIAL-USE `\Archive`.
+pub const ARCHIVE: &str = "Archivio";
 
 const SMTP_SERVER: &str = r#"
 import asyncio, os, ssl, sys, time
@@ -88,6 +90,8 @@ pub struct MailServers {
     pub smtps_port: u16,
     dovecot: Option<Child>,
     smtp: Option<Child>,
+    /// Dovecot offers neither IDLE nor CONDSTORE/QRESYNC (the fallback paths).
+    basic: bool,
 }
 
 fn run(cmd: &mut Command, what: &str) -> Vec<u8> {
@@ -137,6 +141,16 @@ fn stop_child(child: &mut Child) {
 impl MailServers {
     /// Starts both servers and waits until they accept connections.
     pub fn start() -> MailServers {
+        Self::start_with(false)
+    }
+
+    /// Like [`start`](Self::start), with a Dovecot that offers no IDLE and no
+    /// CONDSTORE/QRESYNC, as Outlook's IMAP server.
+    pub fn start_basic() -> MailServers {
+        Self::start_with(true)
+    }
+
+    fn start_with(basic: bool) -> MailServers {
         let dir = tempfile::Builder::new()
             .prefix("sportello-mail.")
             .tempdir()
@@ -151,6 +165,7 @@ impl MailServers {
             smtps_port: free_port(),
             dovecot: None,
             smtp: None,
+            basic,
         };
         servers.write_files();
         let mut servers = servers;
@@ -318,8 +333,12 @@ namespace inbox {{
     special_use = \Trash
     auto = subscribe
   }}
+  mailbox {archive} {{
+    special_use = \Archive
+    auto = subscribe
+  }}
 }}
-"#,
+{capabilities}"#,
             run = p("run"),
             state = p("state"),
             log = p("dovecot.log"),
@@ -329,6 +348,14 @@ namespace inbox {{
             imaps = self.imaps_port,
             passwd = p("users"),
             sent = SENT,
+            archive = ARCHIVE,
+            capabilities = if self.basic {
+                // A server like Outlook's: no IDLE, no CONDSTORE/QRESYNC.
+                "imap_capability = IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE \
+                 SPECIAL-USE UIDPLUS MOVE NAMESPACE\n"
+            } else {
+                ""
+            },
         );
         std::fs::write(self.config(), config).unwrap();
         std::fs::write(d.join("smtp_server.py"), SMTP_SERVER).unwrap();
@@ -510,6 +537,29 @@ namespace inbox {{
     /// `uid 3` or `header Message-ID <x@y>`.
     pub fn expunge(&self, folder: &str, query: &[&str]) {
         let mut args = vec!["expunge", "-u", USER, "mailbox", folder];
+        args.extend_from_slice(query);
+        self.doveadm(&args, None);
+    }
+
+    /// Adds (`add`) or removes (`remove`) flags such as `\\Seen` on the messages `query`
+    /// names, as another mail client would.
+    pub fn flags(&self, change: &str, flags: &str, folder: &str, query: &[&str]) {
+        let mut args = vec!["flags", change, "-u", USER, flags, "mailbox", folder];
+        args.extend_from_slice(query);
+        self.doveadm(&args, None);
+    }
+
+    /// The flags of the messages `query` names, e.g. `["\\Seen \\Answered"]`.
+    pub fn flags_of(&self, folder: &str, query: &[&str]) -> Vec<String> {
+        let mut args = vec!["-f", "tab", "fetch", "-u", USER, "flags", "mailbox", folder];
+        args.extend_from_slice(query);
+        let out = self.doveadm(&args, None);
+        out.lines().skip(1).map(|l| l.trim().to_string()).collect()
+    }
+
+    /// Moves messages to another folder, as another mail client would.
+    pub fn move_to(&self, to: &str, folder: &str, query: &[&str]) {
+        let mut args = vec!["move", "-u", USER, to, "mailbox", folder];
         args.extend_from_slice(query);
         self.doveadm(&args, None);
     }

@@ -5,27 +5,52 @@
 //! in batches while the next ones arrive. Each batch is stored together with the cursor at its
 //! highest UID, so a sync stopped anywhere resumes with nothing lost and nothing repeated.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_imap::types::NameAttribute;
 use futures::StreamExt;
+use serde::{Deserialize, Serialize};
 use sportello_core::channel::{FolderReport, SyncContext, SyncReport};
-use sportello_core::model::{RemoteLocation, SyncCursor, SyncProgress};
+use sportello_core::model::{RemoteLocation, SyncCursor, SyncProgress, SyncState};
 use sportello_core::store::IngestOptions;
 use sportello_core::{Error, ErrorCode, Result, Store};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use ts_rs::TS;
 
 use crate::mime;
+use crate::oauth::Login;
 use crate::settings::{EmailSettings, Security, is_loopback};
 use crate::tls;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest silence tolerated from the server in the middle of a command.
 const READ_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Common names of the archive folder, for servers without SPECIAL-USE.
+const ARCHIVE_NAMES: &[&str] = &[
+    "Archive",
+    "Archives",
+    "Archivio",
+    "INBOX.Archive",
+    "INBOX/Archive",
+];
+
+/// Common names of the trash folder, for servers without SPECIAL-USE.
+const TRASH_NAMES: &[&str] = &[
+    "Trash",
+    "Deleted Items",
+    "Deleted Messages",
+    "Cestino",
+    "Posta eliminata",
+    "Elementi eliminati",
+    "INBOX.Trash",
+    "[Gmail]/Trash",
+    "[Gmail]/Cestino",
+];
 
 /// Common names of the Sent folder, for servers without SPECIAL-USE.
 const SENT_NAMES: &[&str] = &[
@@ -73,7 +98,7 @@ fn network(host: &str, port: u16, e: impl std::fmt::Display) -> Error {
 }
 
 /// Maps an IMAP error seen after login.
-fn imap_error(host: &str, what: &str, e: async_imap::error::Error) -> Error {
+pub(crate) fn imap_error(host: &str, what: &str, e: async_imap::error::Error) -> Error {
     use async_imap::error::Error as E;
     match e {
         E::Io(io) if tls::is_tls_io_error(&io) => tls::tls_error(host, &io),
@@ -97,7 +122,7 @@ fn imap_error(host: &str, what: &str, e: async_imap::error::Error) -> Error {
     }
 }
 
-async fn timed<T>(host: &str, what: &str, f: impl Future<Output = T>) -> Result<T> {
+pub(crate) async fn timed<T>(host: &str, what: &str, f: impl Future<Output = T>) -> Result<T> {
     tokio::time::timeout(READ_TIMEOUT, f).await.map_err(|_| {
         Error::new(
             ErrorCode::Network,
@@ -130,7 +155,7 @@ async fn tls_wrap(settings: &EmailSettings, stream: Box<dyn Stream>) -> Result<B
 }
 
 /// Connects and logs in. Errors: Network, Tls, AuthFailed, Protocol; never the password.
-pub async fn connect(settings: &EmailSettings, password: &str) -> Result<Session> {
+pub async fn connect(settings: &EmailSettings, login: &Login) -> Result<Session> {
     let host = settings.imap_host.as_str();
     let port = settings.imap_port;
     let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, port)))
@@ -173,6 +198,29 @@ pub async fn connect(settings: &EmailSettings, password: &str) -> Result<Session
         let stream = tls_wrap(settings, client.into_inner()).await?;
         client = async_imap::Client::new(stream);
     }
+    let password = match login {
+        Login::Password(p) => p.as_str(),
+        Login::Bearer(token) => {
+            let auth = crate::oauth::XOAuth2 {
+                user: settings.username.clone(),
+                token: token.clone(),
+            };
+            let result = timed(host, "signing in", client.authenticate("XOAUTH2", auth)).await?;
+            return result.map_err(|(e, _)| match e {
+                async_imap::error::Error::No(text) | async_imap::error::Error::Bad(text) => {
+                    Error::new(
+                        ErrorCode::AuthFailed,
+                        format!(
+                            "the IMAP server {host} refused the sign-in of {} ({})",
+                            settings.username,
+                            text.trim()
+                        ),
+                    )
+                }
+                other => imap_error(host, "signing in", other),
+            });
+        }
+    };
     let login = timed(
         host,
         "logging in",
@@ -199,63 +247,145 @@ pub async fn connect(settings: &EmailSettings, password: &str) -> Result<Session
 }
 
 /// Logs in and out: the account's IMAP settings work.
-pub async fn check(settings: &EmailSettings, password: &str) -> Result<()> {
-    let mut session = connect(settings, password).await?;
+pub async fn check(settings: &EmailSettings, login: &Login) -> Result<()> {
+    let mut session = connect(settings, login).await?;
     let _ = timed(&settings.imap_host, "logging out", session.logout()).await;
     Ok(())
 }
 
-/// INBOX plus the Sent folder (SPECIAL-USE `\Sent`, else a well-known name), or the folders
-/// the settings name.
-pub async fn folders_to_sync(
+/// What a folder is for (RFC 6154 SPECIAL-USE, else its well-known name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum FolderRole {
+    Inbox,
+    Sent,
+    Archive,
+    Trash,
+    Drafts,
+    Junk,
+    All,
+}
+
+/// One folder of an email account, as listed for the account settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct MailFolder {
+    pub name: String,
+    pub role: Option<FolderRole>,
+    /// Its mail shows in Sportello's inbox (INBOX and Sent unless the user chose others).
+    pub feeds_inbox: bool,
+}
+
+/// The selectable folders with their roles, in the server's order.
+pub async fn list_folders(
     settings: &EmailSettings,
     session: &mut Session,
-) -> Result<Vec<String>> {
-    if !settings.folders.is_empty() {
-        return Ok(settings.folders.clone());
-    }
+) -> Result<Vec<MailFolder>> {
     let host = settings.imap_host.as_str();
-    let mut names: Vec<(String, bool)> = Vec::new();
+    let mut found: Vec<(String, Option<FolderRole>)> = Vec::new();
     {
         let mut list = timed(host, "listing folders", session.list(Some(""), Some("*")))
             .await?
             .map_err(|e| imap_error(host, "listing folders", e))?;
         while let Some(item) = timed(host, "listing folders", list.next()).await? {
             let name = item.map_err(|e| imap_error(host, "listing folders", e))?;
-            let selectable = !name
-                .attributes()
+            let attributes = name.attributes();
+            if attributes
                 .iter()
-                .any(|a| matches!(a, NameAttribute::NoSelect));
-            let sent = name
-                .attributes()
-                .iter()
-                .any(|a| matches!(a, NameAttribute::Sent));
-            if selectable {
-                names.push((name.name().to_string(), sent));
+                .any(|a| matches!(a, NameAttribute::NoSelect))
+            {
+                continue;
             }
+            let role = attributes.iter().find_map(|a| match a {
+                NameAttribute::Sent => Some(FolderRole::Sent),
+                NameAttribute::Archive => Some(FolderRole::Archive),
+                NameAttribute::Trash => Some(FolderRole::Trash),
+                NameAttribute::Drafts => Some(FolderRole::Drafts),
+                NameAttribute::Junk => Some(FolderRole::Junk),
+                NameAttribute::All => Some(FolderRole::All),
+                _ => None,
+            });
+            found.push((name.name().to_string(), role));
         }
     }
-    let mut folders = vec!["INBOX".to_string()];
-    folders.extend(sent_folder(&names));
-    Ok(folders)
+    Ok(with_roles(settings, found))
 }
 
-/// The Sent folder among `(name, has \Sent)`: the one the server marks (SPECIAL-USE), else
-/// the first well-known name, in any case.
-fn sent_folder(names: &[(String, bool)]) -> Option<String> {
-    names
-        .iter()
-        .find(|(_, sent)| *sent)
-        .map(|(n, _)| n.clone())
-        .or_else(|| {
-            SENT_NAMES.iter().find_map(|want| {
-                names
-                    .iter()
-                    .find(|(n, _)| n.eq_ignore_ascii_case(want))
-                    .map(|(n, _)| n.clone())
-            })
+/// Fills in roles the server did not mark (by well-known names) and which folders feed the
+/// inbox.
+fn with_roles(
+    settings: &EmailSettings,
+    mut found: Vec<(String, Option<FolderRole>)>,
+) -> Vec<MailFolder> {
+    for (name, role) in found.iter_mut() {
+        if name.eq_ignore_ascii_case("INBOX") {
+            *role = Some(FolderRole::Inbox);
+        }
+    }
+    for (wanted, names) in [
+        (FolderRole::Sent, SENT_NAMES),
+        (FolderRole::Archive, ARCHIVE_NAMES),
+        (FolderRole::Trash, TRASH_NAMES),
+    ] {
+        if found.iter().any(|(_, r)| *r == Some(wanted)) {
+            continue;
+        }
+        let pick = names.iter().find_map(|want| {
+            found
+                .iter()
+                .position(|(n, r)| r.is_none() && n.eq_ignore_ascii_case(want))
+        });
+        if let Some(i) = pick {
+            found[i].1 = Some(wanted);
+        }
+    }
+    let default_feed =
+        |role: Option<FolderRole>| matches!(role, Some(FolderRole::Inbox) | Some(FolderRole::Sent));
+    let mut sent_seen = false;
+    found
+        .into_iter()
+        .map(|(name, role)| {
+            let feeds_inbox = if settings.folders.is_empty() {
+                // One Sent folder only, should a server mark two.
+                let feeds = default_feed(role) && !(role == Some(FolderRole::Sent) && sent_seen);
+                sent_seen |= role == Some(FolderRole::Sent);
+                feeds
+            } else {
+                settings.folders.iter().any(|f| f == &name)
+            };
+            MailFolder {
+                name,
+                role,
+                feeds_inbox,
+            }
         })
-        .filter(|n| !n.eq_ignore_ascii_case("INBOX"))
+        .collect()
+}
+
+/// The folder with a role, if any.
+pub fn folder_with(folders: &[MailFolder], role: FolderRole) -> Option<&str> {
+    folders
+        .iter()
+        .find(|f| f.role == Some(role))
+        .map(|f| f.name.as_str())
+}
+
+/// The folders whose mail feeds the inbox, INBOX first.
+pub fn feed_folders(settings: &EmailSettings, folders: &[MailFolder]) -> Vec<String> {
+    if !settings.folders.is_empty() {
+        return settings.folders.clone();
+    }
+    let mut feeds: Vec<String> = folders
+        .iter()
+        .filter(|f| f.feeds_inbox)
+        .map(|f| f.name.clone())
+        .collect();
+    feeds.sort_by_key(|f| !f.eq_ignore_ascii_case("INBOX"));
+    if !feeds.iter().any(|f| f.eq_ignore_ascii_case("INBOX")) {
+        feeds.insert(0, "INBOX".to_string());
+    }
+    feeds
 }
 
 /// One message as fetched, before parsing.
@@ -340,20 +470,31 @@ fn store_batches(
 }
 
 /// Syncs one folder from its cursor.
+#[allow(clippy::too_many_arguments)]
 async fn sync_folder(
     ctx: &SyncContext,
     settings: &EmailSettings,
     session: &mut Session,
     folder: &str,
-    limits: BatchLimits,
+    caps: Caps,
+    tuning: &SyncTuning,
+    memory: &SyncMemory,
     progress: &Arc<dyn Fn(u32) + Send + Sync>,
 ) -> Result<(FolderReport, u32)> {
+    let limits = tuning.limits;
     // Returns the folder's report and how many fetched messages were already stored.
     let host = settings.imap_host.as_str();
     let store = &ctx.store;
     let account_id = ctx.account.id;
     let what = format!("opening folder {folder}");
-    let mailbox = timed(host, &what, session.select(folder))
+    let select = async {
+        if caps.condstore {
+            session.select_condstore(folder).await
+        } else {
+            session.select(folder).await
+        }
+    };
+    let mailbox = timed(host, &what, select)
         .await?
         .map_err(|e| imap_error(host, &what, e))?;
     let uidvalidity = mailbox.uid_validity.unwrap_or(0);
@@ -363,6 +504,11 @@ async fn sync_folder(
     };
 
     let cursor = store.cursor(account_id, folder)?;
+    let previous_modseq = cursor
+        .as_ref()
+        .filter(|c| c.uidvalidity == uidvalidity)
+        .map(|c| c.highest_modseq)
+        .unwrap_or(0);
     // A first sync that was interrupted is still a first sync: one summary, not a flood.
     let first_sync = cursor.as_ref().is_none_or(|c| c.last_uid == 0);
     let last_uid = match &cursor {
@@ -393,6 +539,18 @@ async fn sync_folder(
     let nothing_new =
         mailbox.exists == 0 || mailbox.uid_next.is_some_and(|next| next <= last_uid + 1);
     if nothing_new {
+        sync_state(
+            ctx,
+            settings,
+            session,
+            folder,
+            &mailbox,
+            previous_modseq,
+            caps,
+            tuning,
+            memory,
+        )
+        .await?;
         return Ok((report, 0));
     }
 
@@ -495,21 +653,196 @@ async fn sync_folder(
     fetch_result?;
     report.fetched = fetched;
     report.stored = stored;
+    sync_state(
+        ctx,
+        settings,
+        session,
+        folder,
+        &mailbox,
+        previous_modseq,
+        caps,
+        tuning,
+        memory,
+    )
+    .await?;
     Ok((report, duplicates))
 }
 
-/// Syncs every folder of the account.
-pub async fn sync(
+/// How a sync behaves; tests shorten the waits.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncTuning {
+    pub limits: BatchLimits,
+    /// Without CONDSTORE, how often every flag of a folder is read again (a fresh channel,
+    /// e.g. `sportello-cli sync --once`, always reads them).
+    pub flag_scan_every: Duration,
+    /// Longest IDLE before it is re-issued (RFC 2177: servers may drop an IDLE after 30
+    /// minutes of inactivity).
+    pub idle_for: Duration,
+}
+
+impl Default for SyncTuning {
+    fn default() -> Self {
+        SyncTuning {
+            limits: BatchLimits::default(),
+            flag_scan_every: Duration::from_secs(5 * 60),
+            idle_for: Duration::from_secs(25 * 60),
+        }
+    }
+}
+
+/// What a channel remembers between passes, in memory only.
+#[derive(Debug, Default)]
+pub struct SyncMemory {
+    flag_scans: std::sync::Mutex<HashMap<String, Instant>>,
+    /// The server offers IDLE (learned at the last connection).
+    pub idle: AtomicBool,
+}
+
+impl SyncMemory {
+    fn scan_due(&self, folder: &str, every: Duration) -> bool {
+        let scans = self.flag_scans.lock().unwrap_or_else(|p| p.into_inner());
+        scans.get(folder).is_none_or(|at| at.elapsed() >= every)
+    }
+
+    fn scanned(&self, folder: &str) {
+        let mut scans = self.flag_scans.lock().unwrap_or_else(|p| p.into_inner());
+        scans.insert(folder.to_string(), Instant::now());
+    }
+}
+
+/// What the server offers, from CAPABILITY after login.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Caps {
+    pub condstore: bool,
+    pub idle: bool,
+    pub mv: bool,
+    pub uidplus: bool,
+}
+
+pub async fn capabilities(settings: &EmailSettings, session: &mut Session) -> Result<Caps> {
+    let host = settings.imap_host.as_str();
+    let caps = timed(host, "asking capabilities", session.capabilities())
+        .await?
+        .map_err(|e| imap_error(host, "asking capabilities", e))?;
+    Ok(Caps {
+        condstore: caps.has_str("CONDSTORE"),
+        idle: caps.has_str("IDLE"),
+        mv: caps.has_str("MOVE"),
+        uidplus: caps.has_str("UIDPLUS"),
+    })
+}
+
+/// `(uid, seen)` for the messages `set` names (only those changed since `modseq`, if given).
+async fn fetch_flags(
+    host: &str,
+    session: &mut Session,
+    set: &str,
+    changed_since: Option<u64>,
+) -> Result<Vec<(u32, bool)>> {
+    let what = "reading flags";
+    let query = match changed_since {
+        Some(m) => format!("(UID FLAGS) (CHANGEDSINCE {m})"),
+        None => "(UID FLAGS)".to_string(),
+    };
+    let mut out = Vec::new();
+    let mut fetches = timed(host, what, session.uid_fetch(set, &query))
+        .await?
+        .map_err(|e| imap_error(host, what, e))?;
+    while let Some(item) = timed(host, what, fetches.next()).await? {
+        let fetch = item.map_err(|e| imap_error(host, what, e))?;
+        if let Some(uid) = fetch.uid {
+            let seen = fetch
+                .flags()
+                .any(|f| matches!(f, async_imap::types::Flag::Seen));
+            out.push((uid, seen));
+        }
+    }
+    Ok(out)
+}
+
+/// Flags and expunges made elsewhere since the last pass.
+#[allow(clippy::too_many_arguments)]
+async fn sync_state(
     ctx: &SyncContext,
     settings: &EmailSettings,
-    password: &str,
-    limits: BatchLimits,
-) -> Result<SyncReport> {
-    let mut session = connect(settings, password).await?;
-    let folders = folders_to_sync(settings, &mut session).await?;
+    session: &mut Session,
+    folder: &str,
+    mailbox: &async_imap::types::Mailbox,
+    previous_modseq: u64,
+    caps: Caps,
+    tuning: &SyncTuning,
+    memory: &SyncMemory,
+) -> Result<()> {
+    let host = settings.imap_host.as_str();
+    let store = &ctx.store;
+    let account_id = ctx.account.id;
+    let uidvalidity = mailbox.uid_validity.unwrap_or(0);
+    let server_modseq = mailbox.highest_modseq.filter(|_| caps.condstore);
+    let last_uid = store
+        .cursor(account_id, folder)?
+        .map(|c| c.last_uid)
+        .unwrap_or(0);
+    let mut uids_known = false;
+    match server_modseq {
+        // CONDSTORE: nothing changed since the last pass, and the SELECT said so.
+        Some(m) if m == previous_modseq => return Ok(()),
+        Some(_) if previous_modseq > 0 && last_uid > 0 => {
+            let changed = fetch_flags(
+                host,
+                session,
+                &format!("1:{last_uid}"),
+                Some(previous_modseq),
+            )
+            .await?;
+            store.apply_remote_flags(account_id, folder, uidvalidity, &changed)?;
+        }
+        Some(_) => {}
+        None if last_uid > 0 && tuning_scan_due(memory, folder, tuning) => {
+            let all = fetch_flags(host, session, "1:*", None).await?;
+            store.apply_remote_flags(account_id, folder, uidvalidity, &all)?;
+            let present: HashSet<u32> = all.iter().map(|(uid, _)| *uid).collect();
+            store.forget_expunged(account_id, folder, uidvalidity, &present)?;
+            memory.scanned(folder);
+            uids_known = true;
+        }
+        None => {}
+    }
+    // Expunged elsewhere: the folder holds fewer messages than we know of there.
+    if !uids_known && store.location_count(account_id, folder, uidvalidity)? != mailbox.exists {
+        let what = format!("listing the messages of {folder}");
+        let present = timed(host, &what, session.uid_search("ALL"))
+            .await?
+            .map_err(|e| imap_error(host, &what, e))?;
+        store.forget_expunged(account_id, folder, uidvalidity, &present)?;
+    }
+    if let Some(m) = server_modseq
+        && let Some(mut cursor) = store.cursor(account_id, folder)?
+        && cursor.uidvalidity == uidvalidity
+    {
+        cursor.highest_modseq = m;
+        store.set_cursor(account_id, &cursor)?;
+    }
+    Ok(())
+}
 
+fn tuning_scan_due(memory: &SyncMemory, folder: &str, tuning: &SyncTuning) -> bool {
+    memory.scan_due(folder, tuning.flag_scan_every)
+}
+
+/// Syncs the feed folders on an open session.
+#[allow(clippy::too_many_arguments)]
+async fn sync_feeds(
+    ctx: &SyncContext,
+    settings: &EmailSettings,
+    session: &mut Session,
+    feeds: &[String],
+    caps: Caps,
+    tuning: &SyncTuning,
+    memory: &SyncMemory,
+    report: &mut SyncReport,
+) -> Result<()> {
     // Progress is shown only for a first (or re-)sync, which can be long.
-    let first: Vec<bool> = folders
+    let first: Vec<bool> = feeds
         .iter()
         .map(|f| {
             let cursor = ctx.store.cursor(ctx.account.id, f)?;
@@ -517,7 +850,7 @@ pub async fn sync(
         })
         .collect::<Result<_>>()?;
     let mut sizes = 0u32;
-    for (folder, _) in folders.iter().zip(&first).filter(|(_, first)| **first) {
+    for (folder, _) in feeds.iter().zip(&first).filter(|(_, first)| **first) {
         let host = settings.imap_host.as_str();
         if let Ok(Ok(mailbox)) = timed(host, "counting", session.status(folder, "(MESSAGES)")).await
         {
@@ -526,8 +859,7 @@ pub async fn sync(
     }
     let total = Arc::new(std::sync::atomic::AtomicU32::new(sizes));
     let done = Arc::new(std::sync::atomic::AtomicU32::new(0));
-    let mut report = SyncReport::default();
-    for (folder, first_sync) in folders.iter().zip(first) {
+    for (folder, first_sync) in feeds.iter().zip(first) {
         let progress: Arc<dyn Fn(u32) + Send + Sync> = if first_sync {
             let (total, done, callback) = (total.clone(), done.clone(), ctx.progress.clone());
             Arc::new(move |n| {
@@ -538,21 +870,202 @@ pub async fn sync(
         } else {
             Arc::new(|_| {})
         };
-        let (folder_report, duplicates) =
-            sync_folder(ctx, settings, &mut session, folder, limits, &progress).await?;
+        let (folder_report, duplicates) = sync_folder(
+            ctx, settings, session, folder, caps, tuning, memory, &progress,
+        )
+        .await?;
         report.duplicates += duplicates;
         report.add(folder_report);
     }
+    Ok(())
+}
+
+/// Why an IDLE ended.
+enum Woken {
+    /// The server reported a change (new mail, an expunge, flags).
+    Server,
+    /// The app has something to do (a reply or a read mark was queued).
+    App,
+    /// Time to re-issue it.
+    Timeout,
+}
+
+async fn wake_fired(wake: &Option<Arc<tokio::sync::Notify>>) {
+    match wake {
+        Some(w) => w.notified().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Waits in IDLE on INBOX until the server reports something, the app wakes us, or
+/// `tuning.idle_for` passes.
+async fn idle(
+    ctx: &SyncContext,
+    settings: &EmailSettings,
+    session: Session,
+    tuning: &SyncTuning,
+) -> Result<(Session, Woken)> {
+    let host = settings.imap_host.as_str();
+    let mut handle = session.idle();
+    timed(host, "starting IDLE", handle.init())
+        .await?
+        .map_err(|e| imap_error(host, "starting IDLE", e))?;
+    let woken = {
+        let (wait, _stop) = handle.wait_with_timeout(tuning.idle_for);
+        tokio::select! {
+            r = wait => match r.map_err(|e| imap_error(host, "waiting for new mail", e))? {
+                async_imap::extensions::idle::IdleResponse::NewData(_) => Woken::Server,
+                async_imap::extensions::idle::IdleResponse::Timeout => Woken::Timeout,
+                async_imap::extensions::idle::IdleResponse::ManualInterrupt => Woken::App,
+            },
+            _ = wake_fired(&ctx.wake) => Woken::App,
+            // The server's "still here" notes reset async-imap's own timer: bound it here.
+            _ = tokio::time::sleep(tuning.idle_for) => Woken::Timeout,
+        }
+    };
+    let session = timed(host, "ending IDLE", handle.done())
+        .await?
+        .map_err(|e| imap_error(host, "ending IDLE", e))?;
+    Ok((session, woken))
+}
+
+/// Connects, does what the app queued for the server, syncs every feed folder, and — for a
+/// background worker on a server with IDLE — waits for the next change and syncs it too.
+pub async fn sync(
+    ctx: &SyncContext,
+    settings: &EmailSettings,
+    login: &Login,
+    tuning: &SyncTuning,
+    memory: &SyncMemory,
+) -> Result<SyncReport> {
+    let mut session = connect(settings, login).await?;
+    let caps = capabilities(settings, &mut session).await?;
+    memory.idle.store(caps.idle, Ordering::SeqCst);
+    let folders = list_folders(settings, &mut session).await?;
+    let feeds = feed_folders(settings, &folders);
+    let store = &ctx.store;
+    let account_id = ctx.account.id;
+    let mut report = SyncReport::default();
+    crate::remote::apply_ops(store, account_id, settings, &mut session, &folders, caps).await?;
+    sync_feeds(
+        ctx,
+        settings,
+        &mut session,
+        &feeds,
+        caps,
+        tuning,
+        memory,
+        &mut report,
+    )
+    .await?;
+    if ctx.long_poll && caps.idle {
+        let host = settings.imap_host.as_str();
+        let what = "opening INBOX";
+        timed(host, what, session.select("INBOX"))
+            .await?
+            .map_err(|e| imap_error(host, what, e))?;
+        // Caught up: the account is idle while we wait on the server.
+        store.set_progress(account_id, None);
+        store.set_account_state(account_id, SyncState::Idle, None, true)?;
+        let (s, woken) = idle(ctx, settings, session, tuning).await?;
+        session = s;
+        match woken {
+            Woken::Server => {
+                crate::remote::apply_ops(store, account_id, settings, &mut session, &folders, caps)
+                    .await?;
+                sync_feeds(
+                    ctx,
+                    settings,
+                    &mut session,
+                    &feeds,
+                    caps,
+                    tuning,
+                    memory,
+                    &mut report,
+                )
+                .await?;
+            }
+            Woken::App => {
+                crate::remote::apply_ops(store, account_id, settings, &mut session, &folders, caps)
+                    .await?;
+            }
+            Woken::Timeout => {}
+        }
+    }
     let _ = tokio::time::timeout(Duration::from_secs(5), session.logout()).await;
     Ok(report)
+}
+
+/// Does what the app queued for the server now (after sending a reply), on its own
+/// connection.
+pub async fn apply_ops_now(
+    store: &Store,
+    account_id: i64,
+    settings: &EmailSettings,
+    login: &Login,
+) -> Result<()> {
+    if !store.has_remote_ops(account_id)? {
+        return Ok(());
+    }
+    let mut session = connect(settings, login).await?;
+    let caps = capabilities(settings, &mut session).await?;
+    let folders = list_folders(settings, &mut session).await?;
+    let result =
+        crate::remote::apply_ops(store, account_id, settings, &mut session, &folders, caps).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), session.logout()).await;
+    result
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn names(list: &[(&str, bool)]) -> Vec<(String, bool)> {
-        list.iter().map(|(n, s)| (n.to_string(), *s)).collect()
+    fn names(list: &[(&str, bool)]) -> Vec<(String, Option<FolderRole>)> {
+        list.iter()
+            .map(|(n, s)| (n.to_string(), s.then_some(FolderRole::Sent)))
+            .collect()
+    }
+
+    fn sent_folder(list: &[(String, Option<FolderRole>)]) -> Option<String> {
+        let folders = with_roles(&EmailSettings::local(), list.to_vec());
+        folder_with(&folders, FolderRole::Sent).map(str::to_string)
+    }
+
+    #[test]
+    fn inbox_and_sent_feed_the_inbox_by_default_and_roles_come_from_names_too() {
+        let list = vec![
+            ("INBOX".to_string(), None),
+            ("Archivio".to_string(), None),
+            ("Cestino".to_string(), None),
+            ("Posta inviata".to_string(), None),
+            ("Clienti".to_string(), None),
+        ];
+        let folders = with_roles(&EmailSettings::local(), list.clone());
+        assert_eq!(folder_with(&folders, FolderRole::Archive), Some("Archivio"));
+        assert_eq!(folder_with(&folders, FolderRole::Trash), Some("Cestino"));
+        let settings = EmailSettings::local();
+        assert_eq!(
+            feed_folders(&settings, &folders),
+            vec!["INBOX", "Posta inviata"]
+        );
+        let mut chosen = EmailSettings::local();
+        chosen.folders = vec!["INBOX".into(), "Clienti".into()];
+        let folders = with_roles(&chosen, list);
+        assert!(
+            folders
+                .iter()
+                .find(|f| f.name == "Clienti")
+                .unwrap()
+                .feeds_inbox
+        );
+        assert!(
+            !folders
+                .iter()
+                .find(|f| f.name == "Posta inviata")
+                .unwrap()
+                .feeds_inbox
+        );
+        assert_eq!(feed_folders(&chosen, &folders), vec!["INBOX", "Clienti"]);
     }
 
     #[test]

@@ -238,6 +238,11 @@ fn from_parsed(
         "reply_to": reply_to.as_ref().map(|p| p.address.clone()),
         "auto_submitted": header_text("Auto-Submitted"),
         "list_id": list_id,
+        // Facts for never auto-replying to machines (RFC 3834, bulk mail, bounces).
+        "precedence": header_text("Precedence"),
+        "return_path": header_text("Return-Path"),
+        "auto_reply_header": header_text("X-Autoreply").is_some()
+            || header_text("X-Autorespond").is_some(),
     });
 
     let external_id = message_id

@@ -16,6 +16,7 @@ use sportello_core::channel::OutboundMessage;
 use sportello_core::model::Account;
 use sportello_core::{Error, ErrorCode, Result};
 
+use crate::oauth::Login;
 use crate::settings::{EmailSettings, Security, is_loopback};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -190,7 +191,7 @@ fn tls_parameters(settings: &EmailSettings) -> Result<TlsParameters> {
 }
 
 /// Connects (TLS / STARTTLS / plain to loopback) and authenticates.
-async fn connect(settings: &EmailSettings, password: &str) -> Result<AsyncSmtpConnection> {
+async fn connect(settings: &EmailSettings, login: &Login) -> Result<AsyncSmtpConnection> {
     let host = settings.smtp_host.as_str();
     let hello = ClientId::default();
     let wrapper = match settings.smtp_security {
@@ -226,13 +227,16 @@ async fn connect(settings: &EmailSettings, password: &str) -> Result<AsyncSmtpCo
             .await
             .map_err(|e| smtp_error(settings, Stage::Connect, e))?;
     }
-    let mechanisms = [Mechanism::Plain, Mechanism::Login];
+    let (mechanisms, secret): (&[Mechanism], &str) = match login {
+        Login::Password(p) => (&[Mechanism::Plain, Mechanism::Login], p),
+        Login::Bearer(token) => (&[Mechanism::Xoauth2], token),
+    };
     let offers_auth = mechanisms
         .iter()
         .any(|m| conn.server_info().supports_auth_mechanism(*m));
     if offers_auth {
-        let credentials = Credentials::new(settings.username.clone(), password.to_string());
-        if let Err(e) = conn.auth(&mechanisms, &credentials).await {
+        let credentials = Credentials::new(settings.username.clone(), secret.to_string());
+        if let Err(e) = conn.auth(mechanisms, &credentials).await {
             conn.abort().await;
             return Err(smtp_error(settings, Stage::Auth, e));
         }
@@ -246,19 +250,15 @@ async fn connect(settings: &EmailSettings, password: &str) -> Result<AsyncSmtpCo
 }
 
 /// Connects, authenticates and quits: the account's SMTP settings work.
-pub async fn check(settings: &EmailSettings, password: &str) -> Result<()> {
-    let mut conn = connect(settings, password).await?;
+pub async fn check(settings: &EmailSettings, login: &Login) -> Result<()> {
+    let mut conn = connect(settings, login).await?;
     let _ = conn.quit().await;
     Ok(())
 }
 
 /// Submits a built message. Transient failures (network, 4xx) come back as `Network`.
-pub async fn submit(
-    settings: &EmailSettings,
-    password: &str,
-    message: &BuiltMessage,
-) -> Result<()> {
-    let mut conn = connect(settings, password).await?;
+pub async fn submit(settings: &EmailSettings, login: &Login, message: &BuiltMessage) -> Result<()> {
+    let mut conn = connect(settings, login).await?;
     match conn.send(&message.envelope, &message.bytes).await {
         Ok(_) => {
             let _ = conn.quit().await;

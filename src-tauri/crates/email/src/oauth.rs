@@ -1,0 +1,42 @@
+//! Signing in: a password, or an OAuth2 access token sent as XOAUTH2 (Gmail, Microsoft).
+
+/// What a connection signs in with. Never logged.
+#[derive(Clone)]
+pub enum Login {
+    Password(String),
+    /// An OAuth2 access token (XOAUTH2).
+    Bearer(String),
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Login::Password(_) => "Login::Password(..)",
+            Login::Bearer(_) => "Login::Bearer(..)",
+        })
+    }
+}
+
+/// The XOAUTH2 SASL initial response (Google's and Microsoft's documented format):
+/// `user=<user>^Aauth=Bearer <token>^A^A`, base64-encoded by the IMAP/SMTP client.
+pub fn xoauth2_response(user: &str, token: &str) -> String {
+    format!("user={user}\x01auth=Bearer {token}\x01\x01")
+}
+
+/// async-imap's `AUTHENTICATE XOAUTH2`: answers the first (empty) challenge with the token;
+/// a failure challenge (a JSON error) is answered with an empty line, as the mechanism asks.
+pub struct XOAuth2 {
+    pub user: String,
+    pub token: String,
+}
+
+impl async_imap::Authenticator for XOAuth2 {
+    type Response = String;
+    fn process(&mut self, challenge: &[u8]) -> String {
+        if challenge.is_empty() {
+            xoauth2_response(&self.user, &self.token)
+        } else {
+            String::new()
+        }
+    }
+}
