@@ -1,16 +1,21 @@
 //! Commands the window may call: one-line adapters over the core. Errors reach the UI as
 //! `{code, message}` (sportello_core::Error); the UI branches on `code` only.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sportello_core::model::{Account, ConversationDetail, Message, SearchHit};
-use sportello_core::outbox::Draft;
+use sportello_core::outbox::{Draft, ReplyExtras};
 use sportello_core::settings::Settings;
 use sportello_core::store::{ConversationPage, ConversationQuery};
 use sportello_core::{Error, Result};
 use sportello_email::EmailAccountInput;
+use sportello_messaging::display::ChatDetails;
+use sportello_messaging::{
+    MetaInput, ReplyWindow, TelegramInput, Template, TwilioInput, WhatsAppInput,
+};
 use tauri::{AppHandle, Manager, Runtime, State};
 use ts_rs::TS;
 
+use crate::webhook::WebhookInfo;
 use crate::{App, StartupFailure};
 
 #[derive(Serialize, TS)]
@@ -63,6 +68,89 @@ pub fn add_email_account(app: State<App>, input: EmailAccountInput) -> Result<Ac
     Ok(account)
 }
 
+/// What a connection test found: the number, Page or bot the credentials serve.
+#[tauri::command]
+pub async fn test_whatsapp_account(input: WhatsAppInput) -> Result<String> {
+    sportello_messaging::whatsapp::test_settings(&input).await
+}
+
+#[tauri::command]
+pub async fn test_twilio_account(input: TwilioInput) -> Result<String> {
+    sportello_messaging::twilio::test_settings(&input)
+        .await
+        .map(|()| input.from.trim().to_string())
+}
+
+#[tauri::command]
+pub async fn test_meta_accounts(input: MetaInput) -> Result<String> {
+    sportello_messaging::meta::test_settings(&input).await
+}
+
+#[tauri::command]
+pub async fn test_telegram_account(input: TelegramInput) -> Result<String> {
+    sportello_messaging::telegram::test_settings(&input).await
+}
+
+/// Adds the account (after a connection test unless `test` is false) and starts its worker.
+#[tauri::command]
+pub async fn add_whatsapp_account(
+    app: State<'_, App>,
+    input: WhatsAppInput,
+    test: Option<bool>,
+) -> Result<Account> {
+    let account =
+        sportello_messaging::whatsapp::add_account(&app.store, &input, test.unwrap_or(true))
+            .await?;
+    app.supervisor.start(account.id);
+    Ok(account)
+}
+
+#[tauri::command]
+pub async fn add_twilio_account(
+    app: State<'_, App>,
+    input: TwilioInput,
+    test: Option<bool>,
+) -> Result<Account> {
+    let account =
+        sportello_messaging::twilio::add_account(&app.store, &input, test.unwrap_or(true)).await?;
+    app.supervisor.start(account.id);
+    Ok(account)
+}
+
+/// Adds the Page's Messenger account and, with an Instagram id, its Instagram account.
+#[tauri::command]
+pub async fn add_meta_accounts(
+    app: State<'_, App>,
+    input: MetaInput,
+    test: Option<bool>,
+) -> Result<Vec<Account>> {
+    let accounts =
+        sportello_messaging::meta::add_accounts(&app.store, &input, test.unwrap_or(true)).await?;
+    for account in &accounts {
+        app.supervisor.start(account.id);
+    }
+    Ok(accounts)
+}
+
+#[tauri::command]
+pub async fn add_telegram_account(
+    app: State<'_, App>,
+    input: TelegramInput,
+    test: Option<bool>,
+) -> Result<Account> {
+    let account =
+        sportello_messaging::telegram::add_account(&app.store, &input, test.unwrap_or(true))
+            .await?;
+    app.supervisor.start(account.id);
+    Ok(account)
+}
+
+/// Where Meta must deliver (the local receiver; the shop's tunnel points at it).
+#[tauri::command]
+pub fn webhook_info(app: State<App>) -> WebhookInfo {
+    app.webhook.info()
+}
+
 #[tauri::command]
 pub fn remove_account(app: State<App>, account_id: i64) -> Result<()> {
     app.supervisor.stop(account_id);
@@ -88,21 +176,95 @@ pub fn get_conversation(app: State<App>, conversation_id: i64) -> Result<Convers
     app.store.conversation_for_display(conversation_id)
 }
 
+/// Which reply the conversation allows now (24-hour window, human agent, templates only).
+#[tauri::command]
+pub fn reply_window(app: State<App>, conversation_id: i64) -> Result<ReplyWindow> {
+    sportello_messaging::conversation_window(&app.store, conversation_id)
+}
+
+/// The approved (and pending) message templates of a WhatsApp Cloud API account.
+#[tauri::command]
+pub async fn whatsapp_templates(app: State<'_, App>, account_id: i64) -> Result<Vec<Template>> {
+    let account = app.store.account(account_id)?;
+    sportello_messaging::WhatsAppChannel::open(&app.store, &account)?
+        .templates()
+        .await
+}
+
+/// Reactions, locations, shared contacts, story replies and templates of a chat thread.
+#[tauri::command]
+pub fn message_details(app: State<App>, conversation_id: i64) -> Result<Vec<ChatDetails>> {
+    sportello_messaging::display::conversation_details(&app.store, conversation_id)
+}
+
 #[tauri::command]
 pub fn mark_read(app: State<App>, conversation_id: i64) -> Result<()> {
     app.store.mark_conversation_read(conversation_id).map(drop)
 }
 
+/// A template to send instead of free text (outside WhatsApp's 24 hours).
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[ts(export)]
+pub enum ReplyTemplate {
+    /// An approved template of the WhatsApp Business Account, its `{{n}}` values in order.
+    Whatsapp {
+        name: String,
+        language: String,
+        params: Vec<String>,
+    },
+    /// A Twilio Content template by its SID (HX...), its variables in order.
+    Twilio {
+        content_sid: String,
+        params: Vec<String>,
+    },
+}
+
+impl ReplyTemplate {
+    /// The shape the channels read from the message's meta (see `ReplyExtras::template`).
+    fn into_meta(self) -> serde_json::Value {
+        match self {
+            ReplyTemplate::Whatsapp {
+                name,
+                language,
+                params,
+            } => serde_json::json!({"name": name, "language": language, "params": params}),
+            ReplyTemplate::Twilio {
+                content_sid,
+                params,
+            } => {
+                let variables: serde_json::Map<String, serde_json::Value> = params
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, p)| ((i + 1).to_string(), p.into()))
+                    .collect();
+                serde_json::json!({"content_sid": content_sid, "variables": variables})
+            }
+        }
+    }
+}
+
+/// Queues a reply; chat channels may add a template and files (paths from the file picker).
 #[tauri::command]
 pub fn send_reply(
     app: State<App>,
     conversation_id: i64,
     text: String,
     quote: bool,
+    template: Option<ReplyTemplate>,
+    files: Option<Vec<String>>,
 ) -> Result<Message> {
+    let extras = ReplyExtras {
+        template: template.map(ReplyTemplate::into_meta),
+        files: files
+            .unwrap_or_default()
+            .iter()
+            .map(|p| sportello_messaging::outgoing_file(std::path::Path::new(p)))
+            .collect::<Result<_>>()?,
+    };
     let message = app
         .store
-        .queue_reply(conversation_id, &Draft { text, quote })?;
+        .queue_reply_with(conversation_id, &Draft { text, quote }, &extras)?;
     app.supervisor.wake(Some(message.account_id));
     Ok(message)
 }
@@ -125,6 +287,15 @@ pub fn open_attachment(app: State<App>, attachment_id: i64) -> Result<()> {
         .store
         .export_attachment(attachment_id, &std::env::temp_dir().join("sportello"))?;
     open::that_detached(&path).map_err(|e| Error::internal(format!("cannot open the file: {e}")))
+}
+
+/// Opens a web link from a message (a map, an Instagram story) in the browser.
+#[tauri::command]
+pub fn open_link(url: String) -> Result<()> {
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(Error::invalid("only web links can be opened"));
+    }
+    open::that_detached(&url).map_err(|e| Error::internal(format!("cannot open the link: {e}")))
 }
 
 #[tauri::command]

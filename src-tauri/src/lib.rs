@@ -5,6 +5,7 @@
 
 mod bridge;
 mod commands;
+mod webhook;
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use tauri::{Manager, Runtime};
 pub struct App {
     pub store: Store,
     pub supervisor: Arc<Supervisor>,
+    pub webhook: Arc<webhook::Webhook>,
 }
 
 /// Why the data could not be opened; the window shows it (see `commands::app_info`).
@@ -27,6 +29,7 @@ pub struct StartupFailure {
 /// Builds the app on any runtime, so it can be driven by `tauri::test::mock_builder()`.
 pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, store: Store) -> tauri::Builder<R> {
     builder
+        .plugin(tauri_plugin_dialog::init())
         .setup(move |app| {
             let supervisor = Supervisor::new(
                 store.clone(),
@@ -42,7 +45,12 @@ pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, store: Store) -> tauri:
                 }
                 bridge::run(handle, bridge_store).await;
             });
-            app.manage(App { store, supervisor });
+            let webhook = webhook::start(store.clone(), supervisor.clone());
+            app.manage(App {
+                store,
+                supervisor,
+                webhook,
+            });
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -50,16 +58,29 @@ pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, store: Store) -> tauri:
             commands::list_accounts,
             commands::test_email_account,
             commands::add_email_account,
+            commands::test_whatsapp_account,
+            commands::add_whatsapp_account,
+            commands::test_twilio_account,
+            commands::add_twilio_account,
+            commands::test_meta_accounts,
+            commands::add_meta_accounts,
+            commands::test_telegram_account,
+            commands::add_telegram_account,
+            commands::webhook_info,
             commands::remove_account,
             commands::refresh,
             commands::list_conversations,
             commands::get_conversation,
             commands::mark_read,
+            commands::reply_window,
+            commands::whatsapp_templates,
+            commands::message_details,
             commands::send_reply,
             commands::retry_message,
             commands::search,
             commands::open_attachment,
             commands::save_attachment,
+            commands::open_link,
             commands::message_source,
             commands::get_settings,
             commands::update_settings,

@@ -18,7 +18,13 @@ pub struct Settings {
     pub notifications: bool,
     /// Senders whose remote images are shown without asking (lower-case addresses).
     pub remote_content_senders: Vec<String>,
+    /// Local port of the webhook receiver (WhatsApp Cloud API, Messenger/Instagram): the shop
+    /// exposes it with a tunnel. Takes effect at the next start.
+    pub webhook_port: u16,
 }
+
+/// The webhook port unless the user chose another (docs/channels.md uses it).
+pub const DEFAULT_WEBHOOK_PORT: u16 = 8787;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -26,6 +32,7 @@ impl Default for Settings {
             locale: "auto".into(),
             notifications: true,
             remote_content_senders: Vec::new(),
+            webhook_port: DEFAULT_WEBHOOK_PORT,
         }
     }
 }
@@ -50,6 +57,9 @@ impl Store {
             .collect();
         clean.remote_content_senders.sort();
         clean.remote_content_senders.dedup();
+        if clean.webhook_port == 0 {
+            clean.webhook_port = DEFAULT_WEBHOOK_PORT;
+        }
         self.set_setting(KEY, &serde_json::to_string(&clean)?)?;
         Ok(clean)
     }

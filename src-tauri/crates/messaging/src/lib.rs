@@ -8,6 +8,7 @@
 //! sportello-core's store, tokens only in the OS keyring through `sportello_core::secrets`.
 //! No token ever appears in a log line or an error. No GUI code.
 
+pub mod display;
 pub mod http;
 mod media;
 pub mod meta;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sportello_core::channel::Channel;
 use sportello_core::model::{Account, ChannelKind};
+use sportello_core::outbox::OutgoingFile;
 use sportello_core::{Error, Result, Store, secrets};
 use ts_rs::TS;
 
@@ -204,6 +206,57 @@ pub fn conversation_window(store: &Store, conversation_id: i64) -> Result<ReplyW
         summary.last_inbound_at,
         sportello_core::now_ms(),
     ))
+}
+
+/// The largest file a reply may carry: WhatsApp's limit for documents.
+pub const MAX_FILE_BYTES: u64 = 100 * 1024 * 1024;
+
+/// Reads a file the user picked to send with a chat reply.
+pub fn outgoing_file(path: &std::path::Path) -> Result<OutgoingFile> {
+    let size = std::fs::metadata(path)
+        .map_err(|e| Error::invalid(format!("cannot read {}: {e}", path.display())))?
+        .len();
+    if size > MAX_FILE_BYTES {
+        return Err(Error::invalid(format!(
+            "{} is larger than 100 MB, the most a chat channel accepts",
+            path.display()
+        )));
+    }
+    let data = std::fs::read(path)
+        .map_err(|e| Error::invalid(format!("cannot read {}: {e}", path.display())))?;
+    Ok(OutgoingFile {
+        filename: path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "file".into()),
+        mime_type: mime_for_name(&path.to_string_lossy()).into(),
+        data,
+    })
+}
+
+/// The type of a file by its extension (what the APIs need to know to show it).
+pub fn mime_for_name(name: &str) -> &'static str {
+    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("png") => "image/png",
+        Some("gif") => "image/gif",
+        Some("webp") => "image/webp",
+        Some("pdf") => "application/pdf",
+        Some("mp4") => "video/mp4",
+        Some("3gp") => "video/3gpp",
+        Some("ogg" | "opus") => "audio/ogg",
+        Some("mp3") => "audio/mpeg",
+        Some("m4a" | "aac") => "audio/aac",
+        Some("txt") => "text/plain",
+        Some("csv") => "text/csv",
+        Some("doc") => "application/msword",
+        Some("docx") => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        Some("xls") => "application/vnd.ms-excel",
+        Some("xlsx") => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        Some("zip") => "application/zip",
+        _ => "application/octet-stream",
+    }
 }
 
 /// A file name for media that came without one.

@@ -54,6 +54,22 @@ pub struct MetaInput {
     pub api_base: Option<String>,
 }
 
+/// Checks the Page token against the API without saving anything; returns the Page's name.
+pub async fn test_settings(input: &MetaInput) -> Result<String> {
+    let page_id = crate::require(&input.page_id, "the Page id")?;
+    let token = crate::require(&input.access_token, "the access token")?;
+    let base = crate::check_api_base(input.api_base.as_deref(), DEFAULT_API_BASE)?;
+    let api = Api::new(&base, Family::Graph);
+    let page = api
+        .json(
+            api.get(&format!("/{page_id}"))
+                .query(&[("fields", "id,name")])
+                .bearer_auth(&token),
+        )
+        .await?;
+    Ok(page["name"].as_str().unwrap_or(&page_id).to_string())
+}
+
 /// Adds a Messenger account for the Page and, with `instagram_id`, an Instagram account.
 pub async fn add_accounts(store: &Store, input: &MetaInput, test: bool) -> Result<Vec<Account>> {
     let page_id = crate::require(&input.page_id, "the Page id")?;

@@ -40,6 +40,23 @@ pub struct TelegramInput {
     pub api_base: Option<String>,
 }
 
+/// Checks the bot token against the API without saving anything; returns the bot's @name.
+pub async fn test_settings(input: &TelegramInput) -> Result<String> {
+    let token = crate::require(&input.bot_token, "the bot token")?;
+    let base = crate::check_api_base(input.api_base.as_deref(), DEFAULT_API_BASE)?;
+    let me = call(
+        &Api::new(&base, Family::Telegram),
+        &token,
+        "getMe",
+        &json!({}),
+    )
+    .await?;
+    Ok(me["username"]
+        .as_str()
+        .map(|u| format!("@{u}"))
+        .unwrap_or_default())
+}
+
 pub async fn add_account(store: &Store, input: &TelegramInput, test: bool) -> Result<Account> {
     let token = crate::require(&input.bot_token, "the bot token")?;
     let base = crate::check_api_base(input.api_base.as_deref(), DEFAULT_API_BASE)?;
@@ -225,6 +242,7 @@ pub fn incoming(update: &Value) -> Option<IncomingMessage> {
             l.get("longitude").and_then(Value::as_f64).unwrap_or(0.0),
         );
         text = format!("📍 https://maps.google.com/?q={lat},{lon}");
+        meta["location"] = json!({"latitude": lat, "longitude": lon});
     }
     if let Some(c) = m["contact"].as_object() {
         text = format!(

@@ -46,6 +46,23 @@ pub fn is_twilio(account: &Account) -> bool {
     account.kind == ChannelKind::Whatsapp && crate::setting(account, "provider") == Some("twilio")
 }
 
+/// Checks the credentials against the API without saving anything.
+pub async fn test_settings(input: &TwilioInput) -> Result<()> {
+    let sid = crate::require(&input.account_sid, "the account SID")?;
+    let token = crate::require(&input.auth_token, "the auth token")?;
+    let from = crate::require(&input.from, "the sender number")?;
+    phone::normalize(&from)
+        .ok_or_else(|| Error::invalid(format!("{from} is not a phone number")))?;
+    let base = crate::check_api_base(input.api_base.as_deref(), DEFAULT_API_BASE)?;
+    let api = Api::new(&base, Family::Twilio);
+    api.json(
+        api.get(&format!("/2010-04-01/Accounts/{sid}.json"))
+            .basic_auth(&sid, Some(&token)),
+    )
+    .await?;
+    Ok(())
+}
+
 pub async fn add_account(store: &Store, input: &TwilioInput, test: bool) -> Result<Account> {
     let sid = crate::require(&input.account_sid, "the account SID")?;
     let token = crate::require(&input.auth_token, "the auth token")?;

@@ -44,6 +44,21 @@ pub struct WhatsAppInput {
     pub api_base: Option<String>,
 }
 
+/// Checks the input and the token against the API without saving anything (the set-up
+/// form's "test connection"). Returns the number the Phone number ID serves.
+pub async fn test_settings(input: &WhatsAppInput) -> Result<String> {
+    let phone_number_id = crate::require(&input.phone_number_id, "the phone number id")?;
+    let token = crate::require(&input.access_token, "the access token")?;
+    crate::require(&input.app_secret, "the app secret")?;
+    crate::require(&input.verify_token, "the verify token")?;
+    let base = crate::check_api_base(input.api_base.as_deref(), DEFAULT_API_BASE)?;
+    let info = number_info(&Api::new(&base, Family::Graph), &phone_number_id, &token).await?;
+    Ok(info["display_phone_number"]
+        .as_str()
+        .unwrap_or(&phone_number_id)
+        .to_string())
+}
+
 /// Checks the input, optionally tests the token against the API, stores the account (kind
 /// WhatsApp, provider "cloud") and its three secrets in the keyring.
 pub async fn add_account(store: &Store, input: &WhatsAppInput, test: bool) -> Result<Account> {

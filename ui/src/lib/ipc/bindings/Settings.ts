@@ -12,4 +12,9 @@ notifications: boolean,
 /**
  * Senders whose remote images are shown without asking (lower-case addresses).
  */
-remote_content_senders: Array<string>, };
+remote_content_senders: Array<string>, 
+/**
+ * Local port of the webhook receiver (WhatsApp Cloud API, Messenger/Instagram): the shop
+ * exposes it with a tunnel. Takes effect at the next start.
+ */
+webhook_port: number, };
