@@ -350,6 +350,8 @@ describe('the composer', () => {
       conversationId: 3,
       text: 'Ciao! Il pacco parte domani.',
       quote: true,
+      template: null,
+      files: null,
     });
 
     const id = await mock(page, () => window.__sportelloMock.lastOutbound(3).id);
@@ -465,6 +467,228 @@ describe('the composer', () => {
     await page.waitForFunction(
       () => document.querySelector('[data-testid=composer]')?.value === 'Bozza per il quattro',
     );
+    await context.close();
+  });
+});
+
+describe('chat channels', () => {
+  const open = async (page, id) => {
+    await page.getByTestId('conversation-row').first().waitFor();
+    await mock(page, (c) => window.__sportelloMock.emitOpen(c), id);
+    await page.locator(`[data-testid=thread][data-conversation="${id}"]`).waitFor();
+  };
+
+  test('WhatsApp set-up: fields, webhook help, connection test, human errors, saved', async () => {
+    const { page, context, errors } = await openApp(browser, server.url, { accounts: 'none' });
+    await page.getByTestId('welcome-chat').click();
+    const dialog = page.getByRole('dialog', { name: 'Collega un canale' });
+    await dialog.waitFor();
+    assert.equal(await page.getByTestId('account-channel-whatsapp').isChecked(), true);
+    const help = page.getByTestId('webhook-help');
+    await help.getByText('cloudflared tunnel --url http://127.0.0.1:8787').waitFor();
+    assert.match(await help.textContent(), /\/webhooks\/whatsapp/);
+    assert.match(await help.textContent(), /docs\/channels\.md/);
+
+    await page.getByTestId('account-test').click();
+    await dialog.getByText('Compila i campi obbligatori.').waitFor();
+    assert.equal((await calls(page, 'test_whatsapp_account')).length, 0);
+
+    await page.getByTestId('account-name').fill('WhatsApp negozio');
+    await page.getByTestId('account-phone-number-id').fill('1065');
+    await page.getByTestId('account-waba-id').fill('1022');
+    await page.getByTestId('account-access-token').fill('EAAG-token');
+    await page.getByTestId('account-app-secret').fill('segreto');
+    await dialog.getByRole('button', { name: 'Generane uno' }).click();
+    const verify = await page.getByTestId('account-verify-token').inputValue();
+    assert.match(verify, /^[0-9a-f]{36}$/);
+
+    await mock(page, () =>
+      window.__sportelloMock.failNext('test_whatsapp_account', {
+        code: 'sign_in_again',
+        message: 'Error validating access token: Session has expired',
+      }),
+    );
+    await page.getByTestId('account-test').click();
+    const alert = dialog.locator('[data-result=error]');
+    await alert.waitFor();
+    assert.match(await alert.textContent(), /L’accesso è scaduto o è stato revocato/);
+    assert.match(await alert.textContent(), /Session has expired/);
+
+    await page.getByTestId('account-test').click();
+    await dialog.getByText('Connessione riuscita: +39 02 1234567.').waitFor();
+    await page.getByTestId('account-save').click();
+    await dialog.waitFor({ state: 'detached' });
+    const [added] = await calls(page, 'add_whatsapp_account');
+    assert.deepEqual(added.args.input, {
+      name: 'WhatsApp negozio',
+      phone_number_id: '1065',
+      waba_id: '1022',
+      access_token: 'EAAG-token',
+      app_secret: 'segreto',
+      verify_token: verify,
+      api_base: null,
+    });
+    const account = page.locator('[data-account]', { hasText: 'WhatsApp negozio' });
+    await account.waitFor();
+    await account.locator('[data-channel=whatsapp]').waitFor();
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('Telegram and Messenger + Instagram set-up send the right input', async () => {
+    const { page, context } = await openApp(browser, server.url, { accounts: 'demo' });
+    await page.getByRole('button', { name: 'Aggiungi account' }).first().click();
+    const dialog = page.getByRole('dialog');
+    await page.locator('label', { has: page.getByTestId('account-channel-telegram') }).click();
+    await dialog.getByText('@BotFather').waitFor();
+    await page.getByTestId('account-bot-token').fill('123:ABC');
+    await page.getByTestId('account-test').click();
+    await dialog.getByText('Connessione riuscita: @bottega_bot.').waitFor();
+    await page.getByTestId('account-save').click();
+    await dialog.waitFor({ state: 'detached' });
+    const [tg] = await calls(page, 'add_telegram_account');
+    assert.deepEqual(tg.args.input, { name: 'Telegram', bot_token: '123:ABC', api_base: null });
+
+    await page.getByRole('button', { name: 'Aggiungi account' }).first().click();
+    await page.locator('label', { has: page.getByTestId('account-channel-meta') }).click();
+    await page.getByTestId('account-page-id').fill('1234');
+    await page.getByTestId('account-instagram-id').fill('1784');
+    await page.getByTestId('account-access-token').fill('PAGE');
+    await page.getByTestId('account-human-agent').check();
+    // The webhook is optional for Messenger: its help shows once an app secret is given.
+    assert.equal(await page.getByTestId('webhook-help').count(), 0);
+    await page.getByTestId('account-app-secret').fill('s');
+    await page.getByTestId('webhook-help').getByText('/webhooks/meta').waitFor();
+    await page.getByTestId('account-save').click();
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
+    const [meta] = await calls(page, 'add_meta_accounts');
+    assert.deepEqual(meta.args.input, {
+      name: 'Messenger e Instagram',
+      page_id: '1234',
+      instagram_id: '1784',
+      access_token: 'PAGE',
+      app_secret: 's',
+      human_agent: true,
+      api_base: null,
+    });
+    await page
+      .locator('[data-account]', { hasText: 'Messenger e Instagram (Instagram)' })
+      .waitFor();
+    await context.close();
+  });
+
+  test('WhatsApp thread: window time left, ticks, reactions, location, contact, media states, files', async () => {
+    const { page, context, errors } = await openApp(browser, server.url, { accounts: 'demo' });
+    await open(page, 10);
+    const thread = page.getByTestId('thread');
+    const rule = page.getByTestId('reply-rule');
+    assert.equal(await rule.getAttribute('data-rule'), 'open');
+    assert.match(await rule.textContent(), /Puoi rispondere liberamente ancora per 5 ore/);
+    assert.match(await thread.textContent(), /Risponde con WhatsApp da WhatsApp Bottega/);
+
+    // Delivery: one tick sent, two delivered, two coloured + "Letto" read — never colour alone.
+    for (const [state, label] of [
+      ['read', 'Letto'],
+      ['delivered', 'Consegnato'],
+      ['sent', 'Inviato'],
+    ]) {
+      const bubble = thread.locator(`article[data-delivery=${state}]`);
+      assert.match(await bubble.textContent(), new RegExp(label));
+      await bubble.locator('svg').first().waitFor();
+    }
+    await thread.locator('[data-detail=reaction]', { hasText: 'Ha reagito con 👍' }).waitFor();
+    const place = thread.locator('[data-detail=location]');
+    assert.match(await place.textContent(), /Posizione condivisa.*Negozio · Via Roma 1, Milano/s);
+    await place.getByRole('button', { name: 'Apri la mappa' }).click();
+    const [link] = await calls(page, 'open_link');
+    assert.equal(link.args.url, 'https://maps.google.com/?q=45.46,9.19');
+    assert.match(
+      await thread.locator('[data-detail=contact]').textContent(),
+      /Contatto condiviso.*Anna Rossi.*\+39 333 1234567/s,
+    );
+    assert.match(await thread.locator('[data-state=downloading]').textContent(), /In download…/);
+    assert.match(await thread.locator('[data-state=missing]').textContent(), /Non più disponibile/);
+
+    // A file goes with the reply (paths come from the system picker).
+    await page.getByTestId('attach').click();
+    await page.getByRole('list', { name: 'File da inviare' }).getByText('ricevuta.pdf').waitFor();
+    await page.getByTestId('composer').fill('Ecco la ricevuta');
+    await page.getByTestId('send').click();
+    await thread.locator('article.outbound', { hasText: 'Ecco la ricevuta' }).waitFor();
+    const sent = (await calls(page, 'send_reply')).at(-1);
+    assert.deepEqual(sent.args.files, ['/home/utente/Documenti/ricevuta.pdf']);
+    assert.equal(sent.args.template, null);
+    assert.equal(await page.getByRole('list', { name: 'File da inviare' }).count(), 0);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('outside the 24 hours: free text off, an approved template with its values is sent', async () => {
+    const { page, context, errors } = await openApp(browser, server.url, { accounts: 'demo' });
+    await open(page, 18);
+    const rule = page.getByTestId('reply-rule');
+    assert.match(await rule.textContent(), /puoi scrivere solo con un modello approvato/);
+    assert.equal(await page.getByTestId('composer').count(), 0);
+    assert.equal(await page.getByTestId('send').isDisabled(), true);
+    const picker = page.getByTestId('template-picker');
+    const select = picker.getByTestId('template-select');
+    await select.waitFor();
+    // Only approved templates are offered.
+    assert.deepEqual(await select.locator('option:not([disabled])').allTextContents(), [
+      'ordine_spedito · it',
+      'ci_sei_ancora · it',
+    ]);
+    await select.selectOption({ label: 'ordine_spedito · it' });
+    const params = picker.getByTestId('template-param');
+    assert.equal(await params.count(), 2);
+    await params.nth(0).fill('Giulia');
+    assert.equal(await page.getByTestId('send').isDisabled(), true, 'every value is needed');
+    await params.nth(1).fill('A123');
+    await picker.getByText('Ciao Giulia, il tuo ordine A123 è partito!').waitFor();
+    await page.getByTestId('send').click();
+    const thread = page.getByTestId('thread');
+    await thread.locator('article.outbound', { hasText: 'Ciao Giulia' }).waitFor();
+    const sent = (await calls(page, 'send_reply')).at(-1);
+    assert.deepEqual(sent.args.template, {
+      kind: 'whatsapp',
+      name: 'ordine_spedito',
+      language: 'it',
+      params: ['Giulia', 'A123'],
+    });
+
+    // A conversation whose window runs out while it is open turns to templates too.
+    await open(page, 10);
+    await page.getByTestId('composer').waitFor();
+    await mock(page, () => window.__sportelloMock.setWindow(10, { rule: 'templates_only' }));
+    await page.getByTestId('template-picker').waitFor();
+    assert.equal(await page.getByTestId('composer').count(), 0);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('Messenger shows the HUMAN_AGENT rule; Instagram story replies say what they answer', async () => {
+    const { page, context } = await openApp(browser, server.url, { accounts: 'demo' });
+    await open(page, 6);
+    await page.getByTestId('human-agent').waitFor();
+    assert.match(
+      await page.getByTestId('reply-rule').textContent(),
+      /rispondi come operatore \(tag HUMAN_AGENT\) ancora per 3 giorni/,
+    );
+    await mock(page, () => window.__sportelloMock.setWindow(6, { rule: 'closed' }));
+    await page.locator('[data-rule=closed]').waitFor();
+    assert.equal(await page.getByTestId('composer').isDisabled(), true);
+
+    await open(page, 4);
+    const story = page.getByTestId('thread').locator('[data-detail=story]');
+    assert.match(await story.textContent(), /Ha risposto alla tua storia/);
+    const bubble = page
+      .getByTestId('thread')
+      .locator('article', { has: page.locator('[data-detail=story]') });
+    assert.match(await bubble.textContent(), /Che bella! Ce l’hai in blu\?/);
+    assert.doesNotMatch(await bubble.textContent(), /replied to your story/);
+    await story.getByRole('button', { name: 'Apri la storia' }).click();
+    const [link] = await calls(page, 'open_link');
+    assert.equal(link.args.url, 'https://instagram.com/stories/bottega/1');
     await context.close();
   });
 });

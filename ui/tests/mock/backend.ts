@@ -9,14 +9,22 @@ import type {
   Attachment,
   Change,
   ChannelKind,
+  ChatDetails,
   ConversationDetail,
   ConversationSummary,
   Delivery,
   EmailAccountInput,
   ErrorBody,
   Message,
+  MetaInput,
+  ReplyTemplate,
+  ReplyWindow,
   SearchHit,
   Settings,
+  TelegramInput,
+  Template,
+  TwilioInput,
+  WhatsAppInput,
 } from '../../src/lib/ipc/types';
 
 export type MockConfig = {
@@ -32,6 +40,8 @@ export type MockConfig = {
   startupError?: ErrorBody;
   /** Mark sent replies as sent after a moment (for manual use; tests drive it by hand). */
   autoDeliver?: boolean;
+  /** What the file picker returns (default: one PDF). */
+  pickedFiles?: string[];
 };
 
 export type Emit = (event: string, payload: unknown) => void;
@@ -106,7 +116,42 @@ type Store = {
   threads: Map<number, ConversationDetail>;
   nextMessageId: number;
   nextAccountId: number;
+  /** Chat message details by message id (reactions, locations, contacts, stories, templates). */
+  details: Map<number, ChatDetails>;
+  /** Reply windows set by tests, by conversation id. */
+  windows: Map<number, ReplyWindow>;
 };
+
+const HOUR = 60 * MINUTE;
+const TEMPLATES: Template[] = [
+  {
+    name: 'ordine_spedito',
+    language: 'it',
+    status: 'APPROVED',
+    category: 'UTILITY',
+    body: 'Ciao {{1}}, il tuo ordine {{2}} è partito! Lo ricevi in 2-3 giorni.',
+    variables: 2,
+  },
+  {
+    name: 'ci_sei_ancora',
+    language: 'it',
+    status: 'APPROVED',
+    category: 'UTILITY',
+    body: 'Ciao! Hai ancora bisogno di aiuto con il tuo ordine?',
+    variables: 0,
+  },
+  {
+    name: 'promo_estate',
+    language: 'it',
+    status: 'PENDING',
+    category: 'MARKETING',
+    body: 'Saldi estivi!',
+    variables: 0,
+  },
+];
+
+/** Conversation ids with a hand-made chat thread (see `thread`). */
+export const CHAT_DEMO = { whatsapp: 10, whatsappExpired: 18, instagram: 4, messenger: 6 };
 
 function channelFor(id: number): ChannelKind {
   const cycle: ChannelKind[] = [
@@ -213,6 +258,7 @@ export function createBackend(config: MockConfig, emit: Emit) {
       locale: 'auto',
       notifications: true,
       remote_content_senders: [],
+      webhook_port: 8787,
       ...config.settings,
     },
     info: {
@@ -226,6 +272,8 @@ export function createBackend(config: MockConfig, emit: Emit) {
     threads: new Map(),
     nextMessageId: 10_000_000,
     nextAccountId: 10,
+    details: new Map(),
+    windows: new Map(),
   };
 
   const calls: { cmd: string; args: unknown }[] = [];
@@ -341,6 +389,97 @@ export function createBackend(config: MockConfig, emit: Emit) {
           ],
         }),
       );
+    } else if (id === CHAT_DEMO.whatsapp) {
+      const at = now - 2 * HOUR;
+      const m = (partial: Partial<Message>) =>
+        message(conv, { sent_at: at, is_read: true, has_raw: false, ...partial });
+      const ours = m({
+        direction: 'outbound',
+        sender_name: conv.account_name,
+        text: 'Ciao! Ti mando la ricevuta.',
+        delivery: 'read',
+        sent_at: at - 30 * MINUTE,
+      });
+      const reaction = m({ text: '👍' });
+      const location = m({ text: '📍 Negozio — https://maps.google.com/?q=45.46,9.19' });
+      const contact = m({ text: '👤 Anna Rossi +39 333 1234567' });
+      messages.push(
+        m({ text: 'Ciao, mi mandi la ricevuta?', sent_at: at - 40 * MINUTE }),
+        ours,
+        m({
+          direction: 'outbound',
+          sender_name: conv.account_name,
+          text: 'Eccola.',
+          delivery: 'delivered',
+          sent_at: at - 29 * MINUTE,
+        }),
+        m({
+          direction: 'outbound',
+          sender_name: conv.account_name,
+          text: 'Arriva domani.',
+          delivery: 'sent',
+          sent_at: at - 28 * MINUTE,
+        }),
+        reaction,
+        location,
+        contact,
+        m({
+          text: 'Ecco la foto',
+          attachments: [
+            { ...attachment(601, 'image.jpg', 'image/jpeg', 0), content_hash: null, pending: true },
+          ],
+        }),
+        m({
+          text: '',
+          attachments: [
+            { ...attachment(602, 'voice.ogg', 'audio/ogg', 0), content_hash: null, pending: false },
+          ],
+        }),
+      );
+      store.details.set(reaction.id, {
+        message_id: reaction.id,
+        reaction: '👍',
+        location: null,
+        contacts: [],
+        story: null,
+        template: null,
+      });
+      store.details.set(location.id, {
+        message_id: location.id,
+        reaction: null,
+        location: {
+          latitude: 45.46,
+          longitude: 9.19,
+          name: 'Negozio',
+          address: 'Via Roma 1, Milano',
+          map_url: 'https://maps.google.com/?q=45.46,9.19',
+        },
+        contacts: [],
+        story: null,
+        template: null,
+      });
+      store.details.set(contact.id, {
+        message_id: contact.id,
+        reaction: null,
+        location: null,
+        contacts: [{ name: 'Anna Rossi', phones: ['+39 333 1234567'] }],
+        story: null,
+        template: null,
+      });
+    } else if (id === CHAT_DEMO.instagram) {
+      const story = message(conv, {
+        text: '↩️ replied to your story: https://instagram.com/stories/bottega/1\nChe bella! Ce l’hai in blu?',
+        has_raw: false,
+      });
+      messages.push(story);
+      store.details.set(story.id, {
+        message_id: story.id,
+        reaction: null,
+        location: null,
+        contacts: [],
+        story: { kind: 'reply', link: 'https://instagram.com/stories/bottega/1' },
+        template: null,
+      });
     } else if (id === 2) {
       messages.push(
         message(conv, {
@@ -390,6 +529,27 @@ export function createBackend(config: MockConfig, emit: Emit) {
     };
     store.threads.set(id, detail);
     return detail;
+  }
+
+  function addChatAccount(
+    kind: ChannelKind,
+    name: string,
+    address: string,
+    settings: Record<string, unknown>,
+  ): Account {
+    const account: Account = {
+      id: store.nextAccountId++,
+      kind,
+      name,
+      address,
+      settings,
+      enabled: true,
+      created_at: Date.now(),
+      status: { state: 'idle', last_sync_at: null, last_error: null, progress: null },
+    };
+    store.accounts = [...store.accounts, account];
+    change({ accounts: [account.id] });
+    return account;
   }
 
   function change(partial: Partial<Change>) {
@@ -467,6 +627,67 @@ export function createBackend(config: MockConfig, emit: Emit) {
     },
     list_accounts: () => store.accounts,
     test_email_account: () => null,
+    test_whatsapp_account: () => '+39 02 1234567',
+    test_twilio_account: (a) => (a.input as TwilioInput).from,
+    test_meta_accounts: () => 'Bottega Artigiana',
+    test_telegram_account: () => '@bottega_bot',
+    add_whatsapp_account: (a) => {
+      const input = a.input as WhatsAppInput;
+      return addChatAccount('whatsapp', input.name, '+39021234567', { provider: 'cloud' });
+    },
+    add_twilio_account: (a) => {
+      const input = a.input as TwilioInput;
+      return addChatAccount('whatsapp', input.name, input.from.replace('whatsapp:', ''), {
+        provider: 'twilio',
+      });
+    },
+    add_meta_accounts: (a) => {
+      const input = a.input as MetaInput;
+      const added = [addChatAccount('messenger', input.name, 'Bottega Artigiana', {})];
+      if (input.instagram_id)
+        added.push(
+          addChatAccount('instagram', `${input.name} (Instagram)`, input.instagram_id, {}),
+        );
+      return added;
+    },
+    add_telegram_account: (a) => {
+      const input = a.input as TelegramInput;
+      return addChatAccount('telegram', input.name, '@bottega_bot', {});
+    },
+    webhook_info: () => ({
+      url: 'http://127.0.0.1:8787',
+      port: 8787,
+      paths: ['/webhooks/whatsapp', '/webhooks/meta'],
+      error: null,
+    }),
+    reply_window: (a) => {
+      const id = a.conversationId as number;
+      const set = store.windows.get(id);
+      if (set) return set;
+      const conv = summary(id);
+      switch (conv.channel) {
+        case 'whatsapp':
+          return id === CHAT_DEMO.whatsappExpired
+            ? { rule: 'templates_only' }
+            : { rule: 'open', closes_at: now + 5 * HOUR + 30 * MINUTE };
+        case 'messenger':
+          return { rule: 'human_agent', closes_at: now + 3 * 24 * HOUR + HOUR };
+        case 'instagram':
+          return { rule: 'open', closes_at: now + 20 * HOUR };
+        default:
+          return { rule: 'always' };
+      }
+    },
+    whatsapp_templates: () => TEMPLATES,
+    message_details: (a) => {
+      const detail = thread(a.conversationId as number);
+      return detail.messages.flatMap((m) => {
+        const d = store.details.get(m.id);
+        return d ? [d] : [];
+      });
+    },
+    'plugin:dialog|open': () => config.pickedFiles ?? ['/home/utente/Documenti/ricevuta.pdf'],
+    open_link: () => null,
     add_email_account: (a) => {
       const input = a.input as EmailAccountInput;
       const account: Account = {
@@ -546,6 +767,8 @@ export function createBackend(config: MockConfig, emit: Emit) {
       const id = a.conversationId as number;
       const detail = thread(id);
       const conv = detail.conversation;
+      const files = (a.files as string[] | null) ?? [];
+      const template = a.template as ReplyTemplate | null;
       const sent = message(conv, {
         direction: 'outbound',
         sender_name: conv.account_name,
@@ -556,7 +779,25 @@ export function createBackend(config: MockConfig, emit: Emit) {
         delivery: 'queued',
         is_read: true,
         has_raw: false,
+        attachments: files.map((path, i) =>
+          attachment(
+            900_000 + store.nextMessageId * 10 + i,
+            path.split('/').pop() ?? path,
+            'application/pdf',
+            48_213,
+          ),
+        ),
       });
+      if (template) {
+        store.details.set(sent.id, {
+          message_id: sent.id,
+          reaction: null,
+          location: null,
+          contacts: [],
+          story: null,
+          template: template.kind === 'whatsapp' ? template.name : template.content_sid,
+        });
+      }
       store.threads.set(id, { ...detail, messages: [...detail.messages, sent] });
       touch(
         id,
@@ -680,6 +921,11 @@ export function createBackend(config: MockConfig, emit: Emit) {
       });
     },
     settings: () => store.settings,
+    /** The reply rule a conversation reports from now on. */
+    setWindow(conversationId: number, window: ReplyWindow) {
+      store.windows.set(conversationId, window);
+      change({ conversations: [conversationId] });
+    },
     /** A notification was clicked: the shell asks the window to show a conversation. */
     emitOpen: (conversationId: number) => emit('sportello://open-conversation', conversationId),
   };

@@ -94,6 +94,15 @@ export const en: Catalogue = {
   'message.remoteShow': 'Show',
   'message.remoteAlways': 'Always show from this sender',
   'message.empty': '(empty message)',
+  'message.reaction': 'Reacted with {emoji}',
+  'message.reactionRemoved': 'Removed their reaction',
+  'message.location': 'Shared location',
+  'message.openMap': 'Open the map',
+  'message.contact': 'Shared contact',
+  'message.storyReply': 'Replied to your story',
+  'message.storyMention': 'Mentioned you in their story',
+  'message.openStory': 'Open the story',
+  'message.template': 'Template: {name}',
 
   'delivery.queued': 'Sending…',
   'delivery.sending': 'Sending…',
@@ -102,11 +111,15 @@ export const en: Catalogue = {
   'delivery.read': 'Read',
   'delivery.failed': 'Not sent',
   'delivery.failedWhy': 'Not sent: {reason}',
+  'delivery.label': 'Status: {state}',
 
   'attachment.open': 'Open {name}',
   'attachment.save': 'Save {name} to Downloads',
   'attachment.saved': 'Saved to {path}',
   'attachment.list': 'Attachments',
+  'attachment.downloading': 'Downloading…',
+  'attachment.missing': 'No longer available',
+  'attachment.missingHint': 'The service deleted the file before Sportello could download it.',
 
   'composer.label': 'Write your reply to {name}',
   'composer.placeholder': 'Write a reply…',
@@ -117,6 +130,32 @@ export const en: Catalogue = {
   'composer.sendHint': 'Ctrl+Enter to send',
   'composer.sendHintMac': '⌘+Enter to send',
   'composer.sendFailed': 'The message did not go out.',
+  'composer.window.open': 'You can reply freely for {duration} more.',
+  'composer.window.humanAgent':
+    'Over 24 hours ago: reply as a person (HUMAN_AGENT tag) for {duration} more.',
+  'composer.window.templatesOnly':
+    "More than 24 hours since the customer's last message: on WhatsApp you can only send an approved template.",
+  'composer.window.closed':
+    'The reply window is closed: you can write again when the customer writes to you.',
+  'composer.window.closedPlaceholder': 'You cannot write free text in this conversation.',
+  'composer.humanAgent': 'HUMAN_AGENT',
+  'composer.template.use': 'Use a template',
+  'composer.template.freeText': 'Back to free text',
+  'composer.template.label': 'Template',
+  'composer.template.choose': 'Choose a template…',
+  'composer.template.loading': 'Loading templates…',
+  'composer.template.none': 'No approved template: create one in WhatsApp Manager.',
+  'composer.template.failed': 'Cannot load the templates.',
+  'composer.template.variable': 'Value of {{{n}}}',
+  'composer.template.preview': 'Preview',
+  'composer.template.send': 'Send template',
+  'composer.template.contentSid': 'Twilio template Content SID (HX…)',
+  'composer.template.twilioVariables': 'Variable values, one per line',
+  'composer.attach': 'Attach files',
+  'composer.attachTitle': 'Choose the files to send',
+  'composer.attachFailed': 'Cannot open the file picker.',
+  'composer.removeFile': 'Remove {name}',
+  'composer.files': 'Files to send',
 
   'welcome.title': 'Connect your email',
   'welcome.body':
@@ -124,7 +163,7 @@ export const en: Catalogue = {
   'welcome.providers': 'Works with',
   'welcome.otherProvider': 'Other provider',
   'welcome.start': 'Connect your email',
-  'welcome.later': 'WhatsApp, Messenger, Instagram and Telegram are coming soon.',
+  'welcome.chat': 'Or connect WhatsApp, Messenger, Instagram or Telegram',
 
   'accountDialog.title': 'Connect a mailbox',
   'accountDialog.intro':
@@ -159,6 +198,68 @@ export const en: Catalogue = {
   'accountDialog.required': 'Fill in the required fields.',
   'accountDialog.detectedProvider': '{provider} settings filled in for you.',
   'accountDialog.added': 'Account connected. Downloading messages…',
+  'accountDialog.channel': 'Channel',
+  'accountDialog.channel.email': 'Email',
+  'accountDialog.channel.whatsapp': 'WhatsApp Business',
+  'accountDialog.channel.twilio': 'WhatsApp via Twilio',
+  'accountDialog.channel.meta': 'Messenger and Instagram',
+  'accountDialog.channel.telegram': 'Telegram',
+  'accountDialog.chatTitle': 'Connect a channel',
+  'accountDialog.testOkFound': 'Connection works: {found}.',
+  'accountDialog.testOkChat': 'Connection works.',
+  'accountDialog.addedChat': 'Account connected.',
+  'accountDialog.tokenHint': "Kept in the computer's keyring, not in Sportello.",
+  'accountDialog.apiBase': 'API address',
+  'accountDialog.apiBaseHint': 'Only for testing or a proxy: leave it empty.',
+  'accountDialog.wa.intro':
+    "In Meta's developer dashboard (your app → WhatsApp → API Setup) you find the Phone number ID and the WhatsApp Business Account ID.",
+  'accountDialog.wa.phoneNumberId': 'Phone number ID',
+  'accountDialog.wa.wabaId': 'WhatsApp Business Account ID',
+  'accountDialog.wa.wabaIdHint': 'Needed to show you your approved message templates.',
+  'accountDialog.wa.token': 'Permanent access token',
+  'accountDialog.wa.tokenHint':
+    "Create it for a System User with whatsapp_business_messaging and whatsapp_business_management. Kept in the computer's keyring.",
+  'accountDialog.wa.appSecret': 'App secret',
+  'accountDialog.wa.appSecretHint':
+    'In App settings → Basic. Used to check that messages really come from Meta.',
+  'accountDialog.wa.verifyToken': 'Verify token',
+  'accountDialog.wa.verifyTokenHint':
+    "A long word you make up: paste it in Meta's webhook settings too.",
+  'accountDialog.wa.generate': 'Make one up for me',
+  'accountDialog.webhook.title': 'How messages arrive',
+  'accountDialog.webhook.body':
+    'Meta delivers messages only to a public web address. Sportello receives them on this computer at {url}: make it reachable with a tunnel, for example:',
+  'accountDialog.webhook.callback':
+    "Then, in Meta's dashboard (WhatsApp → Configuration → Webhook), paste as callback URL the tunnel's address followed by {path}, enter the verify token and subscribe to the “messages” field.",
+  'accountDialog.webhook.metaOptional':
+    "Optional: with the app secret, messages arrive at once if you point the app's webhook at {path} (same tunnel). Without it, Sportello checks every minute.",
+  'accountDialog.webhook.unavailable':
+    'The webhook receiver is not running on port {port}: {reason}',
+  'accountDialog.webhook.docs':
+    'Every step, including an address that never changes, is in the guide “Connecting chat channels” (docs/channels.md).',
+  'accountDialog.webhook.copy': 'Copy',
+  'accountDialog.webhook.copied': 'Copied.',
+  'accountDialog.twilio.intro':
+    'Copy the Account SID and Auth Token from the Twilio console. No tunnel needed: Sportello checks for new messages every minute.',
+  'accountDialog.twilio.sid': 'Account SID',
+  'accountDialog.twilio.token': 'Auth Token',
+  'accountDialog.twilio.from': 'Sender number',
+  'accountDialog.twilio.fromHint': 'As whatsapp:+39…; the sandbox one is whatsapp:+14155238886.',
+  'accountDialog.meta.intro':
+    "In Meta's developer dashboard connect your Facebook Page (and the Instagram professional account linked to it) and generate a Page access token with pages_messaging, pages_manage_metadata and pages_read_engagement (for Instagram also instagram_basic and instagram_manage_messages). Sportello checks for messages every minute.",
+  'accountDialog.meta.pageId': 'Facebook Page ID',
+  'accountDialog.meta.instagramId': 'Instagram account ID',
+  'accountDialog.meta.instagramIdHint': 'Optional: adds Instagram Direct messages too.',
+  'accountDialog.meta.token': 'Page access token',
+  'accountDialog.meta.appSecret': 'App secret',
+  'accountDialog.meta.appSecretHint':
+    'Optional: only to receive messages at once through the webhook.',
+  'accountDialog.meta.humanAgent': 'The app has the Human Agent permission',
+  'accountDialog.meta.humanAgentHint':
+    "Requested in Meta's App Review: lets a person reply up to 7 days after the last message instead of 24 hours.",
+  'accountDialog.telegram.intro':
+    "Message @BotFather in Telegram, send /newbot and copy the token it gives you. Then share the bot's t.me link with customers: a bot can only write to people who started it.",
+  'accountDialog.telegram.token': 'Bot token',
 
   'settings.title': 'Settings',
   'settings.language': 'Language',

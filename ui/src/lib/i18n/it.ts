@@ -93,6 +93,15 @@ export const it = {
   'message.remoteShow': 'Mostra',
   'message.remoteAlways': 'Mostra sempre da questo mittente',
   'message.empty': '(messaggio vuoto)',
+  'message.reaction': 'Ha reagito con {emoji}',
+  'message.reactionRemoved': 'Ha tolto la reazione',
+  'message.location': 'Posizione condivisa',
+  'message.openMap': 'Apri la mappa',
+  'message.contact': 'Contatto condiviso',
+  'message.storyReply': 'Ha risposto alla tua storia',
+  'message.storyMention': 'Ti ha menzionato nella sua storia',
+  'message.openStory': 'Apri la storia',
+  'message.template': 'Modello: {name}',
 
   'delivery.queued': 'Invio…',
   'delivery.sending': 'Invio…',
@@ -101,11 +110,16 @@ export const it = {
   'delivery.read': 'Letto',
   'delivery.failed': 'Non inviato',
   'delivery.failedWhy': 'Non inviato: {reason}',
+  'delivery.label': 'Stato: {state}',
 
   'attachment.open': 'Apri {name}',
   'attachment.save': 'Salva {name} in Download',
   'attachment.saved': 'Salvato in {path}',
   'attachment.list': 'Allegati',
+  'attachment.downloading': 'In download…',
+  'attachment.missing': 'Non più disponibile',
+  'attachment.missingHint':
+    'Il servizio ha cancellato il file prima che Sportello potesse scaricarlo.',
 
   'composer.label': 'Scrivi la risposta a {name}',
   'composer.placeholder': 'Scrivi una risposta…',
@@ -116,6 +130,32 @@ export const it = {
   'composer.sendHint': 'Ctrl+Invio per inviare',
   'composer.sendHintMac': '⌘+Invio per inviare',
   'composer.sendFailed': 'Il messaggio non è partito.',
+  'composer.window.open': 'Puoi rispondere liberamente ancora per {duration}.',
+  'composer.window.humanAgent':
+    'Più di 24 ore fa: rispondi come operatore (tag HUMAN_AGENT) ancora per {duration}.',
+  'composer.window.templatesOnly':
+    'Sono passate più di 24 ore dall’ultimo messaggio del cliente: su WhatsApp puoi scrivere solo con un modello approvato.',
+  'composer.window.closed':
+    'La finestra per rispondere è chiusa: potrai scrivere quando il cliente ti riscrive.',
+  'composer.window.closedPlaceholder': 'Non puoi scrivere testo libero in questa conversazione.',
+  'composer.humanAgent': 'HUMAN_AGENT',
+  'composer.template.use': 'Usa un modello',
+  'composer.template.freeText': 'Torna al testo libero',
+  'composer.template.label': 'Modello',
+  'composer.template.choose': 'Scegli un modello…',
+  'composer.template.loading': 'Carico i modelli…',
+  'composer.template.none': 'Nessun modello approvato: creane uno in WhatsApp Manager.',
+  'composer.template.failed': 'Non riesco a caricare i modelli.',
+  'composer.template.variable': 'Valore di {{{n}}}',
+  'composer.template.preview': 'Anteprima',
+  'composer.template.send': 'Invia modello',
+  'composer.template.contentSid': 'Content SID del modello Twilio (HX…)',
+  'composer.template.twilioVariables': 'Valori delle variabili, uno per riga',
+  'composer.attach': 'Allega file',
+  'composer.attachTitle': 'Scegli i file da inviare',
+  'composer.attachFailed': 'Non riesco ad aprire la scelta dei file.',
+  'composer.removeFile': 'Togli {name}',
+  'composer.files': 'File da inviare',
 
   'welcome.title': 'Collega la tua email',
   'welcome.body':
@@ -123,7 +163,7 @@ export const it = {
   'welcome.providers': 'Funziona con',
   'welcome.otherProvider': 'Altro provider',
   'welcome.start': 'Collega la tua email',
-  'welcome.later': 'WhatsApp, Messenger, Instagram e Telegram arriveranno presto.',
+  'welcome.chat': 'Oppure collega WhatsApp, Messenger, Instagram o Telegram',
 
   'accountDialog.title': 'Collega una casella email',
   'accountDialog.intro':
@@ -159,6 +199,70 @@ export const it = {
   'accountDialog.required': 'Compila i campi obbligatori.',
   'accountDialog.detectedProvider': 'Impostazioni di {provider} inserite per te.',
   'accountDialog.added': 'Account collegato. Sto scaricando i messaggi…',
+  'accountDialog.channel': 'Canale',
+  'accountDialog.channel.email': 'Email',
+  'accountDialog.channel.whatsapp': 'WhatsApp Business',
+  'accountDialog.channel.twilio': 'WhatsApp con Twilio',
+  'accountDialog.channel.meta': 'Messenger e Instagram',
+  'accountDialog.channel.telegram': 'Telegram',
+  'accountDialog.chatTitle': 'Collega un canale',
+  'accountDialog.testOkFound': 'Connessione riuscita: {found}.',
+  'accountDialog.testOkChat': 'Connessione riuscita.',
+  'accountDialog.addedChat': 'Account collegato.',
+  'accountDialog.tokenHint': 'Viene salvato nel portachiavi del computer, non in Sportello.',
+  'accountDialog.apiBase': 'Indirizzo dell’API',
+  'accountDialog.apiBaseHint': 'Solo per prove o per un proxy: lascia vuoto.',
+  'accountDialog.wa.intro':
+    'Nella dashboard per sviluppatori di Meta (la tua app → WhatsApp → Configurazione API) trovi l’ID del numero di telefono e l’ID dell’account WhatsApp Business.',
+  'accountDialog.wa.phoneNumberId': 'ID del numero di telefono',
+  'accountDialog.wa.wabaId': 'ID dell’account WhatsApp Business',
+  'accountDialog.wa.wabaIdHint': 'Serve per mostrarti i modelli di messaggio approvati.',
+  'accountDialog.wa.token': 'Token di accesso permanente',
+  'accountDialog.wa.tokenHint':
+    'Crealo per un utente di sistema con i permessi whatsapp_business_messaging e whatsapp_business_management. Viene salvato nel portachiavi del computer.',
+  'accountDialog.wa.appSecret': 'Chiave segreta dell’app',
+  'accountDialog.wa.appSecretHint':
+    'In Impostazioni app → Di base. Serve a controllare che i messaggi arrivino davvero da Meta.',
+  'accountDialog.wa.verifyToken': 'Token di verifica',
+  'accountDialog.wa.verifyTokenHint':
+    'Una parola lunga inventata da te: la incolli anche nelle impostazioni del webhook di Meta.',
+  'accountDialog.wa.generate': 'Generane uno',
+  'accountDialog.webhook.title': 'Come arrivano i messaggi',
+  'accountDialog.webhook.body':
+    'Meta consegna i messaggi solo a un indirizzo web pubblico. Sportello li riceve su questo computer, all’indirizzo {url}: rendilo raggiungibile con un tunnel, per esempio:',
+  'accountDialog.webhook.callback':
+    'Poi, nella dashboard di Meta (WhatsApp → Configurazione → Webhook), incolla come URL di callback l’indirizzo del tunnel seguito da {path}, inserisci il token di verifica e iscriviti al campo “messages”.',
+  'accountDialog.webhook.metaOptional':
+    'Facoltativo: con la chiave segreta, i messaggi arrivano subito se imposti il webhook dell’app su {path} (stesso tunnel). Senza, Sportello li controlla ogni minuto.',
+  'accountDialog.webhook.unavailable':
+    'Il ricevitore dei webhook non è attivo sulla porta {port}: {reason}',
+  'accountDialog.webhook.docs':
+    'Trovi tutti i passaggi, anche per un indirizzo che non cambia mai, nella guida “Collegare i canali di chat” (docs/channels.md).',
+  'accountDialog.webhook.copy': 'Copia',
+  'accountDialog.webhook.copied': 'Copiato.',
+  'accountDialog.twilio.intro':
+    'Copia Account SID e Auth Token dalla console di Twilio. Non serve un tunnel: Sportello controlla i nuovi messaggi ogni minuto.',
+  'accountDialog.twilio.sid': 'Account SID',
+  'accountDialog.twilio.token': 'Auth Token',
+  'accountDialog.twilio.from': 'Numero mittente',
+  'accountDialog.twilio.fromHint':
+    'Nel formato whatsapp:+39…; quello della sandbox è whatsapp:+14155238886.',
+  'accountDialog.meta.intro':
+    'Nella dashboard per sviluppatori di Meta collega la tua Pagina Facebook (e l’account Instagram professionale collegato) e genera un token di accesso della Pagina con i permessi pages_messaging, pages_manage_metadata e pages_read_engagement (per Instagram anche instagram_basic e instagram_manage_messages). Sportello controlla i messaggi ogni minuto.',
+  'accountDialog.meta.pageId': 'ID della Pagina Facebook',
+  'accountDialog.meta.instagramId': 'ID dell’account Instagram',
+  'accountDialog.meta.instagramIdHint':
+    'Facoltativo: aggiunge anche i messaggi diretti di Instagram.',
+  'accountDialog.meta.token': 'Token di accesso della Pagina',
+  'accountDialog.meta.appSecret': 'Chiave segreta dell’app',
+  'accountDialog.meta.appSecretHint':
+    'Facoltativa: serve solo per ricevere i messaggi subito tramite webhook.',
+  'accountDialog.meta.humanAgent': 'L’app ha il permesso Human Agent',
+  'accountDialog.meta.humanAgentHint':
+    'Lo chiedi nella revisione dell’app di Meta: permette a una persona di rispondere fino a 7 giorni dopo l’ultimo messaggio, invece di 24 ore.',
+  'accountDialog.telegram.intro':
+    'Scrivi a @BotFather su Telegram, invia /newbot e copia il token che ti dà. Poi condividi con i clienti il link t.me del bot: un bot può scrivere solo a chi l’ha avviato.',
+  'accountDialog.telegram.token': 'Token del bot',
 
   'settings.title': 'Impostazioni',
   'settings.language': 'Lingua',

@@ -8,14 +8,23 @@ import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type { Account } from './bindings/Account';
 import type { AppInfo } from './bindings/AppInfo';
 import type { Change } from './bindings/Change';
+import type { ChatDetails } from './bindings/ChatDetails';
 import type { ConversationDetail } from './bindings/ConversationDetail';
 import type { ConversationPage } from './bindings/ConversationPage';
 import type { EmailAccountInput } from './bindings/EmailAccountInput';
 import type { Error as ErrorBody } from './bindings/Error';
 import type { ErrorCode } from './bindings/ErrorCode';
 import type { Message } from './bindings/Message';
+import type { MetaInput } from './bindings/MetaInput';
+import type { ReplyTemplate } from './bindings/ReplyTemplate';
+import type { ReplyWindow } from './bindings/ReplyWindow';
 import type { SearchHit } from './bindings/SearchHit';
 import type { Settings } from './bindings/Settings';
+import type { TelegramInput } from './bindings/TelegramInput';
+import type { Template } from './bindings/Template';
+import type { TwilioInput } from './bindings/TwilioInput';
+import type { WebhookInfo } from './bindings/WebhookInfo';
+import type { WhatsAppInput } from './bindings/WhatsAppInput';
 
 export type * from './types';
 
@@ -77,6 +86,27 @@ export const testEmailAccount = (input: EmailAccountInput) =>
   call<null>('test_email_account', { input });
 export const addEmailAccount = (input: EmailAccountInput) =>
   call<Account>('add_email_account', { input });
+// Chat channels: `test_*` checks the credentials without saving and resolves with what they
+// serve (number, Page or bot name); `add_*` tests again, saves and starts syncing.
+export const testWhatsAppAccount = (input: WhatsAppInput) =>
+  call<string>('test_whatsapp_account', { input });
+export const addWhatsAppAccount = (input: WhatsAppInput) =>
+  call<Account>('add_whatsapp_account', { input });
+export const testTwilioAccount = (input: TwilioInput) =>
+  call<string>('test_twilio_account', { input });
+export const addTwilioAccount = (input: TwilioInput) =>
+  call<Account>('add_twilio_account', { input });
+export const testMetaAccounts = (input: MetaInput) => call<string>('test_meta_accounts', { input });
+/** Messenger, plus Instagram when an Instagram id is given. */
+export const addMetaAccounts = (input: MetaInput) =>
+  call<Account[]>('add_meta_accounts', { input });
+export const testTelegramAccount = (input: TelegramInput) =>
+  call<string>('test_telegram_account', { input });
+export const addTelegramAccount = (input: TelegramInput) =>
+  call<Account>('add_telegram_account', { input });
+/** The local webhook receiver, for the WhatsApp / Messenger set-up help. */
+export const webhookInfo = () => call<WebhookInfo>('webhook_info');
+
 export const removeAccount = (accountId: number) => call<null>('remove_account', { accountId });
 /** Sync now; `null` syncs every account. */
 export const refresh = (accountId: number | null) => call<null>('refresh', { accountId });
@@ -86,9 +116,43 @@ export const listConversations = (offset: number, limit: number) =>
 export const getConversation = (conversationId: number) =>
   call<ConversationDetail>('get_conversation', { conversationId });
 export const markRead = (conversationId: number) => call<null>('mark_read', { conversationId });
+/** What a reply carries besides its text (chat channels). */
+export type ReplyExtras = { template?: ReplyTemplate | null; files?: string[] };
+
 /** Resolves with the message already stored as `queued`; later states arrive as changes. */
-export const sendReply = (conversationId: number, text: string, quote: boolean) =>
-  call<Message>('send_reply', { conversationId, text, quote });
+export const sendReply = (
+  conversationId: number,
+  text: string,
+  quote: boolean,
+  extras: ReplyExtras = {},
+) =>
+  call<Message>('send_reply', {
+    conversationId,
+    text,
+    quote,
+    template: extras.template ?? null,
+    files: extras.files?.length ? extras.files : null,
+  });
+/** The rule for replying now: free, until a time, templates only, closed. */
+export const replyWindow = (conversationId: number) =>
+  call<ReplyWindow>('reply_window', { conversationId });
+export const whatsappTemplates = (accountId: number) =>
+  call<Template[]>('whatsapp_templates', { accountId });
+/** Reactions, locations, shared contacts, story replies, templates of a chat thread. */
+export const messageDetails = (conversationId: number) =>
+  call<ChatDetails[]>('message_details', { conversationId });
+
+/**
+ * The system's file picker (tauri-plugin-dialog; the window may only open it). Resolves with
+ * the chosen paths, or an empty list when cancelled.
+ */
+export async function pickFiles(title: string): Promise<string[]> {
+  const picked = await call<string[] | string | null>('plugin:dialog|open', {
+    options: { title, multiple: true, directory: false },
+  });
+  if (picked === null) return [];
+  return Array.isArray(picked) ? picked : [picked];
+}
 export const retryMessage = (messageId: number) => call<null>('retry_message', { messageId });
 export const search = (query: string) => call<SearchHit[]>('search', { query });
 
@@ -97,6 +161,8 @@ export const openAttachment = (attachmentId: number) =>
 /** Saves into Downloads and resolves with the path written. */
 export const saveAttachment = (attachmentId: number) =>
   call<string>('save_attachment', { attachmentId });
+/** Opens a web link (a map, an Instagram story) in the browser. */
+export const openLink = (url: string) => call<null>('open_link', { url });
 export const messageSource = (messageId: number) => call<string>('message_source', { messageId });
 
 export const getSettings = () => call<Settings>('get_settings');

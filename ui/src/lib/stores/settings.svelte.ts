@@ -4,7 +4,12 @@ import { applyLocaleSetting, setSystemLocale, t } from '$lib/i18n/index.svelte';
 import { notifyError } from './toasts.svelte';
 
 class SettingsState {
-  value = $state.raw<Settings>({ locale: 'auto', notifications: true, remote_content_senders: [] });
+  value = $state.raw<Settings>({
+    locale: 'auto',
+    notifications: true,
+    remote_content_senders: [],
+    webhook_port: 8787,
+  });
   info = $state.raw<AppInfo | null>(null);
 }
 

@@ -1,7 +1,14 @@
 // The open conversation: its detail, the replies on their way out, and read state.
 
 import * as ipc from '$lib/ipc/ipc';
-import type { ConversationDetail, ErrorBody, Message } from '$lib/ipc/ipc';
+import type {
+  ChatDetails,
+  ConversationDetail,
+  ErrorBody,
+  Message,
+  ReplyExtras,
+  ReplyWindow,
+} from '$lib/ipc/ipc';
 import { patchRow } from './conversations.svelte';
 import { notifyError } from './toasts.svelte';
 
@@ -14,6 +21,7 @@ export type LocalReply = {
   sentAt: number;
   state: 'sending' | 'failed';
   error: ErrorBody | null;
+  extras: ReplyExtras;
 };
 
 class Thread {
@@ -21,6 +29,10 @@ class Thread {
   detail = $state.raw<ConversationDetail | null>(null);
   failed = $state(false);
   local = $state<LocalReply[]>([]);
+  /** The reply rule of a chat conversation (null for email, or until known). */
+  window = $state.raw<ReplyWindow | null>(null);
+  /** Reactions, locations, contacts, story replies, templates, by message id. */
+  details = $state.raw<Record<number, ChatDetails>>({});
 }
 
 export const thread = new Thread();
@@ -42,7 +54,18 @@ async function load(id: number) {
   try {
     const detail = await ipc.getConversation(id);
     if (mine !== request || thread.selectedId !== id) return;
+    const chat = detail.conversation.channel !== 'email';
+    // Chat threads also need their reply rule and message details; neither blocks the view.
+    const [window, details] = chat
+      ? await Promise.all([
+          ipc.replyWindow(id).catch(() => null),
+          ipc.messageDetails(id).catch(() => []),
+        ])
+      : [null, []];
+    if (mine !== request || thread.selectedId !== id) return;
     thread.detail = detail;
+    thread.window = window;
+    thread.details = Object.fromEntries(details.map((d) => [d.message_id, d]));
     thread.failed = false;
     markReadIfNeeded(detail);
   } catch {
@@ -55,7 +78,11 @@ export function openConversation(id: number) {
   thread.selectedId = id;
   thread.failed = false;
   // Keep the previous thread until the new one arrives only if it is the same one.
-  if (thread.detail?.conversation.id !== id) thread.detail = null;
+  if (thread.detail?.conversation.id !== id) {
+    thread.detail = null;
+    thread.window = null;
+    thread.details = {};
+  }
   void load(id);
 }
 
@@ -63,6 +90,8 @@ export function closeConversation() {
   request++;
   thread.selectedId = null;
   thread.detail = null;
+  thread.window = null;
+  thread.details = {};
 }
 
 /** A change touched the open conversation: fetch it again, without clearing the view. */
@@ -79,7 +108,12 @@ function addMessage(message: Message) {
 
 async function deliver(reply: LocalReply) {
   try {
-    const message = await ipc.sendReply(reply.conversationId, reply.text, reply.quote);
+    const message = await ipc.sendReply(
+      reply.conversationId,
+      reply.text,
+      reply.quote,
+      reply.extras,
+    );
     thread.local = thread.local.filter((r) => r.localId !== reply.localId);
     addMessage(message);
   } catch (reason) {
@@ -93,7 +127,12 @@ async function deliver(reply: LocalReply) {
 }
 
 /** Shows the reply at once as "sending", then hands it to the backend's outbox. */
-export function sendReply(conversationId: number, text: string, quote: boolean) {
+export function sendReply(
+  conversationId: number,
+  text: string,
+  quote: boolean,
+  extras: ReplyExtras = {},
+) {
   const reply: LocalReply = {
     localId: nextLocalId--,
     conversationId,
@@ -102,6 +141,7 @@ export function sendReply(conversationId: number, text: string, quote: boolean) 
     sentAt: Date.now(),
     state: 'sending',
     error: null,
+    extras,
   };
   thread.local = [...thread.local, reply];
   void deliver(reply);
