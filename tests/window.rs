@@ -1,5 +1,9 @@
-//! The real app window under Xvfb, driven through tauri-driver + WebKitWebDriver: an email
-//! account on the local Dovecot syncs and its conversation shows in the window.
+//! The real app window under Xvfb, driven through tauri-driver + WebKitWebDriver, end to end:
+//! first launch shows onboarding → an email account on the local Dovecot is added through the
+//! dialog → its messages appear → a new message delivered to the server shows in the list and
+//! as a desktop notification in dunst → it opens → a reply goes out over SMTP with the right
+//! threading headers → after a restart everything is still there. Each step is screenshotted
+//! into tests/artifacts/ (the README's screenshot comes from this run).
 //!
 //! Needs the app built with `--features custom-protocol` and tauri-driver; `.ci/test` provides
 //! both (SPORTELLO_APP, TAURI_DRIVER) and a D-Bus session with an unlocked keyring and a display.
@@ -10,7 +14,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::mail::MailServers;
+use crate::support::mail::{MailServers, PASSWORD, USER, customer_mail};
+use crate::support::wait_until;
+
+/// The W3C WebDriver key of an element reference.
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// A minimal W3C WebDriver client: just what these tests use.
 struct Driver {
@@ -33,6 +41,8 @@ impl Driver {
                 &native_port.to_string(),
             ])
             .env("SPORTELLO_DATA_DIR", data_dir)
+            // The first users are Italian: the window follows the OS language.
+            .env("LANG", "it_IT.UTF-8")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -90,22 +100,52 @@ impl Driver {
                     Some(json!({"using": "xpath", "value": xpath})),
                 )
                 .await;
-            if let Some(id) = v
-                .as_object()
-                .and_then(|o| o.values().next())
-                .and_then(|v| v.as_str())
-            {
+            if let Some(id) = v.get(ELEMENT_KEY).and_then(|v| v.as_str()) {
                 return id.to_string();
+            }
+            // "no such element" means not yet; any other error (the app died) ends the test.
+            if let Some(error) = v.get("error").and_then(|e| e.as_str())
+                && error != "no such element"
+            {
+                panic!("webdriver error while looking for {xpath}: {v}");
             }
             if Instant::now() > deadline {
                 let shot = self.screenshot("timeout").await;
                 panic!(
-                    "no element {xpath} after {timeout:?} (screenshot: {})",
+                    "no element {xpath} after {timeout:?} (last answer {v}; screenshot: {})",
                     shot.display()
                 );
             }
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
+    }
+
+    /// Waits for the XPath, then clicks it.
+    async fn click_on(&self, xpath: &str) {
+        let element = self.wait_for(xpath, Duration::from_secs(20)).await;
+        self.click(&element).await;
+    }
+
+    /// Replaces the value of the input matched by `data-testid`.
+    async fn fill(&self, testid: &str, text: &str) {
+        let element = self
+            .wait_for(
+                &format!("//*[@data-testid='{testid}']"),
+                Duration::from_secs(10),
+            )
+            .await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/clear"),
+            Some(json!({})),
+        )
+        .await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/value"),
+            Some(json!({ "text": text })),
+        )
+        .await;
     }
 
     async fn click(&self, element: &str) {
@@ -161,11 +201,43 @@ impl Drop for Driver {
     }
 }
 
+/// Waits until the app started by a previous session has exited (one instance at a time).
+fn wait_for_exit(app: &str) {
+    wait_until(
+        "the previous app process to exit",
+        Duration::from_secs(20),
+        || {
+            let out = Command::new("pgrep").args(["-f", app]).output().ok()?;
+            out.stdout.is_empty().then_some(())
+        },
+    );
+}
+
+fn header(raw: &[u8], name: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(raw);
+    let prefix = format!("{}:", name.to_ascii_lowercase());
+    text.lines()
+        .find(|l| l.to_ascii_lowercase().starts_with(&prefix))
+        .map(|l| l[prefix.len()..].trim().to_string())
+}
+
+fn notifications_shown() -> String {
+    Command::new("dunstctl")
+        .arg("history")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the built app and tauri-driver under a display; run by .ci/test"]
-async fn the_window_shows_a_conversation_synced_from_dovecot() {
+async fn first_launch_to_reply_and_restart_in_the_real_window() {
     let app = std::env::var("SPORTELLO_APP")
         .expect("SPORTELLO_APP must point at the app built with --features custom-protocol");
+    assert!(
+        std::env::var_os("SPORTELLO_TEST_SESSION").is_some(),
+        "run inside tests/session.sh (display, D-Bus, keyring, dunst)"
+    );
     let servers = MailServers::start();
     servers.deliver(
         "INBOX",
@@ -175,6 +247,7 @@ async fn the_window_shows_a_conversation_synced_from_dovecot() {
             "Subject: Ordine 1042 - quando arriva?\r\n",
             "Message-ID: <ordine-1042@example.com>\r\n",
             "Date: Mon, 23 Nov 2026 09:15:00 +0100\r\n",
+            "MIME-Version: 1.0\r\n",
             "Content-Type: text/plain; charset=utf-8\r\n",
             "Content-Transfer-Encoding: quoted-printable\r\n",
             "\r\n",
@@ -182,27 +255,154 @@ async fn the_window_shows_a_conversation_synced_from_dovecot() {
         )
         .as_bytes(),
     );
+    let input = servers.account_input();
     let data = tempfile::tempdir().unwrap();
+
     {
-        let store = sportello_core::Store::open(data.path()).unwrap();
-        sportello_email::add_account(&store, &servers.account_input()).unwrap();
+        let driver = Driver::start(&app, data.path()).await;
+        // First launch: onboarding, then the account dialog.
+        driver
+            .wait_for("//*[@data-testid='welcome']", Duration::from_secs(30))
+            .await;
+        driver.screenshot("1-welcome").await;
+        driver
+            .click_on("(//*[@data-testid='welcome']//button)[1]")
+            .await;
+        driver.fill("account-address", USER).await;
+        driver.fill("account-password", PASSWORD).await;
+        driver
+            .click_on("//select[@data-testid='account-imap-security']/option[@value='plain']")
+            .await;
+        driver
+            .click_on("//select[@data-testid='account-smtp-security']/option[@value='plain']")
+            .await;
+        driver.fill("account-imap-host", &input.imap_host).await;
+        driver
+            .fill("account-imap-port", &input.imap_port.to_string())
+            .await;
+        driver.fill("account-smtp-host", &input.smtp_host).await;
+        driver
+            .fill("account-smtp-port", &input.smtp_port.to_string())
+            .await;
+        driver.click_on("//*[@data-testid='account-test']").await;
+        driver
+            .wait_for("//*[@data-result='ok']", Duration::from_secs(30))
+            .await;
+        driver.screenshot("2-account").await;
+        driver.click_on("//*[@data-testid='account-save']").await;
+
+        // The first sync brings Maria's message.
+        driver
+            .wait_for(
+                "//*[@data-testid='conversation-row'][contains(., 'Maria Rossi')]",
+                Duration::from_secs(60),
+            )
+            .await;
+        driver.screenshot("3-inbox").await;
+
+        // New mail on the server: it shows in the list and as a desktop notification.
+        servers.deliver(
+            "INBOX",
+            &customer_mail(
+                "Luca Bianchi <luca.bianchi@example.com>",
+                "Reso taglia M",
+                "reso-77@example.com",
+                "Ciao, vorrei cambiare la taglia della felpa: è possibile?",
+            ),
+        );
+        let row = driver
+            .wait_for(
+                "//*[@data-testid='conversation-row'][contains(., 'Luca Bianchi')]",
+                Duration::from_secs(90),
+            )
+            .await;
+        let shown = wait_until(
+            "a notification for Luca's message",
+            Duration::from_secs(20),
+            || {
+                let history = notifications_shown();
+                history.contains("Luca Bianchi").then_some(history)
+            },
+        );
+        assert!(
+            shown.contains("cambiare la taglia"),
+            "the preview is shown: {shown}"
+        );
+        driver.screenshot("4-new-message").await;
+
+        // Open it and reply.
+        driver.click(&row).await;
+        driver
+            .wait_for(
+                "//*[@data-testid='thread']//*[contains(text(), 'cambiare la taglia')]",
+                Duration::from_secs(20),
+            )
+            .await;
+        driver
+            .fill(
+                "composer",
+                "Certo! Ti mando subito l'etichetta per il reso.",
+            )
+            .await;
+        driver.screenshot("5-conversation").await;
+        driver.click_on("//*[@data-testid='send']").await;
+        let received = servers.wait_received(1, Duration::from_secs(60));
+        let reply = &received[0];
+        assert_eq!(
+            header(reply, "In-Reply-To").as_deref(),
+            Some("<reso-77@example.com>")
+        );
+        assert!(
+            header(reply, "References")
+                .unwrap_or_default()
+                .contains("<reso-77@example.com>")
+        );
+        assert!(
+            header(reply, "Subject")
+                .unwrap_or_default()
+                .contains("Reso taglia M")
+        );
+        assert!(header(reply, "From").unwrap_or_default().contains(USER));
+        assert!(String::from_utf8_lossy(reply).contains("etichetta per il reso"));
+        driver
+            .wait_for(
+                "//*[@data-testid='thread']//*[contains(text(), 'etichetta per il reso')]",
+                Duration::from_secs(20),
+            )
+            .await;
+        driver.screenshot("6-replied").await;
     }
 
+    // Restart: the same data, nothing lost.
+    wait_for_exit(&app);
     let driver = Driver::start(&app, data.path()).await;
-    let row = driver
+    driver
         .wait_for(
             "//*[@data-testid='conversation-row'][contains(., 'Maria Rossi')]",
-            Duration::from_secs(60),
+            Duration::from_secs(30),
         )
         .await;
-    driver.screenshot("1-inbox").await;
-    driver.click(&row).await;
-    let body = driver
+    driver
+        .click_on("//*[@data-testid='conversation-row'][contains(., 'Luca Bianchi')]")
+        .await;
+    driver
         .wait_for(
-            "//*[contains(text(), 'il mio ordine è partito')]",
+            "//*[@data-testid='thread']//*[contains(text(), 'etichetta per il reso')]",
             Duration::from_secs(20),
         )
         .await;
-    assert!(driver.text(&body).await.contains("Grazie mille"));
-    driver.screenshot("2-conversation").await;
+    let thread = driver
+        .wait_for("//*[@data-testid='thread']", Duration::from_secs(5))
+        .await;
+    let text = driver.text(&thread).await;
+    assert!(
+        text.contains("cambiare la taglia") && text.contains("etichetta per il reso"),
+        "{text}"
+    );
+    driver.screenshot("7-after-restart").await;
+    assert_eq!(
+        servers.received().len(),
+        1,
+        "the reply was sent exactly once"
+    );
 }
