@@ -22,6 +22,10 @@ fn main() {
 fn sportello_commands() -> &'static [&'static str] {
     &[
         "app_info",
+        "get_desktop_settings",
+        "update_desktop_settings",
+        "set_viewing",
+        "install_update",
         "list_accounts",
         "test_email_account",
         "add_email_account",

@@ -370,6 +370,13 @@ async fn first_launch_to_reply_and_restart_in_the_real_window() {
                 Duration::from_secs(20),
             )
             .await;
+        // Delivered: the bubble says so (the window speaks Italian here).
+        driver
+            .wait_for(
+                "//*[@data-testid='thread']//*[normalize-space(text())='Inviato']",
+                Duration::from_secs(20),
+            )
+            .await;
         driver.screenshot("6-replied").await;
     }
 

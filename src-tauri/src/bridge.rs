@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sportello_core::Store;
 use sportello_core::events::Change;
-use tauri::{AppHandle, Emitter, Runtime};
+use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tokio::sync::broadcast::error::RecvError;
 
 pub const CHANGES_EVENT: &str = "sportello://changes";
@@ -29,7 +29,20 @@ pub async fn run<R: Runtime>(app: AppHandle<R>, store: Store) {
         if let Err(e) = app.emit(CHANGES_EVENT, &batch) {
             tracing::warn!("cannot send changes to the window: {e}");
         }
+        if !batch.conversations.is_empty() {
+            crate::desktop::update_unread(&app, &store);
+        }
         notify(&app, &store, &batch);
+    }
+}
+
+/// Whether Sportello speaks Italian now: the language chosen in the settings, or the OS's
+/// (Italian unless it is clearly not).
+pub fn italian(store: &Store) -> bool {
+    match store.settings().unwrap_or_default().locale.as_str() {
+        "it" => true,
+        "en" => false,
+        _ => sys_locale::get_locale().is_none_or(|l| l.starts_with("it")),
     }
 }
 
@@ -41,11 +54,28 @@ fn notify<R: Runtime>(app: &AppHandle<R>, store: &Store, batch: &Change) {
     if !settings.notifications {
         return;
     }
-    // The language chosen in the settings, or the OS's (Italian unless it is clearly not).
-    let italian = match settings.locale.as_str() {
-        "it" => true,
-        "en" => false,
-        _ => sys_locale::get_locale().is_none_or(|l| l.starts_with("it")),
+    let italian = italian(store);
+    let desktop = crate::desktop::load(store);
+    let now = crate::desktop::local_minutes_now();
+    // The conversation open in the focused window: its new messages are already seen.
+    let viewing = app
+        .get_webview_window("main")
+        .filter(|w| w.is_focused().unwrap_or(false) && w.is_visible().unwrap_or(false))
+        .and_then(|_| app.try_state::<crate::App>())
+        .and_then(|state| *state.viewing.lock().unwrap_or_else(|p| p.into_inner()));
+    let inbound: Vec<_> = batch
+        .inbound
+        .iter()
+        .filter(|n| {
+            crate::desktop::should_notify(&desktop, n.channel, n.conversation_id, viewing, now)
+        })
+        .collect();
+    if desktop.quiet_hours.is_some_and(|q| q.contains(now)) {
+        return;
+    }
+    let style = Style {
+        italian,
+        sound: desktop.sound,
     };
     for s in &batch.summaries {
         let body = if italian {
@@ -56,27 +86,43 @@ fn notify<R: Runtime>(app: &AppHandle<R>, store: &Store, batch: &Change) {
         } else {
             format!("{}: {} messages synced", s.account_name, s.new_messages)
         };
-        show(app, "Sportello", &body, None, italian);
+        show(app, "Sportello", &body, None, style);
     }
     // A burst (many new messages at once) gets one summary too.
-    if batch.inbound.len() > 3 {
+    if inbound.len() > 3 {
         let body = if italian {
-            format!("{} nuovi messaggi", batch.inbound.len())
+            format!("{} nuovi messaggi", inbound.len())
         } else {
-            format!("{} new messages", batch.inbound.len())
+            format!("{} new messages", inbound.len())
         };
-        show(app, "Sportello", &body, None, italian);
+        show(app, "Sportello", &body, None, style);
         return;
     }
-    for note in &batch.inbound {
-        show(
-            app,
-            &note.sender,
-            &note.preview,
-            Some(note.conversation_id),
-            italian,
-        );
+    for note in inbound {
+        if desktop.show_preview {
+            show(
+                app,
+                &note.sender,
+                &note.preview,
+                Some(note.conversation_id),
+                style,
+            );
+        } else {
+            // Privacy mode: nothing about who wrote or what.
+            let body = if italian {
+                "Nuovo messaggio"
+            } else {
+                "New message"
+            };
+            show(app, "Sportello", body, Some(note.conversation_id), style);
+        }
     }
+}
+
+#[derive(Clone, Copy)]
+struct Style {
+    italian: bool,
+    sound: bool,
 }
 
 /// Shows one notification; where the platform reports clicks, a click opens the conversation.
@@ -85,10 +131,14 @@ fn show<R: Runtime>(
     summary: &str,
     body: &str,
     conversation: Option<i64>,
-    italian: bool,
+    style: Style,
 ) {
+    let Style { italian, sound } = style;
     let mut n = notify_rust::Notification::new();
     n.appname("Sportello").summary(summary).body(body);
+    if sound {
+        n.sound_name("message-new-instant");
+    }
     #[cfg(all(unix, not(target_os = "macos")))]
     {
         n.action("default", if italian { "Apri" } else { "Open" });

@@ -15,6 +15,7 @@ use sportello_messaging::{
 use tauri::{AppHandle, Manager, Runtime, State};
 use ts_rs::TS;
 
+use crate::desktop::{self, DesktopSettings};
 use crate::webhook::WebhookInfo;
 use crate::{App, StartupFailure};
 
@@ -321,4 +322,32 @@ pub fn get_settings(app: State<App>) -> Result<Settings> {
 #[tauri::command]
 pub fn update_settings(app: State<App>, settings: Settings) -> Result<Settings> {
     app.store.save_settings(&settings)
+}
+
+#[tauri::command]
+pub fn get_desktop_settings(app: State<App>) -> DesktopSettings {
+    desktop::load(&app.store)
+}
+
+#[tauri::command]
+pub fn update_desktop_settings<R: Runtime>(
+    handle: AppHandle<R>,
+    app: State<App>,
+    settings: DesktopSettings,
+) -> Result<DesktopSettings> {
+    let saved = desktop::save(&app.store, &settings)?;
+    desktop::apply_start_at_login(&handle, saved.start_at_login);
+    Ok(saved)
+}
+
+/// The conversation the window shows (`null` for none): its new messages do not notify.
+#[tauri::command]
+pub fn set_viewing(app: State<App>, conversation_id: Option<i64>) {
+    *app.viewing.lock().unwrap_or_else(|p| p.into_inner()) = conversation_id;
+}
+
+/// Installs the newer version announced by `sportello://update-available`, then restarts.
+#[tauri::command]
+pub async fn install_update<R: Runtime>(handle: AppHandle<R>) -> Result<()> {
+    desktop::install_update(handle).await
 }

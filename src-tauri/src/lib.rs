@@ -5,6 +5,7 @@
 
 mod bridge;
 mod commands;
+mod desktop;
 mod webhook;
 
 use std::sync::Arc;
@@ -18,6 +19,8 @@ pub struct App {
     pub store: Store,
     pub supervisor: Arc<Supervisor>,
     pub webhook: Arc<webhook::Webhook>,
+    /// The conversation open in the window, so its new messages do not notify.
+    pub viewing: std::sync::Mutex<Option<i64>>,
 }
 
 /// Why the data could not be opened; the window shows it (see `commands::app_info`).
@@ -28,7 +31,7 @@ pub struct StartupFailure {
 
 /// Builds the app on any runtime, so it can be driven by `tauri::test::mock_builder()`.
 pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, store: Store) -> tauri::Builder<R> {
-    builder
+    desktop::plugins(builder)
         .plugin(tauri_plugin_dialog::init())
         .setup(move |app| {
             let supervisor = Supervisor::new(
@@ -46,15 +49,21 @@ pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, store: Store) -> tauri:
                 bridge::run(handle, bridge_store).await;
             });
             let webhook = webhook::start(store.clone(), supervisor.clone());
+            desktop::setup(app.handle(), &store, bridge::italian(&store));
             app.manage(App {
                 store,
                 supervisor,
                 webhook,
+                viewing: Default::default(),
             });
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
+            commands::get_desktop_settings,
+            commands::update_desktop_settings,
+            commands::set_viewing,
+            commands::install_update,
             commands::list_accounts,
             commands::test_email_account,
             commands::add_email_account,

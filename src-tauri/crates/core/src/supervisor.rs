@@ -81,6 +81,9 @@ pub struct Supervisor {
     open: OpenChannel,
     poll: Duration,
     workers: Mutex<HashMap<i64, Worker>>,
+    /// The runtime workers run on, so `start` also works when called from a plain thread (a
+    /// desktop shell's synchronous command handler).
+    runtime: Mutex<Option<tokio::runtime::Handle>>,
 }
 
 impl Supervisor {
@@ -90,11 +93,14 @@ impl Supervisor {
             open,
             poll,
             workers: Mutex::new(HashMap::new()),
+            runtime: Mutex::new(tokio::runtime::Handle::try_current().ok()),
         })
     }
 
     /// Starts a worker for every account. Must run inside a Tokio runtime.
     pub fn start_all(self: &Arc<Self>) -> Result<()> {
+        *self.runtime.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(tokio::runtime::Handle::current());
         let recovered = self.store.recover_outbox()?;
         if recovered > 0 {
             tracing::warn!(
@@ -119,7 +125,16 @@ impl Supervisor {
         // Replacing a previous handle cancels that worker.
         self.lock().insert(account_id, worker);
         let this = self.clone();
-        tokio::spawn(async move {
+        let runtime = tokio::runtime::Handle::try_current()
+            .ok()
+            .or_else(|| {
+                self.runtime
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone()
+            })
+            .expect("Supervisor::start needs a Tokio runtime: call start_all inside one first");
+        runtime.spawn(async move {
             tokio::select! {
                 _ = cancel.cancelled() => {}
                 _ = this.work(account_id, wake) => {}

@@ -1,0 +1,376 @@
+//! Being a good desktop citizen: one instance, a tray icon with the unread count, closing to
+//! the tray, starting at login, remembering the window, checking for signed updates, and the
+//! notification preferences (per channel, quiet hours, sound, privacy).
+//!
+//! The preferences are kept in the store under their own key; the rules that decide whether a
+//! notification shows are plain functions, tested below.
+
+use serde::{Deserialize, Serialize};
+use sportello_core::model::ChannelKind;
+use sportello_core::{Result, Store};
+use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
+use tauri::tray::{MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, TrayIconEvent};
+use tauri::{AppHandle, Emitter, Manager, Runtime, WindowEvent};
+use ts_rs::TS;
+
+const KEY: &str = "desktop";
+const TRAY_ID: &str = "sportello";
+
+/// Sent to the window when a newer signed version is available: its version string.
+pub const UPDATE_EVENT: &str = "sportello://update-available";
+
+/// A time of day as minutes after midnight, local time.
+pub type Minutes = u16;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+#[serde(default)]
+pub struct DesktopSettings {
+    /// Closing the window keeps Sportello syncing in the tray (quit from the tray menu).
+    pub close_to_tray: bool,
+    /// Start Sportello (in the tray) when the user logs in.
+    pub start_at_login: bool,
+    /// Look for a newer signed version at start.
+    pub check_updates: bool,
+    /// Play the notification sound.
+    pub sound: bool,
+    /// Show sender and text in notifications; off shows only "new message".
+    pub show_preview: bool,
+    /// Channels whose new messages never notify.
+    pub muted_channels: Vec<ChannelKind>,
+    /// No notifications between these times (local time; may wrap past midnight).
+    pub quiet_hours: Option<QuietHours>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct QuietHours {
+    pub from: Minutes,
+    pub to: Minutes,
+}
+
+impl Default for DesktopSettings {
+    fn default() -> Self {
+        DesktopSettings {
+            close_to_tray: true,
+            start_at_login: false,
+            check_updates: true,
+            sound: true,
+            show_preview: true,
+            muted_channels: Vec::new(),
+            quiet_hours: None,
+        }
+    }
+}
+
+impl QuietHours {
+    /// Whether `now` (minutes after local midnight) falls in the quiet period.
+    pub fn contains(self, now: Minutes) -> bool {
+        match self.from.cmp(&self.to) {
+            std::cmp::Ordering::Equal => false,
+            std::cmp::Ordering::Less => self.from <= now && now < self.to,
+            // 22:00 → 07:00 wraps past midnight.
+            std::cmp::Ordering::Greater => now >= self.from || now < self.to,
+        }
+    }
+}
+
+pub fn load(store: &Store) -> DesktopSettings {
+    store
+        .get_setting(KEY)
+        .ok()
+        .flatten()
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default()
+}
+
+pub fn save(store: &Store, settings: &DesktopSettings) -> Result<DesktopSettings> {
+    let mut clean = settings.clone();
+    clean.muted_channels.sort_by_key(|c| c.as_str());
+    clean.muted_channels.dedup();
+    if let Some(q) = &mut clean.quiet_hours {
+        q.from = q.from.min(24 * 60 - 1);
+        q.to = q.to.min(24 * 60 - 1);
+    }
+    store.set_setting(KEY, &serde_json::to_string(&clean)?)?;
+    Ok(clean)
+}
+
+/// Whether a new inbound message should raise a notification.
+///
+/// `viewing` is the conversation open in a focused window: the user is already looking at it.
+pub fn should_notify(
+    settings: &DesktopSettings,
+    channel: ChannelKind,
+    conversation_id: i64,
+    viewing: Option<i64>,
+    now: Minutes,
+) -> bool {
+    if settings.muted_channels.contains(&channel) {
+        return false;
+    }
+    if settings.quiet_hours.is_some_and(|q| q.contains(now)) {
+        return false;
+    }
+    viewing != Some(conversation_id)
+}
+
+/// Minutes after local midnight, now.
+pub fn local_minutes_now() -> Minutes {
+    use chrono::Timelike;
+    let now = chrono::Local::now();
+    (now.hour() * 60 + now.minute()) as Minutes
+}
+
+/// The plugins Sportello uses; the single-instance one first, so a second launch only
+/// focuses the running window.
+pub fn plugins<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
+    builder
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            crate::focus_main(app);
+        }))
+        .plugin(tauri_plugin_window_state::Builder::default().build())
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            Some(vec!["--minimized"]),
+        ))
+        .plugin(tauri_plugin_updater::Builder::new().build())
+        .on_window_event(|window, event| {
+            if let WindowEvent::CloseRequested { api, .. } = event
+                && window.label() == "main"
+            {
+                let app = window.app_handle();
+                let close_to_tray = app
+                    .try_state::<crate::App>()
+                    .map(|state| load(&state.store).close_to_tray)
+                    .unwrap_or(false);
+                if close_to_tray && app.tray_by_id(TRAY_ID).is_some() {
+                    api.prevent_close();
+                    let _ = window.hide();
+                }
+            }
+        })
+}
+
+/// The tray icon and its menu; the first settings applied (start at login, update check).
+pub fn setup<R: Runtime>(app: &AppHandle<R>, store: &Store, italian: bool) {
+    if let Err(e) = build_tray(app, italian) {
+        // Some Linux desktops have no tray: then closing the window quits, as usual.
+        tracing::warn!("no tray icon: {e}");
+    }
+    let settings = load(store);
+    apply_start_at_login(app, settings.start_at_login);
+    if std::env::args().any(|a| a == "--minimized")
+        && let Some(w) = app.get_webview_window("main")
+        && app.tray_by_id(TRAY_ID).is_some()
+    {
+        let _ = w.hide();
+    }
+    if settings.check_updates {
+        let app = app.clone();
+        tauri::async_runtime::spawn(async move { check_for_update(app).await });
+    }
+    update_unread(app, store);
+}
+
+fn build_tray<R: Runtime>(app: &AppHandle<R>, italian: bool) -> tauri::Result<TrayIcon<R>> {
+    let (open, sync, quit) = if italian {
+        ("Apri Sportello", "Sincronizza ora", "Esci")
+    } else {
+        ("Open Sportello", "Sync now", "Quit")
+    };
+    let menu = Menu::with_items(
+        app,
+        &[
+            &MenuItem::with_id(app, "open", open, true, None::<&str>)?,
+            &MenuItem::with_id(app, "sync", sync, true, None::<&str>)?,
+            &PredefinedMenuItem::separator(app)?,
+            &MenuItem::with_id(app, "quit", quit, true, None::<&str>)?,
+        ],
+    )?;
+    let mut builder = TrayIconBuilder::with_id(TRAY_ID)
+        .tooltip("Sportello")
+        .menu(&menu)
+        .show_menu_on_left_click(false)
+        .on_menu_event(|app, event| match event.id().as_ref() {
+            "open" => crate::focus_main(app),
+            "sync" => {
+                if let Some(state) = app.try_state::<crate::App>() {
+                    state.supervisor.wake(None);
+                }
+            }
+            "quit" => app.exit(0),
+            _ => {}
+        })
+        .on_tray_icon_event(|tray, event| {
+            if let TrayIconEvent::Click {
+                button: MouseButton::Left,
+                button_state: MouseButtonState::Up,
+                ..
+            } = event
+            {
+                crate::focus_main(tray.app_handle());
+            }
+        });
+    if let Some(icon) = app.default_window_icon() {
+        builder = builder.icon(icon.clone());
+    }
+    builder.build(app)
+}
+
+/// Shows the unread count on the tray icon and, where the platform has one, the dock/taskbar.
+pub fn update_unread<R: Runtime>(app: &AppHandle<R>, store: &Store) {
+    let unread = store.stats().map(|s| s.unread_conversations).unwrap_or(0);
+    if let Some(tray) = app.tray_by_id(TRAY_ID) {
+        let tip = if unread == 0 {
+            "Sportello".to_string()
+        } else {
+            format!("Sportello ({unread})")
+        };
+        let _ = tray.set_tooltip(Some(&tip));
+        #[cfg(any(target_os = "macos", target_os = "linux"))]
+        let _ = tray.set_title(if unread == 0 {
+            None
+        } else {
+            Some(unread.to_string())
+        });
+    }
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.set_badge_count(if unread == 0 {
+            None
+        } else {
+            Some(unread as i64)
+        });
+    }
+}
+
+/// Turns starting at login on or off to match the setting.
+pub fn apply_start_at_login<R: Runtime>(app: &AppHandle<R>, enabled: bool) {
+    use tauri_plugin_autostart::ManagerExt;
+    let launcher = app.autolaunch();
+    let result = match (enabled, launcher.is_enabled().unwrap_or(false)) {
+        (true, false) => launcher.enable(),
+        (false, true) => launcher.disable(),
+        _ => Ok(()),
+    };
+    if let Err(e) = result {
+        tracing::warn!("cannot change starting at login: {e}");
+    }
+}
+
+async fn check_for_update<R: Runtime>(app: AppHandle<R>) {
+    use tauri_plugin_updater::UpdaterExt;
+    let found = match app.updater() {
+        Ok(updater) => updater.check().await,
+        Err(e) => Err(e),
+    };
+    match found {
+        Ok(Some(update)) => {
+            let _ = app.emit(UPDATE_EVENT, update.version.clone());
+        }
+        Ok(None) => {}
+        Err(e) => tracing::info!("update check skipped: {e}"),
+    }
+}
+
+/// Downloads the newer version, checks its signature against the public key built into the
+/// app (the updater refuses anything else), installs it and restarts.
+pub async fn install_update<R: Runtime>(app: AppHandle<R>) -> Result<()> {
+    use sportello_core::Error;
+    use tauri_plugin_updater::UpdaterExt;
+    let update = app
+        .updater()
+        .map_err(|e| Error::internal(e.to_string()))?
+        .check()
+        .await
+        .map_err(|e| Error::new(sportello_core::ErrorCode::Network, e.to_string()))?
+        .ok_or_else(|| Error::not_found("no newer version"))?;
+    update
+        .download_and_install(|_, _| {}, || {})
+        .await
+        .map_err(|e| {
+            Error::new(
+                sportello_core::ErrorCode::Rejected,
+                format!("the update was not installed: {e}"),
+            )
+        })?;
+    app.restart()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quiet_hours_wrap_past_midnight() {
+        let night = QuietHours {
+            from: 22 * 60,
+            to: 7 * 60,
+        };
+        assert!(night.contains(23 * 60));
+        assert!(night.contains(0));
+        assert!(night.contains(6 * 60 + 59));
+        assert!(!night.contains(7 * 60));
+        assert!(!night.contains(12 * 60));
+        let lunch = QuietHours {
+            from: 13 * 60,
+            to: 14 * 60,
+        };
+        assert!(lunch.contains(13 * 60 + 30));
+        assert!(!lunch.contains(14 * 60));
+        assert!(!QuietHours { from: 60, to: 60 }.contains(60));
+    }
+
+    #[test]
+    fn notifications_respect_mutes_quiet_hours_and_the_open_conversation() {
+        let mut s = DesktopSettings::default();
+        assert!(should_notify(&s, ChannelKind::Email, 1, None, 600));
+        assert!(
+            !should_notify(&s, ChannelKind::Email, 1, Some(1), 600),
+            "already looking at it"
+        );
+        assert!(should_notify(&s, ChannelKind::Email, 1, Some(2), 600));
+        s.muted_channels = vec![ChannelKind::Telegram];
+        assert!(!should_notify(&s, ChannelKind::Telegram, 1, None, 600));
+        assert!(should_notify(&s, ChannelKind::Email, 1, None, 600));
+        s.quiet_hours = Some(QuietHours {
+            from: 22 * 60,
+            to: 7 * 60,
+        });
+        assert!(!should_notify(&s, ChannelKind::Email, 1, None, 23 * 60));
+        assert!(should_notify(&s, ChannelKind::Email, 1, None, 600));
+    }
+
+    #[test]
+    fn settings_round_trip_through_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(load(&store), DesktopSettings::default());
+        let wanted = DesktopSettings {
+            close_to_tray: false,
+            muted_channels: vec![
+                ChannelKind::Telegram,
+                ChannelKind::Email,
+                ChannelKind::Email,
+            ],
+            quiet_hours: Some(QuietHours {
+                from: 22 * 60,
+                to: 9999,
+            }),
+            ..DesktopSettings::default()
+        };
+        let saved = save(&store, &wanted).unwrap();
+        assert_eq!(
+            saved.muted_channels,
+            vec![ChannelKind::Email, ChannelKind::Telegram]
+        );
+        assert_eq!(
+            saved.quiet_hours,
+            Some(QuietHours {
+                from: 22 * 60,
+                to: 24 * 60 - 1
+            })
+        );
+        assert_eq!(load(&store), saved);
+    }
+}
