@@ -229,9 +229,13 @@ fn notifications_shown() -> String {
         .unwrap_or_default()
 }
 
+/// One app window at a time: Sportello is single-instance.
+static ONE_WINDOW: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the built app and tauri-driver under a display; run by .ci/test"]
 async fn first_launch_to_reply_and_restart_in_the_real_window() {
+    let _one = ONE_WINDOW.lock().await;
     let app = std::env::var("SPORTELLO_APP")
         .expect("SPORTELLO_APP must point at the app built with --features custom-protocol");
     assert!(
@@ -412,4 +416,43 @@ async fn first_launch_to_reply_and_restart_in_the_real_window() {
         1,
         "the reply was sent exactly once"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the .deb installed with dpkg; run by .ci/test"]
+async fn the_installed_deb_starts_and_shows_the_inbox() {
+    let _one = ONE_WINDOW.lock().await;
+    let app = std::env::var("SPORTELLO_INSTALLED_APP")
+        .expect("SPORTELLO_INSTALLED_APP must point at the app installed from the .deb");
+    assert!(
+        app.starts_with("/usr/"),
+        "{app} should be the packaged binary, not a build"
+    );
+    let package = Command::new("dpkg-query")
+        .args(["-W", "-f=${Status} ${Version}", "sportello"])
+        .output()
+        .expect("dpkg-query");
+    let status = String::from_utf8_lossy(&package.stdout);
+    assert!(
+        status.starts_with("install ok installed"),
+        "sportello package: {status}"
+    );
+    assert!(
+        std::path::Path::new("/usr/share/applications/Sportello.desktop").exists(),
+        "the package installs a menu entry"
+    );
+
+    let data = tempfile::tempdir().unwrap();
+    let driver = Driver::start(&app, data.path()).await;
+    driver
+        .wait_for("//*[@data-testid='welcome']", Duration::from_secs(30))
+        .await;
+    let inbox = driver
+        .wait_for("//nav | //aside", Duration::from_secs(5))
+        .await;
+    assert!(
+        driver.text(&inbox).await.contains("In arrivo"),
+        "the inbox view is shown"
+    );
+    driver.screenshot("deb-installed").await;
 }
