@@ -242,16 +242,16 @@ fn cli_email_round_trip_add_sync_list_search_reply_stats() {
         assert_eq!(stats[key], value, "{key} in {stats}");
     }
 
-    // The next pass sees the copy of the reply that was filed in Sent and recognises it (stored
-    // once); it sends nothing again. The pass after that fetches nothing at all.
+    // The reply was filed in Sent: the next pass reads that copy back as the same message,
+    // stores nothing new and sends nothing again; the one after fetches nothing at all.
     let sync = cli.ok(&["sync", "--once"]);
     assert_eq!(sync["accounts"][0]["stored"], 0, "{sync}");
     assert_eq!(sync["accounts"][0]["sent"], 0, "{sync}");
+    assert_eq!(cli.stats()["messages"], 2);
     let sync = cli.ok(&["sync", "--once"]);
     assert_eq!(sync["accounts"][0]["fetched"], 0, "{sync}");
     assert_eq!(sync["accounts"][0]["sent"], 0, "{sync}");
     assert_eq!(servers.received().len(), 1);
-    assert_eq!(cli.stats()["messages"], 2);
 }
 
 #[test]
@@ -512,4 +512,57 @@ fn cli_sync_killed_half_way_then_rerun_loses_nothing_and_repeats_nothing() {
     assert_eq!(cli.stats()["messages"], TOTAL);
     let again = cli.ok(&["sync", "--once"]);
     assert_eq!(again["accounts"][0]["fetched"], 0, "{again}");
+}
+
+#[test]
+fn an_address_alone_is_enough_for_a_known_provider() {
+    if !keyring_session("an_address_alone_is_enough_for_a_known_provider") {
+        return;
+    }
+    let cli = Cli::new();
+    let args = [
+        "account",
+        "add-email",
+        "--address",
+        "negozio.rossi@libero.it",
+        "--password-env",
+        PASSWORD_VAR,
+        "--no-test",
+    ];
+    let account = cli.ok(&args);
+    assert_eq!(account["name"], "negozio.rossi@libero.it");
+    assert_eq!(account["settings"]["imap_host"], "imapmail.libero.it");
+    assert_eq!(account["settings"]["smtp_port"], 465);
+    let presets = cli.ok(&["account", "presets"]);
+    assert!(
+        presets
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == "register")
+    );
+    // A hosting provider is picked by name for the shop's own domain.
+    let account = cli.ok(&[
+        "account",
+        "add-email",
+        "--address",
+        "info@bottega-rossi.it",
+        "--provider",
+        "aruba",
+        "--password-env",
+        PASSWORD_VAR,
+        "--no-test",
+    ]);
+    assert_eq!(account["settings"]["imap_host"], "imaps.aruba.it");
+    let e = cli.fails(&[
+        "account",
+        "add-email",
+        "--address",
+        "info@sconosciuto.it",
+        "--password-env",
+        PASSWORD_VAR,
+        "--no-test",
+    ]);
+    assert_eq!(e["code"], "invalid_input");
+    assert!(e["message"].as_str().unwrap().contains("--provider"), "{e}");
 }

@@ -122,26 +122,40 @@ enum AccountCommand {
     Remove {
         id: i64,
     },
+    /// The known email providers (for --provider).
+    Presets,
+    /// An email account's server folders; with --inbox, choose which feed the inbox.
+    Folders {
+        id: i64,
+        /// Comma-separated folder names (empty: INBOX and Sent).
+        #[arg(long, value_delimiter = ',')]
+        inbox: Option<Vec<String>>,
+    },
 }
 
 #[derive(Args)]
 struct AddEmail {
+    /// Shown in the inbox (default: the address).
     #[arg(long)]
-    name: String,
+    name: Option<String>,
     #[arg(long)]
     address: String,
+    /// A known provider (`sportello-cli account presets`); by default the address's domain
+    /// picks one, and the server options below override it.
     #[arg(long)]
-    imap_host: String,
+    provider: Option<String>,
     #[arg(long)]
-    imap_port: u16,
+    imap_host: Option<String>,
+    #[arg(long)]
+    imap_port: Option<u16>,
     #[arg(long, value_parser = parse_security)]
-    imap_security: Security,
+    imap_security: Option<Security>,
     #[arg(long)]
-    smtp_host: String,
+    smtp_host: Option<String>,
     #[arg(long)]
-    smtp_port: u16,
+    smtp_port: Option<u16>,
     #[arg(long, value_parser = parse_security)]
-    smtp_security: Security,
+    smtp_security: Option<Security>,
     /// Login name, when it differs from the address.
     #[arg(long)]
     username: Option<String>,
@@ -346,19 +360,59 @@ async fn run(cli: Cli) -> CliResult {
     let json = cli.json;
     match cli.command {
         Command::Account(AccountCommand::AddEmail(a)) => {
-            let input = EmailAccountInput {
-                name: a.name.clone(),
-                address: a.address.clone(),
-                imap_host: a.imap_host.clone(),
-                imap_port: a.imap_port,
-                imap_security: a.imap_security,
-                smtp_host: a.smtp_host.clone(),
-                smtp_port: a.smtp_port,
-                smtp_security: a.smtp_security,
-                username: a.username.clone(),
-                password: read_password(&a)?,
-                ca_file: a.ca_file.as_ref().map(|p| p.display().to_string()),
+            let preset = match &a.provider {
+                Some(id) => Some(sportello_email::preset(id).ok_or_else(|| {
+                    Error::invalid(format!(
+                        "unknown provider \"{id}\" (see `sportello-cli account presets`)"
+                    ))
+                })?),
+                None => sportello_email::preset_for_address(&a.address),
             };
+            let name = a.name.clone().unwrap_or_else(|| a.address.clone());
+            let password = read_password(&a)?;
+            let mut input = match &preset {
+                Some(p) => p.input(&name, &a.address, &password),
+                None if a.imap_host.is_none() || a.smtp_host.is_none() => {
+                    return Err(Error::invalid(format!(
+                        "no known provider for {}: give --provider or the server options \
+                         (--imap-host, --smtp-host...)",
+                        a.address
+                    )));
+                }
+                None => EmailAccountInput {
+                    name,
+                    address: a.address.clone(),
+                    imap_host: String::new(),
+                    imap_port: 993,
+                    imap_security: Security::Tls,
+                    smtp_host: String::new(),
+                    smtp_port: 465,
+                    smtp_security: Security::Tls,
+                    username: None,
+                    password,
+                    ca_file: None,
+                },
+            };
+            if let Some(v) = &a.imap_host {
+                input.imap_host = v.clone();
+            }
+            if let Some(v) = a.imap_port {
+                input.imap_port = v;
+            }
+            if let Some(v) = a.imap_security {
+                input.imap_security = v;
+            }
+            if let Some(v) = &a.smtp_host {
+                input.smtp_host = v.clone();
+            }
+            if let Some(v) = a.smtp_port {
+                input.smtp_port = v;
+            }
+            if let Some(v) = a.smtp_security {
+                input.smtp_security = v;
+            }
+            input.username = a.username.clone();
+            input.ca_file = a.ca_file.as_ref().map(|p| p.display().to_string());
             if !a.no_test {
                 sportello_email::test_settings(&input).await?;
             }
@@ -500,6 +554,48 @@ async fn run(cli: Cli) -> CliResult {
             channel.test().await?;
             out(json, json!({"id": id, "ok": true}), || {
                 format!("account {id}: connection ok")
+            });
+        }
+        Command::Account(AccountCommand::Presets) => {
+            let presets = sportello_email::presets();
+            out(json, json!(presets), || {
+                presets
+                    .iter()
+                    .map(|p| {
+                        format!(
+                            "{:<10} {:<28} IMAP {}:{}  SMTP {}:{}  {}",
+                            p.id,
+                            p.name,
+                            p.imap_host,
+                            p.imap_port,
+                            p.smtp_host,
+                            p.smtp_port,
+                            p.domains.join(" ")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        Command::Account(AccountCommand::Folders { id, inbox }) => {
+            if let Some(inbox) = inbox {
+                sportello_email::set_inbox_folders(&store, id, &inbox)?;
+            }
+            let account = store.account(id)?;
+            let folders = sportello_email::list_folders(&store, &account).await?;
+            out(json, json!(folders), || {
+                folders
+                    .iter()
+                    .map(|f| {
+                        format!(
+                            "{} {:<30} {}",
+                            if f.feeds_inbox { "*" } else { " " },
+                            f.name,
+                            f.role.map(|r| format!("{r:?}")).unwrap_or_default()
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
             });
         }
         Command::Account(AccountCommand::Remove { id }) => {
