@@ -274,7 +274,8 @@ describe('the thread', () => {
     await page.getByTestId('conversation-row').first().click();
     const frame = page.locator('[data-testid=thread] iframe');
     await frame.waitFor();
-    assert.equal(await frame.getAttribute('sandbox'), '');
+    // Same origin (to measure and catch links) but never scripts, popups, forms or navigation.
+    assert.equal(await frame.getAttribute('sandbox'), 'allow-same-origin');
     const srcdoc = await frame.getAttribute('srcdoc');
     assert.match(
       srcdoc,
@@ -282,8 +283,6 @@ describe('the thread', () => {
     );
     const body = page.frameLocator('[data-testid=thread] iframe').locator('body');
     await body.getByText('è arrivato rovinato').waitFor();
-    // Scripts cannot run: the frame has no allow-scripts, so its document is opaque to us.
-    assert.equal(await frame.evaluate((el) => el.contentDocument), null);
     await page.waitForTimeout(200);
     assert.deepEqual(remote, [], 'no remote request while blocked');
 
@@ -308,6 +307,69 @@ describe('the thread', () => {
     const saved = (await calls(page, 'update_settings')).at(-1);
     const sender = (await mock(page, () => window.__sportelloMock.summaryAt(0))).contact_handle;
     assert.deepEqual(saved.args.settings.remote_content_senders, [sender]);
+    await context.close();
+  });
+
+  test('links in HTML mail show the real address first; open_link for web only; no script runs', async () => {
+    const { page, context, errors } = await openApp(browser, server.url, { accounts: 'demo' });
+    await page.locator('[data-conversation="5"]').click();
+    const frame = page.locator('[data-testid=thread] iframe');
+    await frame.waitFor();
+    const doc = page.frameLocator('[data-testid=thread] iframe');
+    await doc.getByText('Fine del messaggio.').waitFor();
+    // The <script> in the mail never ran, neither in the frame nor against the window.
+    assert.equal(await page.evaluate(() => window.__scriptRan), undefined);
+    assert.equal(await doc.locator('body').getAttribute('data-ran'), null);
+    assert.doesNotMatch(await frame.getAttribute('sandbox'), /allow-scripts/);
+    // The frame grows to its content (400 px paragraph + text), no inner scrollbar.
+    await page.locator('.frame[data-measured=true]').waitFor();
+    const sizes = await frame.evaluate((el) => ({
+      frame: el.getBoundingClientRect().height,
+      content: el.contentDocument.body.getBoundingClientRect().height,
+    }));
+    assert.ok(sizes.content > 400, `content ${sizes.content}`);
+    assert.ok(Math.abs(sizes.frame - sizes.content) <= 2, JSON.stringify(sizes));
+
+    // A web link: the dialog shows the real address, not the words over it.
+    await doc.getByRole('link', { name: 'www.poste.it' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Aprire questo link?' });
+    await dialog.waitFor();
+    assert.equal(
+      await dialog.getByTestId('link-address').textContent(),
+      'https://tracking.example.net/t/5?x=1',
+    );
+    assert.match(await dialog.textContent(), /scritto come: «www\.poste\.it»/);
+    // The frame did not navigate.
+    await doc.getByText('Fine del messaggio.').waitFor();
+    // Cancel opens nothing.
+    await dialog.getByRole('button', { name: 'Annulla' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    assert.equal((await calls(page, 'open_link')).length, 0);
+    // Open in the browser: the href goes to the shell.
+    await doc.getByRole('link', { name: 'www.poste.it' }).click();
+    await dialog.getByRole('button', { name: 'Apri nel browser' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await page.waitForFunction(() =>
+      window.__sportelloMock.calls.some((c) => c.cmd === 'open_link'),
+    );
+    assert.deepEqual(
+      (await calls(page, 'open_link')).map((c) => c.args.url),
+      ['https://tracking.example.net/t/5?x=1'],
+    );
+
+    // A mailto: link only shows the address; there is nothing to open.
+    await doc.getByRole('link', { name: 'il nostro aiuto' }).click();
+    await dialog.waitFor();
+    assert.equal(
+      await dialog.getByTestId('link-address').textContent(),
+      'mailto:aiuto@bottega.example',
+    );
+    assert.equal(await dialog.getByRole('button', { name: 'Apri nel browser' }).count(), 0);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    assert.equal((await calls(page, 'open_link')).length, 1);
+    assert.equal(page.url(), server.url, 'the window never navigated');
+    assert.deepEqual(errors, []);
     await context.close();
   });
 
@@ -463,7 +525,8 @@ describe('the composer', () => {
       () => document.querySelector('[data-testid=composer]')?.value === 'Bozza per il quattro',
     );
     await page.reload();
-    await page.locator('[data-conversation="4"]').click();
+    // Conversation 4 was open: it opens again by itself, with its draft.
+    await page.locator('[data-testid=thread][data-conversation="4"]').waitFor();
     await page.waitForFunction(
       () => document.querySelector('[data-testid=composer]')?.value === 'Bozza per il quattro',
     );
@@ -923,6 +986,227 @@ describe('settings and looks', () => {
       () => getComputedStyle(document.activeElement).outlineStyle,
     );
     assert.notEqual(outline, 'none');
+    await context.close();
+  });
+});
+
+describe('desktop citizen', () => {
+  test('settings: notifications per channel, sound, preview, quiet hours over midnight, tray, login, updates, webhook port', async () => {
+    const { page, context, errors } = await openApp(browser, server.url, { accounts: 'demo' });
+    await page.getByRole('navigation').getByRole('button', { name: 'Impostazioni' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Impostazioni' });
+    await dialog.waitFor();
+    const lastDesktop = async () => (await calls(page, 'update_desktop_settings')).at(-1).args;
+
+    await dialog.getByRole('checkbox', { name: 'Suono per i nuovi messaggi' }).uncheck();
+    assert.equal((await lastDesktop()).settings.sound, false);
+    await dialog
+      .getByRole('checkbox', { name: 'Mostra chi scrive e l’anteprima del messaggio' })
+      .uncheck();
+    assert.equal((await lastDesktop()).settings.show_preview, false);
+
+    // Per channel: unticking mutes it.
+    const channels = dialog.getByRole('group', { name: 'Avvisami per' });
+    await channels.getByRole('checkbox', { name: 'WhatsApp' }).uncheck();
+    await channels.getByRole('checkbox', { name: 'Telegram' }).uncheck();
+    assert.deepEqual((await lastDesktop()).settings.muted_channels, ['whatsapp', 'telegram']);
+    await channels.getByRole('checkbox', { name: 'WhatsApp' }).check();
+    assert.deepEqual((await lastDesktop()).settings.muted_channels, ['telegram']);
+
+    // Quiet hours: on with 22:00–07:00, then changed; wrapping midnight is said.
+    await dialog.getByRole('checkbox', { name: 'Niente avvisi in queste ore' }).check();
+    assert.deepEqual((await lastDesktop()).settings.quiet_hours, { from: 1320, to: 420 });
+    await dialog.getByText('del giorno dopo').waitFor();
+    await dialog.getByLabel('Dalle', { exact: true }).fill('23:30');
+    await page.waitForFunction(
+      () =>
+        window.__sportelloMock.calls.filter((c) => c.cmd === 'update_desktop_settings').at(-1).args
+          .settings.quiet_hours.from ===
+        23 * 60 + 30,
+    );
+    await dialog.getByLabel('Alle', { exact: true }).fill('06:15');
+    await page.waitForFunction(
+      () => window.__sportelloMock.desktop().quiet_hours?.to === 6 * 60 + 15,
+    );
+    await dialog.getByRole('checkbox', { name: 'Niente avvisi in queste ore' }).uncheck();
+    assert.equal((await lastDesktop()).settings.quiet_hours, null);
+
+    // Notifications off: the details are disabled (and kept).
+    await dialog.getByRole('checkbox', { name: 'Avvisami quando arriva un messaggio' }).uncheck();
+    assert.equal((await calls(page, 'update_settings')).at(-1).args.settings.notifications, false);
+    assert.ok(
+      await dialog.getByRole('checkbox', { name: 'Suono per i nuovi messaggi' }).isDisabled(),
+    );
+
+    // Sportello on the computer.
+    await dialog
+      .getByRole('checkbox', { name: 'Chiudendo la finestra, resta attivo nella barra di sistema' })
+      .uncheck();
+    await dialog
+      .getByRole('checkbox', { name: 'Avvia Sportello quando accendi il computer' })
+      .check();
+    await dialog.getByRole('checkbox', { name: 'Cerca aggiornamenti all’avvio' }).uncheck();
+    const saved = await mock(page, () => window.__sportelloMock.desktop());
+    assert.deepEqual(saved, {
+      close_to_tray: false,
+      start_at_login: true,
+      check_updates: false,
+      sound: false,
+      show_preview: false,
+      muted_channels: ['telegram'],
+      quiet_hours: null,
+    });
+
+    // Webhook port: checked, saved in Settings, takes effect at next start.
+    const port = dialog.getByLabel('Porta per i webhook (WhatsApp, Messenger, Instagram)');
+    await dialog.getByText('Vale dal prossimo avvio di Sportello.').waitFor();
+    await port.fill('80');
+    await port.press('Tab');
+    await dialog.getByText('Scegli un numero tra 1024 e 65535.').waitFor();
+    assert.equal((await mock(page, () => window.__sportelloMock.settings())).webhook_port, 8787);
+    await port.fill('9090');
+    await port.press('Tab');
+    await page.waitForFunction(() => window.__sportelloMock.settings().webhook_port === 9090);
+    await dialog.getByText('Vale dal prossimo avvio di Sportello.').waitFor();
+
+    // English has every string.
+    await dialog.getByRole('radio', { name: 'English' }).check();
+    await dialog.getByText('Notify me for').waitFor();
+    await dialog.getByText('Closing the window keeps it running in the system tray').waitFor();
+    await page.screenshot({ path: join(artifacts, 'settings-desktop.png') });
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('an update is announced quietly; installing calls install_update; a failure is explained', async () => {
+    const { page, context } = await openApp(browser, server.url, {
+      accounts: 'demo',
+      updateDelay: 300,
+    });
+    await page.getByTestId('conversation-row').first().waitFor();
+    assert.equal(await page.getByTestId('update-banner').count(), 0);
+    await mock(page, () => window.__sportelloMock.emitUpdate('0.2.0'));
+    const banner = page.getByTestId('update-banner');
+    await banner.getByText('È disponibile Sportello 0.2.0').waitFor();
+
+    await mock(page, () =>
+      window.__sportelloMock.failNext('install_update', {
+        code: 'rejected',
+        message: 'the update was not installed: signature mismatch',
+      }),
+    );
+    await banner.getByRole('button', { name: 'Aggiorna e riavvia' }).click();
+    const alert = banner.getByRole('alert');
+    await alert.waitFor();
+    assert.match(await alert.textContent(), /L’aggiornamento non è riuscito/);
+    assert.match(await alert.textContent(), /signature mismatch/);
+
+    // Again: "updating" while it works.
+    await banner.getByRole('button', { name: 'Aggiorna e riavvia' }).click();
+    await banner.getByRole('button', { name: 'Sto aggiornando…' }).waitFor();
+    await banner.getByRole('button', { name: 'Aggiorna e riavvia' }).waitFor();
+    assert.equal((await calls(page, 'install_update')).length, 2);
+    // "Later" hides it.
+    await banner.getByRole('button', { name: 'Più tardi' }).click();
+    await banner.waitFor({ state: 'detached' });
+    await context.close();
+  });
+
+  test('set_viewing follows the open conversation, null when none is open', async () => {
+    const { page, context } = await openApp(
+      browser,
+      server.url,
+      { accounts: 'demo' },
+      {
+        viewport: { width: 800, height: 700 },
+      },
+    );
+    const viewing = () => mock(page, () => window.__sportelloMock.viewing());
+    await page.locator('[data-conversation="3"]').click();
+    await page.getByTestId('thread').waitFor();
+    assert.equal(await viewing(), 3);
+    // Back to the list (narrow window): nothing is on screen.
+    await page.getByRole('button', { name: 'Torna all’elenco' }).click();
+    await page.waitForFunction(() => window.__sportelloMock.viewing() === null);
+    await page.locator('[data-conversation="4"]').click();
+    await page.waitForFunction(() => window.__sportelloMock.viewing() === 4);
+    // A notification click opens (and views) another.
+    await mock(page, () => window.__sportelloMock.emitOpen(7));
+    await page.waitForFunction(() => window.__sportelloMock.viewing() === 7);
+    const sent = (await calls(page, 'set_viewing')).map((c) => c.args.conversationId);
+    assert.deepEqual(sent, [3, null, 4, 7]);
+    await context.close();
+  });
+
+  test('the open conversation and drafts survive a restart; a vanished one is forgotten', async () => {
+    const { page, context } = await openApp(browser, server.url, { accounts: 'demo' });
+    await page.locator('[data-conversation="9"]').click();
+    await page.getByTestId('composer').fill('Bozza prima del riavvio');
+    await page.reload();
+    const thread = page.locator('[data-testid=thread][data-conversation="9"]');
+    await thread.waitFor();
+    await page.locator('[data-conversation="9"][aria-current=true]').waitFor();
+    assert.equal(await page.getByTestId('composer').inputValue(), 'Bozza prima del riavvio');
+    assert.deepEqual(
+      (await calls(page, 'set_viewing')).map((c) => c.args.conversationId),
+      [9],
+    );
+
+    // The remembered conversation no longer exists: start with none, quietly.
+    await page.evaluate(() => localStorage.setItem('sportello.selected', '99999'));
+    await page.reload();
+    await page.getByTestId('conversation-row').first().waitFor();
+    await page.getByText('Scegli una conversazione dall’elenco.').waitFor();
+    await page.waitForFunction(() => localStorage.getItem('sportello.selected') === null);
+    assert.equal(await page.locator('[role=alert]').count(), 0);
+    await context.close();
+  });
+
+  test('a click right after start stays open through the restore and start-up change events', async () => {
+    const context = await browser.newContext({
+      viewport: { width: 1280, height: 800 },
+      locale: 'it-IT',
+    });
+    const page = await context.newPage();
+    const errors = [];
+    page.on('pageerror', (error) => errors.push(error));
+    // Last session had conversation 2 open; its thread answers slowly this time.
+    await page.addInitScript(() => {
+      if (!sessionStorage.getItem('seeded')) {
+        localStorage.setItem('sportello.selected', '2');
+        sessionStorage.setItem('seeded', '1');
+      }
+      window.__SPORTELLO_MOCK_CONFIG__ = {
+        accounts: 'demo',
+        delays: { get_conversation: 400, list_accounts: 150 },
+      };
+    });
+    await page.addInitScript({ path: join(here, '.mock', 'mock.js') });
+    await page.goto(server.url);
+    await page.getByTestId('conversation-row').first().waitFor();
+    // Start-up sync: account status and conversation changes keep arriving.
+    await mock(page, () => {
+      let n = 0;
+      const timer = setInterval(() => {
+        window.__sportelloMock.emitChange({ accounts: [1, 2], conversations: [1, 3, 6] });
+        if (++n >= 20) clearInterval(timer);
+      }, 40);
+    });
+    // The user picks another conversation before the restored one has even loaded.
+    await page.locator('[data-conversation="6"]').click();
+    const thread = page.locator('[data-testid=thread][data-conversation="6"]');
+    await thread.waitFor();
+    // A new message moves rows around: the selection stays on the same conversation.
+    await mock(page, () => window.__sportelloMock.receive(40, 'Ci sono novità?'));
+    await page.waitForFunction(
+      () => document.querySelector('[data-testid=conversation-row]')?.dataset.conversation === '40',
+    );
+    await page.waitForTimeout(1200);
+    assert.equal(await thread.count(), 1, 'the thread is still open');
+    await page.locator('[data-conversation="6"][aria-current=true]').waitFor();
+    assert.equal(await page.getByText('Scegli una conversazione dall’elenco.').count(), 0);
+    assert.equal(await page.evaluate(() => localStorage.getItem('sportello.selected')), '6');
+    assert.deepEqual(errors, []);
     await context.close();
   });
 });

@@ -13,6 +13,7 @@ import type {
   ConversationDetail,
   ConversationSummary,
   Delivery,
+  DesktopSettings,
   EmailAccountInput,
   ErrorBody,
   Message,
@@ -42,6 +43,9 @@ export type MockConfig = {
   autoDeliver?: boolean;
   /** What the file picker returns (default: one PDF). */
   pickedFiles?: string[];
+  desktop?: Partial<DesktopSettings>;
+  /** Milliseconds install_update takes before it fails or "restarts" (reloads the page). */
+  updateDelay?: number;
 };
 
 export type Emit = (event: string, payload: unknown) => void;
@@ -108,6 +112,9 @@ const REPLIES = ['Ciao! Ti rispondo subito: ', 'Buongiorno, grazie del messaggio
 type Store = {
   accounts: Account[];
   settings: Settings;
+  desktop: DesktopSettings;
+  /** What the window said it shows (set_viewing). */
+  viewing: number | null;
   info: AppInfo;
   /** Conversation ids, newest activity first. */
   order: number[];
@@ -261,6 +268,17 @@ export function createBackend(config: MockConfig, emit: Emit) {
       webhook_port: 8787,
       ...config.settings,
     },
+    desktop: {
+      close_to_tray: true,
+      start_at_login: false,
+      check_updates: true,
+      sound: true,
+      show_preview: true,
+      muted_channels: [],
+      quiet_hours: null,
+      ...config.desktop,
+    },
+    viewing: null,
     info: {
       version: '0.1.0',
       os_locale: config.osLocale ?? 'it-IT',
@@ -480,6 +498,19 @@ export function createBackend(config: MockConfig, emit: Emit) {
         story: { kind: 'reply', link: 'https://instagram.com/stories/bottega/1' },
         template: null,
       });
+    } else if (id === 5) {
+      // A mail with links (the text pretends to be another address) and a script that must
+      // never run.
+      messages.push(
+        message(conv, {
+          text: 'Segui la spedizione qui: www.poste.it. Scrivici a aiuto@bottega.example',
+          html:
+            '<p>Segui la spedizione <a href="https://tracking.example.net/t/5?x=1">www.poste.it</a>.</p>' +
+            '<p>Oppure scrivi a <a href="mailto:aiuto@bottega.example">il nostro aiuto</a>.</p>' +
+            '<script>window.parent.__scriptRan = true; document.body.dataset.ran = "yes";</script>' +
+            '<p style="height:400px">Fine del messaggio.</p>',
+        }),
+      );
     } else if (id === 2) {
       messages.push(
         message(conv, {
@@ -624,6 +655,19 @@ export function createBackend(config: MockConfig, emit: Emit) {
     update_settings: (a) => {
       store.settings = { ...(a.settings as Settings) };
       return store.settings;
+    },
+    get_desktop_settings: () => store.desktop,
+    update_desktop_settings: (a) => {
+      store.desktop = { ...(a.settings as DesktopSettings) };
+      return store.desktop;
+    },
+    set_viewing: (a) => {
+      store.viewing = (a.conversationId as number | null) ?? null;
+      return null;
+    },
+    install_update: async () => {
+      await new Promise((resolve) => setTimeout(resolve, config.updateDelay ?? 0));
+      return null;
     },
     list_accounts: () => store.accounts,
     test_email_account: () => null,
@@ -872,7 +916,7 @@ export function createBackend(config: MockConfig, emit: Emit) {
     }
     const handler = handlers[cmd];
     if (!handler) throw { code: 'internal', message: `mock: unknown command ${cmd}` };
-    return structuredClone(handler(args));
+    return structuredClone(await handler(args));
   }
 
   /** What tests drive through `window.__sportelloMock`. */
@@ -921,6 +965,10 @@ export function createBackend(config: MockConfig, emit: Emit) {
       });
     },
     settings: () => store.settings,
+    desktop: () => store.desktop,
+    viewing: () => store.viewing,
+    /** The shell found a newer signed version. */
+    emitUpdate: (version: string) => emit('sportello://update-available', version),
     /** The reply rule a conversation reports from now on. */
     setWindow(conversationId: number, window: ReplyWindow) {
       store.windows.set(conversationId, window);

@@ -11,6 +11,7 @@ import type { Change } from './bindings/Change';
 import type { ChatDetails } from './bindings/ChatDetails';
 import type { ConversationDetail } from './bindings/ConversationDetail';
 import type { ConversationPage } from './bindings/ConversationPage';
+import type { DesktopSettings } from './bindings/DesktopSettings';
 import type { EmailAccountInput } from './bindings/EmailAccountInput';
 import type { Error as ErrorBody } from './bindings/Error';
 import type { ErrorCode } from './bindings/ErrorCode';
@@ -170,8 +171,19 @@ export const updateSettings = (settings: Settings) =>
   call<Settings>('update_settings', { settings });
 export const appInfo = () => call<AppInfo>('app_info');
 
+/** Tray, start at login, updates, notification preferences (the shell's own settings). */
+export const getDesktopSettings = () => call<DesktopSettings>('get_desktop_settings');
+export const updateDesktopSettings = (settings: DesktopSettings) =>
+  call<DesktopSettings>('update_desktop_settings', { settings });
+/** The conversation the window shows (`null` for none): its new messages do not notify. */
+export const setViewing = (conversationId: number | null) =>
+  call<null>('set_viewing', { conversationId });
+/** Downloads the announced version, verifies its signature, installs it and restarts. */
+export const installUpdate = () => call<null>('install_update');
+
 export const CHANGES_EVENT = 'sportello://changes';
 export const OPEN_CONVERSATION_EVENT = 'sportello://open-conversation';
+export const UPDATE_EVENT = 'sportello://update-available';
 
 /** One batched event per store commit (or several): conversations, accounts, new mail. */
 export function onChanges(handler: (change: Change) => void): Promise<UnlistenFn> {
@@ -181,6 +193,11 @@ export function onChanges(handler: (change: Change) => void): Promise<UnlistenFn
 /** A notification was clicked: the window should show that conversation. */
 export function onOpenConversation(handler: (conversationId: number) => void): Promise<UnlistenFn> {
   return listen<number>(OPEN_CONVERSATION_EVENT, (event) => handler(event.payload));
+}
+
+/** A newer signed version exists (its version string); `installUpdate` installs it. */
+export function onUpdateAvailable(handler: (version: string) => void): Promise<UnlistenFn> {
+  return listen<string>(UPDATE_EVENT, (event) => handler(event.payload));
 }
 
 /** Search snippets wrap each hit in these private-use characters. */

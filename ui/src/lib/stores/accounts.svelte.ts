@@ -12,11 +12,14 @@ export const accounts = new Accounts();
 
 let loading: Promise<void> | null = null;
 let again = false;
-let knownIds: string | null = null;
-const onSetChange: (() => void)[] = [];
+let knownIds: number[] | null = null;
+const onSetChange: ((removed: number[]) => void)[] = [];
 
-/** Runs `handler` whenever an account was added or removed (not on status changes). */
-export function onAccountsAddedOrRemoved(handler: () => void) {
+/**
+ * Runs `handler` whenever an account was added or removed (not on status changes), with the
+ * ids of the removed ones.
+ */
+export function onAccountsAddedOrRemoved(handler: (removed: number[]) => void) {
   onSetChange.push(handler);
 }
 
@@ -32,10 +35,13 @@ export function loadAccounts(): Promise<void> {
         again = false;
         accounts.list = await ipc.listAccounts();
         accounts.loaded = true;
-        const ids = accounts.list.map((account) => account.id).join(',');
-        const changed = knownIds !== null && ids !== knownIds;
+        const ids = accounts.list.map((account) => account.id);
+        const before = knownIds;
         knownIds = ids;
-        if (changed) onSetChange.forEach((handler) => handler());
+        if (before === null) continue;
+        const removed = before.filter((id) => !ids.includes(id));
+        const added = ids.some((id) => !before.includes(id));
+        if (removed.length > 0 || added) onSetChange.forEach((handler) => handler(removed));
       } while (again);
     } catch (reason) {
       notifyError(reason);

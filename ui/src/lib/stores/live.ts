@@ -4,19 +4,20 @@
 import * as ipc from '$lib/ipc/ipc';
 import type { Change } from '$lib/ipc/ipc';
 import { tn } from '$lib/i18n/index.svelte';
-import { accounts, loadAccounts, onAccountsAddedOrRemoved } from './accounts.svelte';
+import { loadAccounts, onAccountsAddedOrRemoved } from './accounts.svelte';
 import { refreshList } from './conversations.svelte';
 import { closeConversation, openConversation, reloadConversation, thread } from './thread.svelte';
 import { notify } from './toasts.svelte';
+import { updateAvailable } from './desktop.svelte';
 
 // An account came or went (its conversations with it): the rows moved, and the open
-// conversation may be gone. Status changes (sync progress, often) do not get here.
-onAccountsAddedOrRemoved(() => {
+// conversation may be gone. Status changes (sync progress, often) do not get here. Only an
+// account that was known and is now removed closes the open conversation: a list that was
+// still loading, or a reordered one, never does.
+onAccountsAddedOrRemoved((removed) => {
   void refreshList();
   const open = thread.detail?.conversation.account_id;
-  if (open !== undefined && !accounts.list.some((account) => account.id === open)) {
-    closeConversation();
-  }
+  if (open !== undefined && removed.includes(open)) closeConversation();
 });
 
 export function applyChange(change: Change) {
@@ -35,6 +36,7 @@ export async function subscribe(): Promise<() => void> {
   const unlisten = await Promise.all([
     ipc.onChanges(applyChange),
     ipc.onOpenConversation((id) => openConversation(id)),
+    ipc.onUpdateAvailable((version) => updateAvailable(version)),
   ]);
   return () => unlisten.forEach((stop) => stop());
 }

@@ -40,6 +40,37 @@ export const thread = new Thread();
 let request = 0;
 let nextLocalId = -1;
 
+/** The open conversation survives a restart (the shell keeps size and position; we keep this). */
+const SELECTED_KEY = 'sportello.selected';
+
+/** The id saved by the previous session, or null. */
+export function savedSelection(): number | null {
+  try {
+    const id = Number(localStorage.getItem(SELECTED_KEY));
+    return Number.isSafeInteger(id) && id > 0 ? id : null;
+  } catch {
+    return null;
+  }
+}
+
+let viewingSent: number | null | undefined;
+
+/** Tells the shell (no notification for what is on screen) and remembers it for next start. */
+function selectionChanged(id: number | null) {
+  try {
+    if (id === null) localStorage.removeItem(SELECTED_KEY);
+    else localStorage.setItem(SELECTED_KEY, String(id));
+  } catch {
+    // Storage disabled: only the restore at next start is lost.
+  }
+  if (viewingSent === id) return;
+  viewingSent = id;
+  ipc.setViewing(id).catch(() => {
+    // An older shell without the command: notifications just do not know what is open.
+    viewingSent = undefined;
+  });
+}
+
 function markReadIfNeeded(detail: ConversationDetail) {
   const unread =
     detail.conversation.unread_count > 0 ||
@@ -68,14 +99,35 @@ async function load(id: number) {
     thread.details = Object.fromEntries(details.map((d) => [d.message_id, d]));
     thread.failed = false;
     markReadIfNeeded(detail);
-  } catch {
-    if (mine === request && thread.selectedId === id) thread.failed = true;
+  } catch (reason) {
+    if (mine !== request || thread.selectedId !== id) return;
+    if (restoring === id && ipc.toIpcError(reason).code === 'not_found') {
+      // The conversation remembered from last time is gone: start with none open.
+      closeConversation();
+      return;
+    }
+    thread.failed = true;
+  } finally {
+    if (restoring === id && mine === request) restoring = null;
   }
+}
+
+/** The remembered conversation being reopened at start (forgotten quietly if it is gone). */
+let restoring: number | null = null;
+
+/** At start: reopen the conversation of the last session, if it still exists. */
+export function restoreSelection() {
+  const id = savedSelection();
+  if (id === null || thread.selectedId !== null) return;
+  restoring = id;
+  openConversation(id);
 }
 
 export function openConversation(id: number) {
   if (thread.selectedId === id) return;
+  if (restoring !== id) restoring = null;
   thread.selectedId = id;
+  selectionChanged(id);
   thread.failed = false;
   // Keep the previous thread until the new one arrives only if it is the same one.
   if (thread.detail?.conversation.id !== id) {
@@ -88,7 +140,9 @@ export function openConversation(id: number) {
 
 export function closeConversation() {
   request++;
+  restoring = null;
   thread.selectedId = null;
+  selectionChanged(null);
   thread.detail = null;
   thread.window = null;
   thread.details = {};

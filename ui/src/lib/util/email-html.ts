@@ -1,6 +1,8 @@
 // Builds the document shown in the sandboxed iframe of an HTML email. The iframe has
-// sandbox="" (no scripts, no same origin, no popups, no forms); this CSP is the second lock:
-// nothing is fetched from the network unless the user allowed remote content.
+// sandbox="allow-same-origin" and nothing else: no scripts, no popups, no forms, no top
+// navigation — same origin only lets the window read the document (to measure it and to catch
+// link clicks). This CSP is the second lock: nothing is fetched from the network unless the
+// user allowed remote content.
 
 const BLOCKED =
   "default-src 'none'; img-src data: cid:; style-src 'unsafe-inline'; font-src data:; media-src data:";
@@ -34,10 +36,15 @@ export function emailSrcdoc(html: string, allowRemote: boolean): string {
   );
 }
 
-/**
- * The iframe cannot be measured (it is cross-origin by design), so its first height is a guess
- * from the plain text; the frame can be resized by the user.
- */
+/** What a link in an email is: a web page (may open), a mail address, or anything else. */
+export function linkKind(href: string): 'web' | 'mail' | 'other' {
+  const lower = href.trim().toLowerCase();
+  if (lower.startsWith('https://') || lower.startsWith('http://')) return 'web';
+  if (lower.startsWith('mailto:')) return 'mail';
+  return 'other';
+}
+
+/** The first height, from the plain text, until the document is measured once loaded. */
 export function guessHeight(text: string): number {
   let lines = 0;
   for (const line of text.split('\n')) lines += Math.max(1, Math.ceil(line.length / 80));
