@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Email sync benchmark: a local Dovecot with a generated 10,000-message mailbox (~440 MB),
+# then, side by side: `sportello-cli sync --once` into an empty data folder, mbsync (isync)
+# to a Maildir with its defaults, a raw `UID FETCH 1:* (BODY.PEEK[])`, and a re-sync with
+# nothing new. Usage: tests/bench/email.sh [MESSAGES]   (see docs/benchmarks.md)
+set -euo pipefail
+N=${1:-10000}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+if [ -z "${DBUS_SESSION_BUS_ADDRESS:-}" ] || [ -z "${SPORTELLO_BENCH_IN_SESSION:-}" ]; then
+  export SPORTELLO_BENCH_IN_SESSION=1
+  exec "$ROOT/tests/session.sh" "$0" "$@"
+fi
+command -v mbsync >/dev/null || { apt-get install -y --no-install-recommends isync >/dev/null; }
+command -v dovecot >/dev/null || { echo "needs dovecot-imapd" >&2; exit 1; }
+CLI=${SPORTELLO_CLI:-}
+if [ -z "$CLI" ]; then
+  (cd "$ROOT" && cargo build --release -q -p sportello-cli)
+  CLI="${CARGO_TARGET_DIR:-$ROOT/target}/release/sportello-cli"
+fi
+
+W=$(mktemp -d /tmp/sportello-bench.XXXXXX); chmod 755 "$W"
+trap '[ -f "$W/run/master.pid" ] && kill "$(cat "$W/run/master.pid")" 2>/dev/null; rm -rf "$W"' EXIT
+mkdir -p "$W/run" "$W/state" "$W/home"; chmod 1777 "$W/home"
+PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+USER_=bench@localhost; PW=bench-pw
+echo "$USER_:{PLAIN}$PW::::::" > "$W/users"
+if [ "$(id -u)" = 0 ]; then OWNER="uid=nobody gid=nogroup home=$W/home/%n"; EXTRA=""; else
+  ME=$(id -un); OWNER="home=$W/home/%n"
+  EXTRA="default_internal_user = $ME
+default_login_user = $ME
+service anvil {
+  chroot =
+}
+service imap-login {
+  chroot =
+}"; fi
+cat > "$W/dovecot.conf" <<CONF
+base_dir = $W/run
+state_dir = $W/state
+log_path = $W/dovecot.log
+listen = 127.0.0.1
+protocols = imap
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = maildir:~/Maildir
+mail_fsync = never
+$EXTRA
+service imap-login {
+  inet_listener imap {
+    port = $PORT
+  }
+}
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u $W/users
+}
+userdb {
+  driver = passwd-file
+  args = username_format=%u $W/users
+  override_fields = $OWNER
+}
+namespace inbox {
+  inbox = yes
+  separator = /
+  mailbox Sent {
+    special_use = \Sent
+    auto = subscribe
+  }
+}
+CONF
+dovecot -c "$W/dovecot.conf"
+D() { doveadm -c "$W/dovecot.conf" "$@"; }
+D mailbox status -u "$USER_" messages INBOX >/dev/null
+MD="$W/home/bench/Maildir"
+echo "generating $N messages..."
+python3 "$ROOT/tests/bench/gen_mailbox.py" "$MD/cur" "$N"
+chown -R "$(stat -c %u "$MD")":"$(stat -c %g "$MD")" "$MD"
+D force-resync -u "$USER_" INBOX
+SIZE=$(du -sm "$MD/cur" | cut -f1)
+echo "mailbox: $(D -f flow mailbox status -u "$USER_" messages INBOX), ${SIZE} MB"
+
+now() { date +%s.%N; }
+secs() { python3 -c "print(f'{$2 - $1:.2f}')"; }
+
+# Raw lower bound: one UID FETCH of every body, read and discarded.
+t0=$(now)
+python3 - "$PORT" "$USER_" "$PW" <<'PY'
+import imaplib, sys
+c = imaplib.IMAP4("127.0.0.1", int(sys.argv[1])); c.login(sys.argv[2], sys.argv[3]); c.select("INBOX", readonly=True)
+typ, data = c.uid("FETCH", "1:*", "(BODY.PEEK[])"); assert typ == "OK"
+c.logout()
+PY
+t1=$(now); RAW=$(secs "$t0" "$t1")
+
+# mbsync with its defaults (fsync on), pulling INBOX to a Maildir.
+mkdir -p "$W/mbsync/INBOX"
+cat > "$W/mbsyncrc" <<RC
+IMAPAccount bench
+Host 127.0.0.1
+Port $PORT
+User $USER_
+Pass $PW
+SSLType None
+AuthMechs LOGIN
+
+IMAPStore remote
+Account bench
+
+MaildirStore local
+Path $W/mbsync/
+Inbox $W/mbsync/INBOX
+
+Channel bench
+Far :remote:
+Near :local:
+Patterns INBOX
+Create Near
+Sync Pull
+SyncState *
+RC
+t0=$(now); mbsync -q -c "$W/mbsyncrc" bench; t1=$(now); MBSYNC=$(secs "$t0" "$t1")
+MBSYNC_N=$(find "$W/mbsync/INBOX" -type f | wc -l)
+
+# Sportello: an empty data folder, the account, one sync.
+export SPORTELLO_BENCH_PW=$PW
+DATA="$W/data"
+"$CLI" --data-dir "$DATA" account add-email --name Bench --address "$USER_" \
+  --imap-host 127.0.0.1 --imap-port "$PORT" --imap-security plain \
+  --smtp-host 127.0.0.1 --smtp-port 1 --smtp-security plain \
+  --password-env SPORTELLO_BENCH_PW --no-test >/dev/null
+t0=$(now); "$CLI" --data-dir "$DATA" sync --once >/dev/null; t1=$(now); SP=$(secs "$t0" "$t1")
+SP_N=$("$CLI" --data-dir "$DATA" --json stats | python3 -c 'import json,sys;print(json.load(sys.stdin)["messages"])')
+# Nothing new: best of 5 (process start, keyring read, connect, login, SELECT... included).
+RESYNC=$(for i in 1 2 3 4 5; do t0=$(now); "$CLI" --data-dir "$DATA" sync --once >/dev/null; t1=$(now); secs "$t0" "$t1"; done | sort -n | head -1)
+DB=$(du -sm "$DATA" | cut -f1)
+
+cat <<OUT
+
+| run | seconds | messages | vs mbsync | vs raw |
+| --- | ---: | ---: | ---: | ---: |
+| raw UID FETCH 1:* (BODY.PEEK[]) | $RAW | $N | | 1.00 |
+| mbsync (defaults) | $MBSYNC | $MBSYNC_N | 1.00 | $(python3 -c "print(f'{$MBSYNC/$RAW:.2f}')") |
+| sportello-cli sync --once | $SP | $SP_N | $(python3 -c "print(f'{$SP/$MBSYNC:.2f}')") | $(python3 -c "print(f'{$SP/$RAW:.2f}')") |
+| re-sync, nothing new (best of 5) | $RESYNC | 0 | | |
+
+mailbox ${SIZE} MB; Sportello data folder ${DB} MB; $(nproc) cores
+OUT
