@@ -1071,8 +1071,9 @@ describe('desktop citizen', () => {
 
     // English has every string.
     await dialog.getByRole('radio', { name: 'English' }).check();
-    await dialog.getByText('Notify me for').waitFor();
-    await dialog.getByText('Closing the window keeps it running in the system tray').waitFor();
+    const english = page.getByRole('dialog', { name: 'Settings' });
+    await english.getByText('Notify me for').waitFor();
+    await english.getByText('Closing the window keeps it running in the system tray').waitFor();
     await page.screenshot({ path: join(artifacts, 'settings-desktop.png') });
     assert.deepEqual(errors, []);
     await context.close();
