@@ -4,6 +4,8 @@
 //! Exit status is 0 on success; on failure a one-line reason goes to stderr (as JSON
 //! `{"code","message"}` with `--json`) and the status is non-zero.
 
+mod care;
+
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,14 +47,17 @@ enum Command {
         #[arg(long)]
         once: bool,
     },
-    /// The unified conversation list, newest first.
+    /// The unified conversation list, pinned first, then newest.
     Conversations {
         #[arg(long, default_value_t = 50)]
         limit: u32,
+        #[command(flatten)]
+        filter: care::FilterArgs,
     },
     /// The messages of one conversation.
     Messages { conversation_id: i64 },
-    /// Full-text search over every channel.
+    /// Full-text search over every channel; filters: from: channel: tag: status: after:
+    /// before: (dates like 2025-03-01).
     Search { query: Vec<String> },
     /// Reply in a conversation (queued in the outbox, then sent).
     Reply {
@@ -97,8 +102,47 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
-    /// Counts of what is stored.
-    Stats,
+    /// Counts of what is stored, and response times (first response, resolution, volume,
+    /// busiest hours) of the last days.
+    Stats {
+        /// The response-time report as CSV instead.
+        #[arg(long)]
+        csv: bool,
+        /// The report covers conversations begun in this many days up to now.
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+    },
+    /// Contacts across channels: show, suggestions, merge, unmerge.
+    #[command(subcommand)]
+    Contact(care::ContactCommand),
+    /// Set a conversation's status (open, pending, snoozed --until 2h, closed).
+    Status(care::StatusArgs),
+    /// Write an internal note in a conversation (never sent).
+    Note {
+        conversation_id: i64,
+        #[arg(long)]
+        text: String,
+    },
+    /// Pin a conversation to the top of the list (--off to unpin).
+    Pin {
+        conversation_id: i64,
+        #[arg(long)]
+        off: bool,
+    },
+    /// Coloured tags on conversations.
+    #[command(subcommand)]
+    Tag(care::TagCommand),
+    /// Canned replies with {{variables}}, one text per language.
+    #[command(subcommand)]
+    Canned(care::CannedCommand),
+    /// How many conversations each view holds (inbox, waiting, pending, ...).
+    Views,
+    /// Shop name, agent name, SLA, business hours, holidays, automatic reply.
+    #[command(subcommand)]
+    Care(care::CareCommand),
+    /// Benchmarks (JSON output).
+    #[command(subcommand)]
+    Bench(care::BenchCommand),
 }
 
 #[derive(Subcommand)]
@@ -356,9 +400,31 @@ fn read_password(a: &AddEmail) -> Result<String, Error> {
 }
 
 async fn run(cli: Cli) -> CliResult {
+    let command = match cli.command {
+        Command::Bench(cmd) => return care::bench(cmd),
+        other => other,
+    };
     let store = Store::open(&paths::data_dir(cli.data_dir))?;
     let json = cli.json;
-    match cli.command {
+    match command {
+        Command::Bench(_) => unreachable!("handled above"),
+        Command::Contact(cmd) => care::contact(&store, json, cmd)?,
+        Command::Status(a) => care::status(&store, json, a)?,
+        Command::Note {
+            conversation_id,
+            text,
+        } => {
+            let m = store.add_note(conversation_id, &text)?;
+            out(json, json!(m), || format!("note {} added", m.id));
+        }
+        Command::Pin {
+            conversation_id,
+            off,
+        } => store.set_pinned(conversation_id, !off)?,
+        Command::Tag(cmd) => care::tag(&store, json, cmd)?,
+        Command::Canned(cmd) => care::canned(&store, json, cmd)?,
+        Command::Views => care::views(&store, json)?,
+        Command::Care(cmd) => care::care(&store, json, cmd)?,
         Command::Account(AccountCommand::AddEmail(a)) => {
             let preset = match &a.provider {
                 Some(id) => Some(sportello_email::preset(id).ok_or_else(|| {
@@ -683,12 +749,15 @@ async fn run(cli: Cli) -> CliResult {
             eprintln!("syncing every account; press Ctrl+C to stop");
             tokio::signal::ctrl_c().await?;
         }
-        Command::Conversations { limit } => {
-            let page = store.conversations(&ConversationQuery {
-                offset: 0,
-                limit,
-                account_id: None,
-            })?;
+        Command::Conversations { limit, filter } => {
+            let page = store.find_conversations(
+                &ConversationQuery {
+                    offset: 0,
+                    limit,
+                    account_id: None,
+                },
+                &filter.filter(),
+            )?;
             out(json, json!(page.items), || {
                 page.items
                     .iter()
@@ -847,9 +916,17 @@ async fn run(cli: Cli) -> CliResult {
                 )));
             }
         }
-        Command::Stats => {
+        Command::Stats { csv, days } => {
             let stats = store.stats()?;
-            out(json, json!(stats), || {
+            let to = sportello_core::now_ms();
+            let report = store.care_report(to - i64::from(days) * 86_400_000, to)?;
+            if csv {
+                print!("{}", sportello_core::store::report_csv(&report));
+                return Ok(());
+            }
+            let mut value = json!(stats);
+            value["response_times"] = json!(report);
+            out(json, value, || {
                 format!(
                     "accounts {}\nconversations {}\nmessages {}\ncontacts {}\nunread conversations {}\nreplies waiting {}\nreplies failed {}",
                     stats.accounts,
@@ -859,6 +936,17 @@ async fn run(cli: Cli) -> CliResult {
                     stats.unread_conversations,
                     stats.outbox_pending,
                     stats.outbox_failed
+                ) + &format!(
+                    "\nfirst response (median) {}\nconversations waiting now {} ({} past the {} min target)",
+                    report
+                        .total
+                        .first_response
+                        .median_ms
+                        .map(|ms| format!("{:.0} min", ms as f64 / 60_000.0))
+                        .unwrap_or_else(|| "-".into()),
+                    report.waiting_now,
+                    report.overdue_now,
+                    report.sla_minutes
                 )
             });
         }

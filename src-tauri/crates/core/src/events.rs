@@ -41,6 +41,22 @@ pub struct Change {
     pub accounts: Vec<i64>,
     pub inbound: Vec<InboundNote>,
     pub summaries: Vec<SyncSummary>,
+    /// Snoozed conversations that reopened by themselves (the shell notifies).
+    #[ts(as = "Option<Vec<SnoozeNote>>", optional)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub woke: Vec<SnoozeNote>,
+}
+
+/// A snoozed conversation whose time came: it is open again.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct SnoozeNote {
+    #[ts(type = "number")]
+    pub conversation_id: i64,
+    pub channel: ChannelKind,
+    pub contact_name: String,
+    /// The last message, as in the list.
+    pub preview: String,
 }
 
 impl Change {
@@ -49,6 +65,7 @@ impl Change {
             && self.accounts.is_empty()
             && self.inbound.is_empty()
             && self.summaries.is_empty()
+            && self.woke.is_empty()
     }
 
     /// Folds `other` into `self`, keeping ids unique.
@@ -65,5 +82,6 @@ impl Change {
         }
         self.inbound.extend(other.inbound);
         self.summaries.extend(other.summaries);
+        self.woke.extend(other.woke);
     }
 }

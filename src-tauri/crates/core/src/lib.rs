@@ -7,16 +7,20 @@
 //! It must never depend on Tauri or any GUI: the desktop shell and the CLI are both thin
 //! adapters over this crate, and every behaviour here is testable headless.
 
+pub mod bench;
+pub mod care;
 pub mod channel;
 pub mod error;
 pub mod events;
 pub mod model;
 pub mod outbox;
 pub mod paths;
+pub mod phone;
 pub mod secrets;
 pub mod settings;
 pub mod store;
 pub mod supervisor;
+pub mod templates;
 pub mod threading;
 
 pub use error::{Error, ErrorCode, Result};

@@ -280,6 +280,15 @@ pub struct ConversationSummary {
     /// 24 h / 7 days) run from here.
     #[ts(optional, type = "number")]
     pub last_inbound_at: Option<i64>,
+    /// Pinned conversations stay at the top of every list.
+    #[ts(as = "Option<bool>", optional)]
+    pub pinned: bool,
+    /// Tags on the conversation (ids; `list_tags` gives names and colours).
+    #[ts(as = "Option<Vec<i64>>", optional)]
+    pub tag_ids: Vec<i64>,
+    /// When a snoozed conversation reopens by itself.
+    #[ts(optional, type = "number")]
+    pub snoozed_until: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -331,6 +340,39 @@ pub struct Message {
     pub parse_error: Option<String>,
     pub has_raw: bool,
     pub attachments: Vec<Attachment>,
+    /// A customer message or our reply, an internal note (never sent), or an automatic reply.
+    #[ts(as = "Option<MessageKind>", optional)]
+    pub kind: MessageKind,
+}
+
+/// What a message in a thread is, for the UI to show notes and automatic replies differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum MessageKind {
+    #[default]
+    Normal,
+    /// An internal note: visible to the shop only, never sent.
+    Note,
+    /// Sent by Sportello by itself (out-of-hours acknowledgement).
+    AutoReply,
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Normal => "normal",
+            MessageKind::Note => "note",
+            MessageKind::AutoReply => "auto_reply",
+        }
+    }
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "note" => MessageKind::Note,
+            "auto_reply" => MessageKind::AutoReply,
+            _ => MessageKind::Normal,
+        }
+    }
 }
 
 /// A conversation with everything the thread view shows.

@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, params};
 
 use crate::channel::{Channel, OutboundMessage, OutboxItem};
 use crate::events::Change;
-use crate::model::{Account, ChannelKind, Direction, Message};
+use crate::model::{Account, ChannelKind, Direction, Message, MessageKind};
 use crate::store::Store;
 use crate::threading::normalize_message_id;
 use crate::{Error, ErrorCode, Result, now_ms};
@@ -104,6 +104,17 @@ impl Store {
         draft: &Draft,
         extras: &ReplyExtras,
     ) -> Result<Message> {
+        self.queue_outbound(conversation_id, draft, extras, MessageKind::Normal)
+    }
+
+    /// Queues a message of any sendable kind (a reply, or an automatic reply).
+    pub(crate) fn queue_outbound(
+        &self,
+        conversation_id: i64,
+        draft: &Draft,
+        extras: &ReplyExtras,
+        kind: MessageKind,
+    ) -> Result<Message> {
         let text = draft.text.trim_end();
         if text.trim().is_empty() && extras.template.is_none() && extras.files.is_empty() {
             return Err(Error::invalid("the reply is empty"));
@@ -181,8 +192,9 @@ impl Store {
                 tx.execute(
                     "INSERT INTO messages(conversation_id, account_id, direction, external_id,
                                       sender_name, sender_handle, recipients, subject, body_text,
-                                      sent_at, received_at, delivery, is_read, meta)
-                 VALUES (?1, ?2, 'outbound', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 'queued', 1, ?10)",
+                                      sent_at, received_at, delivery, is_read, meta, kind)
+                 VALUES (?1, ?2, 'outbound', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 'queued', 1, ?10,
+                         ?11)",
                     params![
                         conversation_id,
                         account.id,
@@ -201,8 +213,13 @@ impl Store {
                             if let Some(t) = &extras.template {
                                 meta["template"] = t.clone();
                             }
+                            if kind == MessageKind::AutoReply {
+                                // RFC 3834 §5: what the channel should say about the message.
+                                meta["auto_submitted"] = "auto-replied".into();
+                            }
                             meta.to_string()
                         },
+                        kind.as_str(),
                     ],
                 )?;
                 let message_id = tx.last_insert_rowid();

@@ -84,6 +84,14 @@ pub struct Supervisor {
     /// The runtime workers run on, so `start` also works when called from a plain thread (a
     /// desktop shell's synchronous command handler).
     runtime: Mutex<Option<tokio::runtime::Handle>>,
+    /// Stops the snooze timer when the supervisor goes.
+    timers: CancellationToken,
+}
+
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        self.timers.cancel();
+    }
 }
 
 impl Supervisor {
@@ -94,6 +102,7 @@ impl Supervisor {
             poll,
             workers: Mutex::new(HashMap::new()),
             runtime: Mutex::new(tokio::runtime::Handle::try_current().ok()),
+            timers: CancellationToken::new(),
         })
     }
 
@@ -111,6 +120,13 @@ impl Supervisor {
         for account in self.store.accounts()? {
             self.start(account.id);
         }
+        let (store, cancel) = (self.store.clone(), self.timers.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = cancel.cancelled() => {}
+                _ = snooze_timer(store) => {}
+            }
+        });
         Ok(())
     }
 
@@ -240,6 +256,22 @@ impl Supervisor {
                 _ = tokio::time::sleep(delay) => {}
             }
         }
+    }
+}
+
+/// Reopens snoozed conversations when their time comes (each announced with a `SnoozeNote`
+/// for the notifier): checked at the next due time, and at least every 30 seconds so a snooze
+/// set meanwhile is not missed by more than that.
+pub async fn snooze_timer(store: Store) {
+    loop {
+        if let Err(e) = store.wake_snoozed(now_ms()) {
+            tracing::warn!(code = %e.code, "snoozed conversations not woken: {}", e.message);
+        }
+        let wait = match store.next_snooze_due() {
+            Ok(Some(due)) => (due - now_ms()).clamp(50, 30_000),
+            _ => 30_000,
+        };
+        tokio::time::sleep(Duration::from_millis(wait as u64)).await;
     }
 }
 

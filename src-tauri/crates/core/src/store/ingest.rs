@@ -9,7 +9,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use super::{Store, write_cursor};
 use crate::events::{Change, InboundNote, SyncSummary};
 use crate::model::{
-    ChannelKind, ConversationStatus, Delivery, Direction, Identity, IncomingMessage, SyncCursor,
+    ChannelKind, ConversationStatus, Delivery, Direction, Identity, IdentityKind, IncomingMessage,
+    SyncCursor,
 };
 use crate::threading::preview;
 use crate::{Result, now_ms};
@@ -53,6 +54,8 @@ impl Store {
         let mut change = Change::default();
         let mut touched = BTreeSet::new();
         let mut summary = 0u32;
+        let mut fresh_inbound: Vec<(i64, i64)> = Vec::new();
+        let channel_kind;
         {
             let mut conn = self.writer();
             let tx = conn.transaction()?;
@@ -62,6 +65,7 @@ impl Store {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
             let channel = ChannelKind::parse(&channel).unwrap_or(ChannelKind::Email);
+            channel_kind = channel;
             for (m, hashes) in messages.iter().zip(hashes) {
                 match store_one(&tx, account_id, m, &hashes)? {
                     Stored::Duplicate(conversation) => {
@@ -77,6 +81,9 @@ impl Store {
                         report.stored += 1;
                         touched.insert(conversation_id);
                         let direction = m.direction.unwrap_or(Direction::Inbound);
+                        if direction == Direction::Inbound && !m.is_read && !options.summarize {
+                            fresh_inbound.push((message_id, conversation_id));
+                        }
                         if direction == Direction::Inbound && !m.is_read {
                             if options.summarize {
                                 summary += 1;
@@ -115,6 +122,12 @@ impl Store {
         report.conversations = touched.into_iter().collect();
         change.conversations = report.conversations.clone();
         self.announce(change);
+        if !fresh_inbound.is_empty() {
+            // An automatic reply never fails the sync that brought the message.
+            if let Err(e) = self.auto_reply_to(account_id, channel_kind, &fresh_inbound) {
+                tracing::warn!(account_id, code = %e.code, "auto-reply skipped: {}", e.message);
+            }
+        }
         Ok(report)
     }
 }
@@ -172,10 +185,11 @@ fn store_one(
     let conversation_id = match conversation_id {
         Some(id) => {
             if direction == Direction::Inbound {
-                // A customer writing again reopens a closed conversation.
+                // A customer writing again reopens a closed, pending or snoozed conversation.
                 tx.execute(
-                    "UPDATE conversations SET status = 'open', snoozed_until = NULL
-                     WHERE id = ?1 AND status = 'closed'",
+                    "UPDATE conversations SET status = 'open', snoozed_until = NULL,
+                            closed_at = NULL
+                     WHERE id = ?1 AND status IN ('closed', 'pending', 'snoozed')",
                     [id],
                 )?;
             }
@@ -268,6 +282,15 @@ fn store_one(
         )?;
     }
     remember_location(tx, account_id, m, message_id)?;
+    if direction == Direction::Inbound {
+        // Numbers the customer wrote (a signature) feed the merge suggestions.
+        for phone in crate::phone::phones_in_text(&m.text) {
+            tx.execute(
+                "INSERT OR IGNORE INTO phone_mentions(message_id, phone) VALUES (?1, ?2)",
+                params![message_id, phone],
+            )?;
+        }
+    }
     if let Some(contact_id) = contact_id {
         tx.execute(
             "UPDATE contacts SET last_contact_at = MAX(COALESCE(last_contact_at, 0), ?2)
@@ -321,7 +344,9 @@ fn find_conversation(
     Ok(None)
 }
 
-/// The contact owning this identity, created on first sight.
+/// The contact owning this identity, created on first sight. A new identity with the email
+/// address or the E.164 number of a known one (a WhatsApp number already seen as a phone, on
+/// Twilio or in the contact's details) joins that contact.
 pub(crate) fn resolve_contact(conn: &Connection, identity: &Identity, seen_at: i64) -> Result<i64> {
     let found: Option<(i64, String)> = conn
         .query_row(
@@ -347,11 +372,43 @@ pub(crate) fn resolve_contact(conn: &Connection, identity: &Identity, seen_at: i
         }
         return Ok(contact_id);
     }
-    conn.execute(
-        "INSERT INTO contacts(display_name, created_at) VALUES (?1, ?2)",
-        params![identity.display_name, seen_at.min(now_ms())],
-    )?;
-    let contact_id = conn.last_insert_rowid();
+    let linked: Option<i64> = match identity.kind {
+        IdentityKind::Phone | IdentityKind::Whatsapp if crate::phone::is_e164(&identity.value) => {
+            conn.query_row(
+                "SELECT contact_id FROM identities
+                 WHERE kind IN ('phone', 'whatsapp') AND value = ?1 ORDER BY id LIMIT 1",
+                [&identity.value],
+                |r| r.get(0),
+            )
+            .optional()?
+        }
+        IdentityKind::Email => conn
+            .query_row(
+                "SELECT contact_id FROM identities
+                 WHERE kind = 'email' AND value = ?1 COLLATE NOCASE ORDER BY id LIMIT 1",
+                [&identity.value],
+                |r| r.get(0),
+            )
+            .optional()?,
+        _ => None,
+    };
+    let contact_id = match linked {
+        Some(id) => {
+            conn.execute(
+                "UPDATE contacts SET display_name = ?2, created_at = MIN(created_at, ?3)
+                 WHERE id = ?1 AND display_name = ''",
+                params![id, identity.display_name, seen_at.min(now_ms())],
+            )?;
+            id
+        }
+        None => {
+            conn.execute(
+                "INSERT INTO contacts(display_name, created_at) VALUES (?1, ?2)",
+                params![identity.display_name, seen_at.min(now_ms())],
+            )?;
+            conn.last_insert_rowid()
+        }
+    };
     conn.execute(
         "INSERT INTO identities(contact_id, kind, value, display_name) VALUES (?1, ?2, ?3, ?4)",
         params![
@@ -373,16 +430,19 @@ pub(crate) fn refresh_conversation(conn: &Connection, id: i64) -> Result<()> {
             unread_count = (SELECT COUNT(*) FROM messages
                             WHERE conversation_id = ?1 AND direction = 'inbound' AND is_read = 0),
             last_message_at = COALESCE((SELECT MAX(sent_at) FROM messages
-                                        WHERE conversation_id = ?1), 0),
+                                        WHERE conversation_id = ?1 AND kind != 'note'), 0),
             last_preview = COALESCE((SELECT substr(body_text, 1, 2000) FROM messages
-                                     WHERE conversation_id = ?1
+                                     WHERE conversation_id = ?1 AND kind != 'note'
                                      ORDER BY sent_at DESC, id DESC LIMIT 1), ''),
-            last_direction = COALESCE((SELECT direction FROM messages WHERE conversation_id = ?1
+            last_direction = COALESCE((SELECT direction FROM messages
+                                       WHERE conversation_id = ?1 AND kind != 'note'
                                        ORDER BY sent_at DESC, id DESC LIMIT 1), 'inbound'),
+            -- Notes and automatic replies are not an answer: the customer still waits.
             waiting_since = (SELECT MIN(sent_at) FROM messages
                              WHERE conversation_id = ?1 AND direction = 'inbound'
                                AND sent_at > COALESCE((SELECT MAX(sent_at) FROM messages
-                                   WHERE conversation_id = ?1 AND direction = 'outbound'), 0)),
+                                   WHERE conversation_id = ?1 AND direction = 'outbound'
+                                     AND kind = 'normal'), 0)),
             last_inbound_at = (SELECT MAX(sent_at) FROM messages
                                WHERE conversation_id = ?1 AND direction = 'inbound')
          WHERE id = ?1",

@@ -3,12 +3,18 @@
 //! Every committed write that the UI or the notifier should hear about is announced once on
 //! the change stream ([`Store::subscribe`]).
 
+mod autoreply;
+mod canned;
 mod chat;
+mod contacts;
 mod files;
 mod ingest;
 mod query;
 mod remote;
+mod report;
 pub mod schema;
+mod search;
+mod workflow;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -20,11 +26,20 @@ use crate::events::Change;
 use crate::model::{Account, AccountStatus, ChannelKind, SyncCursor, SyncProgress, SyncState};
 use crate::{Error, Result, now_ms};
 
+pub use canned::{CannedReply, CannedReplyInput};
+pub use contacts::{
+    ContactDetail, ContactSuggestion, MergeRecord, SuggestionReason, TimelineItem, name_key,
+};
 pub use files::safe_file_name;
 pub(crate) use ingest::refresh_conversation as refresh_conversation_pub;
 pub use ingest::{IngestOptions, IngestReport};
 pub use query::{ConversationPage, ConversationQuery, HIT_CLOSE, HIT_OPEN};
 pub use remote::{RemoteOp, RemoteOpKind};
+pub use report::{
+    CareReport, ChannelFigures, Durations, Figures, HourCount, WeekFigures, report_csv,
+};
+pub use search::{SearchQuery, parse_search};
+pub use workflow::{ChannelCount, ConversationFilter, IdCount, SavedView, Tag, View, ViewCounts};
 
 pub const DB_FILE: &str = "sportello.db";
 

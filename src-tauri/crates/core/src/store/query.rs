@@ -8,7 +8,7 @@ use super::Store;
 use crate::events::Change;
 use crate::model::{
     Attachment, ChannelKind, Contact, ConversationDetail, ConversationStatus, ConversationSummary,
-    Delivery, Direction, Identity, IdentityKind, Message, SearchHit, Stats,
+    Delivery, Direction, Identity, IdentityKind, Message, MessageKind, Stats,
 };
 use crate::{Error, Result};
 
@@ -35,12 +35,14 @@ pub struct ConversationPage {
 pub const HIT_OPEN: char = '\u{E000}';
 pub const HIT_CLOSE: char = '\u{E001}';
 
-const SUMMARY_COLUMNS: &str = "c.id, c.account_id, a.name, a.kind, c.contact_id,
+pub(crate) const SUMMARY_COLUMNS: &str = "c.id, c.account_id, a.name, a.kind, c.contact_id,
     COALESCE(NULLIF(k.display_name, ''), c.handle), c.handle, c.subject, c.status,
     c.unread_count, c.message_count, c.last_message_at, c.last_preview, c.last_direction,
-    c.waiting_since, c.last_inbound_at";
+    c.waiting_since, c.last_inbound_at, c.pinned,
+    (SELECT group_concat(tag_id) FROM conversation_tags t WHERE t.conversation_id = c.id),
+    c.snoozed_until";
 
-fn summary_from_row(r: &rusqlite::Row) -> rusqlite::Result<ConversationSummary> {
+pub(crate) fn summary_from_row(r: &rusqlite::Row) -> rusqlite::Result<ConversationSummary> {
     let kind: String = r.get(3)?;
     let status: String = r.get(8)?;
     let direction: String = r.get(13)?;
@@ -61,6 +63,12 @@ fn summary_from_row(r: &rusqlite::Row) -> rusqlite::Result<ConversationSummary> 
         last_direction: Direction::parse(&direction),
         waiting_since: r.get(14)?,
         last_inbound_at: r.get(15)?,
+        pinned: r.get(16)?,
+        tag_ids: r
+            .get::<_, Option<String>>(17)?
+            .map(|ids| ids.split(',').filter_map(|i| i.parse().ok()).collect())
+            .unwrap_or_default(),
+        snoozed_until: r.get(18)?,
     })
 }
 
@@ -79,7 +87,7 @@ impl Store {
              JOIN accounts a ON a.id = c.account_id
              LEFT JOIN contacts k ON k.id = c.contact_id
              WHERE ?1 IS NULL OR c.account_id = ?1
-             ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?2 OFFSET ?3"
+             ORDER BY c.pinned DESC, c.last_message_at DESC, c.id DESC LIMIT ?2 OFFSET ?3"
         ))?;
         let items = stmt
             .query_map(params![q.account_id, limit, q.offset], summary_from_row)?
@@ -168,51 +176,6 @@ impl Store {
         Ok(changed)
     }
 
-    /// Full-text search over every channel, best match first. Each word matches as a prefix,
-    /// ignoring case and accents.
-    pub fn search(&self, query: &str, limit: u32) -> Result<Vec<SearchHit>> {
-        let Some(fts) = fts_query(query) else {
-            return Ok(Vec::new());
-        };
-        let conn = self.reader();
-        let mut stmt = conn.prepare_cached(
-            "SELECT m.id, m.conversation_id, a.kind,
-                    COALESCE(NULLIF(k.display_name, ''), c.handle), m.subject,
-                    snippet(messages_fts, -1, ?2, ?3, '…', 16), m.sent_at
-             FROM messages_fts
-             JOIN messages m ON m.id = messages_fts.rowid
-             JOIN conversations c ON c.id = m.conversation_id
-             JOIN accounts a ON a.id = m.account_id
-             LEFT JOIN contacts k ON k.id = c.contact_id
-             WHERE messages_fts MATCH ?1
-             ORDER BY bm25(messages_fts, 2.0, 1.0, 3.0, 3.0), m.sent_at DESC
-             LIMIT ?4",
-        )?;
-        let hits = stmt
-            .query_map(
-                params![
-                    fts,
-                    HIT_OPEN.to_string(),
-                    HIT_CLOSE.to_string(),
-                    limit.clamp(1, 500)
-                ],
-                |r| {
-                    let kind: String = r.get(2)?;
-                    Ok(SearchHit {
-                        message_id: r.get(0)?,
-                        conversation_id: r.get(1)?,
-                        channel: ChannelKind::parse(&kind).unwrap_or(ChannelKind::Email),
-                        contact_name: r.get(3)?,
-                        subject: r.get(4)?,
-                        snippet: r.get(5)?,
-                        sent_at: r.get(6)?,
-                    })
-                },
-            )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(hits)
-    }
-
     pub fn stats(&self) -> Result<Stats> {
         let conn = self.reader();
         let count = |sql: &str| -> Result<u64> {
@@ -222,7 +185,7 @@ impl Store {
             accounts: count("SELECT COUNT(*) FROM accounts")?,
             conversations: count("SELECT COUNT(*) FROM conversations")?,
             messages: count("SELECT COUNT(*) FROM messages")?,
-            contacts: count("SELECT COUNT(*) FROM contacts")?,
+            contacts: count("SELECT COUNT(*) FROM contacts WHERE merged_into IS NULL")?,
             unread_conversations: count(
                 "SELECT COUNT(*) FROM conversations WHERE unread_count > 0",
             )?,
@@ -277,12 +240,13 @@ fn attachment_from_row(r: &rusqlite::Row) -> rusqlite::Result<Attachment> {
     })
 }
 
-fn messages_of(conn: &Connection, filter: &str, arg: i64) -> Result<Vec<Message>> {
+pub(crate) fn messages_of(conn: &Connection, filter: &str, arg: i64) -> Result<Vec<Message>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT m.id, m.conversation_id, m.account_id, m.direction, m.external_id, m.sender_name,
                 m.sender_handle, m.recipients, m.subject, m.body_text, m.body_html,
                 m.remote_content, m.sent_at, m.delivery, m.delivery_error, m.is_read,
-                m.parse_error, EXISTS(SELECT 1 FROM message_sources s WHERE s.message_id = m.id)
+                m.parse_error, EXISTS(SELECT 1 FROM message_sources s WHERE s.message_id = m.id),
+                m.kind
          FROM messages m WHERE {filter} ORDER BY m.sent_at, m.id"
     ))?;
     let mut messages = stmt
@@ -311,6 +275,7 @@ fn messages_of(conn: &Connection, filter: &str, arg: i64) -> Result<Vec<Message>
                 parse_error: r.get(16)?,
                 has_raw: r.get(17)?,
                 attachments: Vec::new(),
+                kind: MessageKind::parse(&r.get::<_, String>(18)?),
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;

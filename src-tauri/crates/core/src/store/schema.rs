@@ -209,6 +209,81 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX remote_ops_account ON remote_ops(account_id, id);
     "#,
+    // 4: customer care: message kinds, pinning, closing times, tags, contact merges, phone
+    // numbers seen in messages, saved views, canned replies.
+    r#"
+    -- normal | note (internal, never sent) | auto_reply
+    ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'normal';
+    ALTER TABLE conversations ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+    -- When the conversation was last closed (resolution time); NULL while it is not closed.
+    ALTER TABLE conversations ADD COLUMN closed_at INTEGER;
+    UPDATE conversations SET closed_at = last_message_at WHERE status = 'closed';
+    -- A contact merged into another is kept (hidden) so the merge can be undone exactly.
+    ALTER TABLE contacts ADD COLUMN merged_into INTEGER REFERENCES contacts(id);
+    CREATE INDEX conversations_status ON conversations(status, last_message_at DESC);
+    CREATE INDEX conversations_snoozed ON conversations(snoozed_until) WHERE status = 'snoozed';
+    CREATE INDEX messages_sent ON messages(sent_at);
+
+    CREATE TABLE tags (
+        id         INTEGER PRIMARY KEY,
+        name       TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        color      TEXT NOT NULL DEFAULT '#6b7280',
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE conversation_tags (
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        tag_id          INTEGER NOT NULL REFERENCES tags(id) ON DELETE CASCADE,
+        PRIMARY KEY (conversation_id, tag_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX conversation_tags_tag ON conversation_tags(tag_id);
+    CREATE TABLE contact_tags (
+        contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+        tag_id     INTEGER NOT NULL REFERENCES tags(id) ON DELETE CASCADE,
+        PRIMARY KEY (contact_id, tag_id)
+    ) WITHOUT ROWID;
+
+    -- E.164 numbers written in a customer's messages (email signatures): merge suggestions.
+    CREATE TABLE phone_mentions (
+        message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        phone      TEXT NOT NULL,
+        PRIMARY KEY (message_id, phone)
+    ) WITHOUT ROWID;
+    CREATE INDEX phone_mentions_phone ON phone_mentions(phone);
+
+    -- What a merge moved (JSON), so undo restores exactly the state before it.
+    CREATE TABLE contact_merges (
+        id          INTEGER PRIMARY KEY,
+        survivor_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+        merged_id   INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+        snapshot    TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        undone_at   INTEGER
+    );
+    CREATE INDEX contact_merges_survivor ON contact_merges(survivor_id);
+    -- "Not the same person": suggestions the user turned down (smaller id first).
+    CREATE TABLE dismissed_suggestions (
+        contact_a INTEGER NOT NULL,
+        contact_b INTEGER NOT NULL,
+        PRIMARY KEY (contact_a, contact_b)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE saved_views (
+        id         INTEGER PRIMARY KEY,
+        name       TEXT NOT NULL,
+        filter     TEXT NOT NULL DEFAULT '{}',
+        position   INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL
+    );
+    -- Templates: one text per language, JSON {"it": "...", "en": "..."}.
+    CREATE TABLE canned_replies (
+        id         INTEGER PRIMARY KEY,
+        name       TEXT NOT NULL,
+        shortcut   TEXT NOT NULL DEFAULT '',
+        texts      TEXT NOT NULL DEFAULT '{}',
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -19,4 +19,16 @@ waiting_since: number | null,
  * When the customer last wrote: chat platforms' reply windows (WhatsApp 24 h, Messenger
  * 24 h / 7 days) run from here.
  */
-last_inbound_at?: number, };
+last_inbound_at?: number, 
+/**
+ * Pinned conversations stay at the top of every list.
+ */
+pinned?: boolean, 
+/**
+ * Tags on the conversation (ids; `list_tags` gives names and colours).
+ */
+tag_ids?: Array<bigint>, 
+/**
+ * When a snoozed conversation reopens by itself.
+ */
+snoozed_until?: number, };

@@ -3,6 +3,7 @@ import type { Attachment } from "./Attachment";
 import type { Delivery } from "./Delivery";
 import type { Direction } from "./Direction";
 import type { Error } from "./Error";
+import type { MessageKind } from "./MessageKind";
 
 export type Message = { id: number, conversation_id: number, account_id: number, direction: Direction, external_id: string, sender_name: string, sender_handle: string, recipients: Array<string>, subject: string, 
 /**
@@ -20,4 +21,8 @@ has_remote_content: boolean, sent_at: number, delivery: Delivery, delivery_error
 /**
  * Set when the message could not be parsed: the raw source is kept and shown.
  */
-parse_error: string | null, has_raw: boolean, attachments: Array<Attachment>, };
+parse_error: string | null, has_raw: boolean, attachments: Array<Attachment>, 
+/**
+ * A customer message or our reply, an internal note (never sent), or an automatic reply.
+ */
+kind?: MessageKind, };

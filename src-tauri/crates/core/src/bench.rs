@@ -1,0 +1,430 @@
+//! The search benchmark behind `sportello-cli bench search`: a generated shop inbox (Italian
+//! customer messages over five channels) in a throwaway data folder, the full-text index
+//! built over it, then a fixed mix of searches timed through [`Store::search`].
+//!
+//! Not a timed test: numbers depend on the machine. Figures go in docs/benchmarks.md.
+
+use std::path::Path;
+use std::time::Instant;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rusqlite::params;
+use serde::Serialize;
+
+use crate::model::ChannelKind;
+use crate::{Result, Store};
+
+/// Searches timed, each several times: common and rare words, prefixes, accents, names,
+/// order numbers and every kind of filter.
+pub const QUERY_MIX: &[&str] = &[
+    "spedizione",
+    "rimborso reso",
+    "taglia",
+    "perche",
+    "consegna ritardo",
+    "ordine 4521",
+    "maria",
+    "from:rossi reso",
+    "channel:whatsapp pacco",
+    "status:closed fattura",
+    "tag:urgente",
+    "after:2024-06-01 before:2024-07-01 consegna",
+    "sp",
+    "colore disponibile",
+    "zanfrolo",
+    "from:gmail.com spedizione",
+];
+
+const WORDS: &[&str] = &[
+    "ciao",
+    "buongiorno",
+    "salve",
+    "grazie",
+    "ordine",
+    "spedizione",
+    "pacco",
+    "consegna",
+    "corriere",
+    "ritardo",
+    "arrivato",
+    "arrivata",
+    "ancora",
+    "non",
+    "è",
+    "il",
+    "la",
+    "di",
+    "che",
+    "per",
+    "un",
+    "una",
+    "mi",
+    "potete",
+    "sapere",
+    "quando",
+    "taglia",
+    "colore",
+    "disponibile",
+    "reso",
+    "rimborso",
+    "cambio",
+    "fattura",
+    "pagamento",
+    "paypal",
+    "carta",
+    "bonifico",
+    "perché",
+    "sconto",
+    "codice",
+    "prodotto",
+    "maglia",
+    "scarpe",
+    "borsa",
+    "giacca",
+    "vestito",
+    "misura",
+    "piccola",
+    "grande",
+    "media",
+    "rosso",
+    "blu",
+    "nero",
+    "bianco",
+    "verde",
+    "tracking",
+    "numero",
+    "indirizzo",
+    "via",
+    "casa",
+    "lavoro",
+    "domani",
+    "oggi",
+    "ieri",
+    "settimana",
+    "gentilissimi",
+    "cordiali",
+    "saluti",
+    "aspetto",
+    "risposta",
+    "urgente",
+    "regalo",
+    "compleanno",
+    "negozio",
+    "sito",
+    "carrello",
+    "account",
+    "password",
+    "email",
+    "telefono",
+    "whatsapp",
+    "disponibilità",
+    "magazzino",
+    "restock",
+    "quando",
+    "torna",
+    "qualità",
+    "tessuto",
+    "cotone",
+    "lana",
+    "lavaggio",
+    "difetto",
+    "rotto",
+    "danneggiato",
+    "sostituzione",
+    "garanzia",
+    "hello",
+    "order",
+    "shipping",
+    "delivery",
+    "refund",
+    "size",
+    "thanks",
+    "please",
+    "where",
+    "my",
+];
+const FIRST: &[&str] = &[
+    "Maria",
+    "Giulia",
+    "Francesca",
+    "Anna",
+    "Sara",
+    "Laura",
+    "Chiara",
+    "Elena",
+    "Marco",
+    "Luca",
+    "Giuseppe",
+    "Andrea",
+    "Francesco",
+    "Alessandro",
+    "Matteo",
+    "Lorenzo",
+    "Paolo",
+    "Simone",
+    "Davide",
+    "Federica",
+    "Silvia",
+    "Valentina",
+    "Roberta",
+    "Niccolò",
+];
+const LAST: &[&str] = &[
+    "Rossi", "Russo", "Ferrari", "Esposito", "Bianchi", "Romano", "Colombo", "Ricci", "Marino",
+    "Greco", "Bruno", "Gallo", "Conti", "De Luca", "Mancini", "Costa", "Giordano", "Rizzo",
+    "Lombardi", "Moretti", "Barbieri", "Fontana", "Santoro", "Mariani",
+];
+const DOMAINS: &[&str] = &[
+    "gmail.com",
+    "libero.it",
+    "hotmail.it",
+    "yahoo.it",
+    "outlook.com",
+];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QueryTiming {
+    pub query: String,
+    pub hits: usize,
+    pub p50_ms: f64,
+    pub max_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchBench {
+    pub messages: u64,
+    pub conversations: u64,
+    pub generate_s: f64,
+    /// Building the full-text index over every message (rebuild + optimize).
+    pub index_build_s: f64,
+    pub db_bytes: u64,
+    pub runs: usize,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub max_ms: f64,
+    pub queries: Vec<QueryTiming>,
+}
+
+/// A made-up word from syllables: the long tail of a real vocabulary (names of products,
+/// typos), so that rare words are rare.
+fn tail_word(rng: &mut StdRng) -> String {
+    const SYL: &[&str] = &[
+        "za", "fro", "lo", "ma", "ti", "ne", "ru", "spa", "gio", "ven", "cor", "bi", "te", "lu",
+        "pra", "sco", "de", "mi", "no", "fa",
+    ];
+    let n = rng.random_range(2..=4);
+    (0..n)
+        .map(|_| SYL[rng.random_range(0..SYL.len())])
+        .collect()
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((sorted.len() as f64) * p).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Fills `dir` with `messages` generated messages, builds the index and times [`QUERY_MIX`]
+/// `rounds` times over.
+pub fn search_bench(dir: &Path, messages: u64, rounds: usize) -> Result<SearchBench> {
+    let store = Store::open(dir)?;
+    let mut rng = StdRng::seed_from_u64(20250301);
+    let conversations = (messages / 8).max(1);
+    let contacts = (conversations / 2).max(1);
+    let start = Instant::now();
+    // 2024-01-01 .. 2025-01-01
+    let (t0, span) = (1_704_067_200_000i64, 366 * 86_400_000i64);
+    {
+        let mut conn = store.writer();
+        // The index is built in one go below, as `index_build_s`.
+        conn.execute_batch("DROP TRIGGER messages_fts_insert;")?;
+        let tx = conn.transaction()?;
+        let mut accounts = Vec::new();
+        for kind in [
+            ChannelKind::Email,
+            ChannelKind::Whatsapp,
+            ChannelKind::Messenger,
+            ChannelKind::Instagram,
+            ChannelKind::Telegram,
+        ] {
+            tx.execute(
+                "INSERT INTO accounts(kind, name, address, created_at) VALUES (?1, ?2, '', 0)",
+                params![kind.as_str(), format!("Bottega {}", kind.as_str())],
+            )?;
+            accounts.push(tx.last_insert_rowid());
+        }
+        let mut names = Vec::with_capacity(contacts as usize);
+        for i in 0..contacts {
+            let name = format!(
+                "{} {}",
+                FIRST[rng.random_range(0..FIRST.len())],
+                LAST[rng.random_range(0..LAST.len())]
+            );
+            tx.execute(
+                "INSERT INTO contacts(display_name, created_at) VALUES (?1, 0)",
+                [&name],
+            )?;
+            let handle = format!(
+                "{}.{}{i}@{}",
+                name.split(' ').next().unwrap_or("x").to_lowercase(),
+                name.rsplit(' ').next().unwrap_or("x").to_lowercase(),
+                DOMAINS[rng.random_range(0..DOMAINS.len())]
+            );
+            names.push((tx.last_insert_rowid(), name, handle));
+        }
+        let tags: Vec<i64> = ["urgente", "reso", "vip"]
+            .iter()
+            .map(|t| {
+                tx.execute("INSERT INTO tags(name, created_at) VALUES (?1, 0)", [t])?;
+                Ok(tx.last_insert_rowid())
+            })
+            .collect::<Result<_>>()?;
+        let mut conv = tx.prepare(
+            "INSERT INTO conversations(account_id, contact_id, handle, subject, status,
+                                       created_at, last_message_at, message_count)
+             VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, 8)",
+        )?;
+        let mut msg = tx.prepare(
+            "INSERT INTO messages(conversation_id, account_id, direction, external_id,
+                                  sender_name, sender_handle, subject, body_text, sent_at,
+                                  received_at, is_read)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 1)",
+        )?;
+        let mut tag = tx.prepare(
+            "INSERT OR IGNORE INTO conversation_tags(conversation_id, tag_id) VALUES (?1, ?2)",
+        )?;
+        let statuses = ["open", "pending", "closed", "closed", "closed"];
+        let mut written = 0u64;
+        let mut c = 0u64;
+        while written < messages {
+            let account = accounts[rng.random_range(0..accounts.len())];
+            let (contact, name, handle) = &names[rng.random_range(0..names.len())];
+            let subject = format!("Ordine {}", rng.random_range(1000..99999));
+            let at = t0 + rng.random_range(0..span);
+            conv.execute(params![
+                account,
+                contact,
+                handle,
+                subject,
+                statuses[rng.random_range(0..statuses.len())],
+                at
+            ])?;
+            let cid = tx.last_insert_rowid();
+            if rng.random_range(0..10) == 0 {
+                tag.execute(params![cid, tags[rng.random_range(0..tags.len())]])?;
+            }
+            let n = rng.random_range(2..=14).min(messages - written);
+            for k in 0..n {
+                let inbound = k % 2 == 0;
+                let len = rng.random_range(8..40);
+                let mut body = String::with_capacity(len * 8);
+                for w in 0..len {
+                    if w > 0 {
+                        body.push(' ');
+                    }
+                    // Zipf-like: most words from the common list, some from the long tail.
+                    if rng.random_range(0..12) == 0 {
+                        body.push_str(&tail_word(&mut rng));
+                    } else {
+                        let i = (rng.random::<f64>().powi(2) * WORDS.len() as f64) as usize;
+                        body.push_str(WORDS[i.min(WORDS.len() - 1)]);
+                    }
+                }
+                if rng.random_range(0..20) == 0 {
+                    body.push_str(&format!(" ordine {}", rng.random_range(1000..99999)));
+                }
+                let (sender, sender_handle) = if inbound {
+                    (name.as_str(), handle.as_str())
+                } else {
+                    ("Bottega", "negozio@bottega.it")
+                };
+                msg.execute(params![
+                    cid,
+                    account,
+                    if inbound { "inbound" } else { "outbound" },
+                    format!("g{c}.{k}"),
+                    sender,
+                    sender_handle,
+                    subject,
+                    body,
+                    at + i64::from(k as u32) * 600_000,
+                ])?;
+            }
+            written += n;
+            c += 1;
+        }
+        drop((conv, msg, tag));
+        tx.commit()?;
+    }
+    let generate_s = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    {
+        let conn = store.writer();
+        conn.execute_batch(
+            "INSERT INTO messages_fts(messages_fts) VALUES ('rebuild');
+             INSERT INTO messages_fts(messages_fts) VALUES ('optimize');
+             CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+                 INSERT INTO messages_fts(rowid, subject, body_text, sender_name, sender_handle)
+                 VALUES (new.id, new.subject, new.body_text, new.sender_name, new.sender_handle);
+             END;
+             ANALYZE;
+             PRAGMA wal_checkpoint(TRUNCATE);",
+        )?;
+    }
+    let index_build_s = start.elapsed().as_secs_f64();
+    let real_conversations: u64 =
+        store
+            .reader()
+            .query_row("SELECT COUNT(*) FROM conversations", [], |r| {
+                r.get::<_, i64>(0)
+            })? as u64;
+    let db_bytes = ["sportello.db", "sportello.db-wal"]
+        .iter()
+        .filter_map(|f| std::fs::metadata(dir.join(f)).ok())
+        .map(|m| m.len())
+        .sum();
+
+    // One warm-up pass, then the timed rounds.
+    for q in QUERY_MIX {
+        store.search(q, 50)?;
+    }
+    let mut all = Vec::new();
+    let mut queries = Vec::new();
+    for q in QUERY_MIX {
+        let mut times = Vec::with_capacity(rounds);
+        let mut hits = 0;
+        for _ in 0..rounds.max(1) {
+            let t = Instant::now();
+            hits = store.search(q, 50)?.len();
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        times.sort_by(f64::total_cmp);
+        all.extend(times.iter().copied());
+        queries.push(QueryTiming {
+            query: (*q).to_string(),
+            hits,
+            p50_ms: round2(percentile(&times, 0.5)),
+            max_ms: round2(*times.last().unwrap_or(&0.0)),
+        });
+    }
+    all.sort_by(f64::total_cmp);
+    Ok(SearchBench {
+        messages,
+        conversations: real_conversations,
+        generate_s: round2(generate_s),
+        index_build_s: round2(index_build_s),
+        db_bytes,
+        runs: all.len(),
+        p50_ms: round2(percentile(&all, 0.5)),
+        p95_ms: round2(percentile(&all, 0.95)),
+        max_ms: round2(*all.last().unwrap_or(&0.0)),
+        queries,
+    })
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
