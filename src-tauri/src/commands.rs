@@ -351,3 +351,9 @@ pub fn set_viewing(app: State<App>, conversation_id: Option<i64>) {
 pub async fn install_update<R: Runtime>(handle: AppHandle<R>) -> Result<()> {
     desktop::install_update(handle).await
 }
+
+/// The end of the app's log (today's and earlier files), for the settings screen.
+#[tauri::command]
+pub fn read_logs(app: State<App>) -> Result<String> {
+    crate::logs::tail(app.store.data_dir(), 256 * 1024)
+}

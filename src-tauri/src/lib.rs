@@ -6,6 +6,7 @@
 mod bridge;
 mod commands;
 mod desktop;
+mod logs;
 mod webhook;
 
 use std::sync::Arc;
@@ -63,6 +64,7 @@ pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, store: Store) -> tauri:
             commands::get_desktop_settings,
             commands::update_desktop_settings,
             commands::set_viewing,
+            commands::read_logs,
             commands::install_update,
             commands::list_accounts,
             commands::test_email_account,
@@ -97,13 +99,8 @@ pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, store: Store) -> tauri:
 }
 
 pub fn run() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SPORTELLO_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .init();
     let data_dir = paths::data_dir(None);
+    logs::init(&data_dir);
     let builder = match Store::open(&data_dir) {
         Ok(store) => build_app(tauri::Builder::default(), store),
         Err(error) => {
