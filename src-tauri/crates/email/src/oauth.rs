@@ -40,3 +40,30 @@ impl async_imap::Authenticator for XOAuth2 {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_imap::Authenticator;
+
+    #[test]
+    fn xoauth2_matches_the_documented_format() {
+        // Google's example: user=someuser@example.com^Aauth=Bearer ya29.vF9dft4...^A^A
+        let r = xoauth2_response(
+            "someuser@example.com",
+            "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg",
+        );
+        assert_eq!(
+            r,
+            "user=someuser@example.com\u{1}auth=Bearer ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg\u{1}\u{1}"
+        );
+        let mut auth = XOAuth2 {
+            user: "a@b.it".into(),
+            token: "t".into(),
+        };
+        assert_eq!(auth.process(b""), "user=a@b.it\u{1}auth=Bearer t\u{1}\u{1}");
+        // An error challenge (JSON) is answered with an empty line, ending the exchange.
+        assert_eq!(auth.process(br#"{"status":"400"}"#), "");
+        assert!(!format!("{:?}", Login::Bearer("secret".into())).contains("secret"));
+    }
+}
