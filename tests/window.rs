@@ -410,11 +410,53 @@ async fn first_launch_to_reply_and_restart_in_the_real_window() {
         text.contains("cambiare la taglia") && text.contains("etichetta per il reso"),
         "{text}"
     );
+    // It stays open (start-up refreshes must not close the conversation the user picked).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let still = driver
+        .wait_for("//*[@data-testid='thread']", Duration::from_secs(1))
+        .await;
+    assert!(driver.text(&still).await.contains("etichetta per il reso"));
     driver.screenshot("7-after-restart").await;
     assert_eq!(
         servers.received().len(),
         1,
         "the reply was sent exactly once"
+    );
+    drop(driver);
+    wait_for_exit(&app);
+
+    // After the whole run, the password is nowhere in the data folder: not in the database
+    // (nor its WAL), the blobs, or the logs. It lives only in the keyring.
+    let logs = data.path().join("logs");
+    assert!(
+        logs.read_dir()
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(false),
+        "the app logs"
+    );
+    let mut scanned = 0;
+    let mut stack = vec![data.path().to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap();
+            scanned += 1;
+            assert!(
+                !bytes
+                    .windows(PASSWORD.len())
+                    .any(|w| w == PASSWORD.as_bytes()),
+                "the password is written in {}",
+                path.display()
+            );
+        }
+    }
+    assert!(
+        scanned >= 3,
+        "the data folder holds the database and the logs"
     );
 }
 

@@ -1113,6 +1113,20 @@ describe('desktop citizen', () => {
     await context.close();
   });
 
+  test('the app log is readable from the settings, as plain text', async () => {
+    const { page, context } = await openApp(browser, server.url, { accounts: 'demo' });
+    await page.getByRole('navigation').getByRole('button', { name: 'Impostazioni' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Impostazioni' });
+    await dialog.getByTestId('show-logs').click();
+    const logs = dialog.getByTestId('logs');
+    await logs.waitFor();
+    const text = await logs.textContent();
+    assert.match(text, /INFO sportello: started/);
+    assert.match(text, /<b>not bold<\/b>/, 'markup in the log is shown as text');
+    assert.equal(await logs.locator('b').count(), 0);
+    await context.close();
+  });
+
   test('set_viewing follows the open conversation, null when none is open', async () => {
     const { page, context } = await openApp(
       browser,

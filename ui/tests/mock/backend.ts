@@ -665,6 +665,8 @@ export function createBackend(config: MockConfig, emit: Emit) {
       store.viewing = (a.conversationId as number | null) ?? null;
       return null;
     },
+    read_logs: () =>
+      '2026-11-23T09:00:00Z  INFO sportello: started\n2026-11-23T09:00:01Z  WARN <b>not bold</b>\n',
     install_update: async () => {
       await new Promise((resolve) => setTimeout(resolve, config.updateDelay ?? 0));
       return null;

@@ -299,6 +299,9 @@ export const en: Catalogue = {
   'settings.webhookPort': 'Webhook port (WhatsApp, Messenger, Instagram)',
   'settings.webhookPortHint': 'Takes effect the next time Sportello starts.',
   'settings.webhookPortInvalid': 'Choose a number between 1024 and 65535.',
+  'settings.showLogs': 'Show the app’s log',
+  'settings.logs': 'App log',
+  'settings.logsEmpty': 'The log is empty.',
   'settings.desktopUnavailable': 'These settings are not available in this version.',
 
   'update.available': 'Sportello {version} is available',

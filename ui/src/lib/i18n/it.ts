@@ -302,6 +302,9 @@ export const it = {
   'settings.webhookPort': 'Porta per i webhook (WhatsApp, Messenger, Instagram)',
   'settings.webhookPortHint': 'Vale dal prossimo avvio di Sportello.',
   'settings.webhookPortInvalid': 'Scegli un numero tra 1024 e 65535.',
+  'settings.showLogs': 'Mostra il registro dell’app',
+  'settings.logs': 'Registro dell’app',
+  'settings.logsEmpty': 'Il registro è vuoto.',
   'settings.desktopUnavailable': 'Queste impostazioni non sono disponibili in questa versione.',
 
   'update.available': 'È disponibile Sportello {version}',

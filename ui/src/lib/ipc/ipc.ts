@@ -180,6 +180,8 @@ export const setViewing = (conversationId: number | null) =>
   call<null>('set_viewing', { conversationId });
 /** Downloads the announced version, verifies its signature, installs it and restarts. */
 export const installUpdate = () => call<null>('install_update');
+/** The end of the app's log files, for support. */
+export const readLogs = () => call<string>('read_logs');
 
 export const CHANGES_EVENT = 'sportello://changes';
 export const OPEN_CONVERSATION_EVENT = 'sportello://open-conversation';
