@@ -658,8 +658,10 @@ fn canned_replies_render_for_a_conversation_without_blank_greetings() {
         &mail,
         msg(IdentityKind::Email, "b@x.it", "", "y", 2),
     );
-    let mut care = CareSettings::default();
-    care.shop_name = "Bottega Verde".into();
+    let care = CareSettings {
+        shop_name: "Bottega Verde".into(),
+        ..Default::default()
+    };
     store.save_care_settings(&care).unwrap();
     let t = store
         .save_canned_reply(
