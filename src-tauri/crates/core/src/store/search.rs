@@ -310,7 +310,13 @@ fn words_query(text: &str) -> Option<String> {
         words
             .into_iter()
             .enumerate()
-            .map(|(i, w)| if i + 1 == n && typing { format!("{w}*") } else { w })
+            .map(|(i, w)| {
+                if i + 1 == n && typing {
+                    format!("{w}*")
+                } else {
+                    w
+                }
+            })
             .collect::<Vec<_>>()
             .join(" "),
     )
@@ -422,7 +428,10 @@ mod tests {
 
     #[test]
     fn only_the_word_being_typed_is_a_prefix() {
-        assert_eq!(words_query("ordine 4521").as_deref(), Some("\"ordine\" \"4521\"*"));
+        assert_eq!(
+            words_query("ordine 4521").as_deref(),
+            Some("\"ordine\" \"4521\"*")
+        );
         assert_eq!(words_query("sped").as_deref(), Some("\"sped\"*"));
         assert_eq!(words_query("reso ").as_deref(), Some("\"reso\""));
         assert_eq!(words_query(" ,; "), None);
