@@ -56,5 +56,17 @@ fn sportello_commands() -> &'static [&'static str] {
         "message_source",
         "get_settings",
         "update_settings",
+        "set_status",
+        "set_pinned",
+        "add_note",
+        "view_counts",
+        "list_conversations_filtered",
+        "archive_conversation",
+        "list_canned_replies",
+        "save_canned_reply",
+        "delete_canned_reply",
+        "render_canned_reply",
+        "email_presets",
+        "email_preset_for_address",
     ]
 }

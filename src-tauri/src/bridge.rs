@@ -47,7 +47,7 @@ pub fn italian(store: &Store) -> bool {
 }
 
 fn notify<R: Runtime>(app: &AppHandle<R>, store: &Store, batch: &Change) {
-    if batch.inbound.is_empty() && batch.summaries.is_empty() {
+    if batch.inbound.is_empty() && batch.summaries.is_empty() && batch.woke.is_empty() {
         return;
     }
     let settings = store.settings().unwrap_or_default();
@@ -70,6 +70,14 @@ fn notify<R: Runtime>(app: &AppHandle<R>, store: &Store, batch: &Change) {
             crate::desktop::should_notify(&desktop, n.channel, n.conversation_id, viewing, now)
         })
         .collect();
+    // Snoozed conversations whose time came: notified like new messages.
+    let woke: Vec<_> = batch
+        .woke
+        .iter()
+        .filter(|n| {
+            crate::desktop::should_notify(&desktop, n.channel, n.conversation_id, viewing, now)
+        })
+        .collect();
     if desktop.quiet_hours.is_some_and(|q| q.contains(now)) {
         return;
     }
@@ -87,6 +95,21 @@ fn notify<R: Runtime>(app: &AppHandle<R>, store: &Store, batch: &Change) {
             format!("{}: {} messages synced", s.account_name, s.new_messages)
         };
         show(app, "Sportello", &body, None, style);
+    }
+    for note in woke {
+        let title = if italian {
+            "Conversazione riaperta"
+        } else {
+            "Conversation reopened"
+        };
+        let body = if desktop.show_preview {
+            format!("{}: {}", note.contact_name, note.preview)
+        } else if italian {
+            "Un promemoria è scaduto".to_string()
+        } else {
+            "A snooze ended".to_string()
+        };
+        show(app, title, &body, Some(note.conversation_id), style);
     }
     // A burst (many new messages at once) gets one summary too.
     if inbound.len() > 3 {

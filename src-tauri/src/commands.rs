@@ -2,12 +2,18 @@
 //! `{code, message}` (sportello_core::Error); the UI branches on `code` only.
 
 use serde::{Deserialize, Serialize};
-use sportello_core::model::{Account, ConversationDetail, Message, SearchHit};
+use sportello_core::model::{
+    Account, ConversationDetail, ConversationStatus, ConversationSummary, Message, SearchHit,
+};
 use sportello_core::outbox::{Draft, ReplyExtras};
 use sportello_core::settings::Settings;
-use sportello_core::store::{ConversationPage, ConversationQuery};
+use sportello_core::store::{
+    CannedReply, CannedReplyInput, ConversationFilter, ConversationPage, ConversationQuery,
+    ViewCounts,
+};
+use sportello_core::templates::RenderedTemplate;
 use sportello_core::{Error, Result};
-use sportello_email::EmailAccountInput;
+use sportello_email::{EmailAccountInput, ProviderPreset};
 use sportello_messaging::display::ChatDetails;
 use sportello_messaging::{
     MetaInput, ReplyWindow, TelegramInput, Template, TwilioInput, WhatsAppInput,
@@ -200,7 +206,105 @@ pub fn message_details(app: State<App>, conversation_id: i64) -> Result<Vec<Chat
 
 #[tauri::command]
 pub fn mark_read(app: State<App>, conversation_id: i64) -> Result<()> {
-    app.store.mark_conversation_read(conversation_id).map(drop)
+    let account_id = app.store.conversation_summary(conversation_id)?.account_id;
+    app.store.mark_conversation_read(conversation_id)?;
+    // The worker carries the read flag to the server.
+    app.supervisor.wake(Some(account_id));
+    Ok(())
+}
+
+/// Open, pending, snoozed (until `snoozed_until`, ms) or closed.
+#[tauri::command]
+pub fn set_status(
+    app: State<App>,
+    conversation_id: i64,
+    status: ConversationStatus,
+    snoozed_until: Option<i64>,
+) -> Result<ConversationSummary> {
+    app.store.set_status(conversation_id, status, snoozed_until)
+}
+
+#[tauri::command]
+pub fn set_pinned(app: State<App>, conversation_id: i64, pinned: bool) -> Result<()> {
+    app.store.set_pinned(conversation_id, pinned)
+}
+
+/// An internal note: stays in Sportello, never sent.
+#[tauri::command]
+pub fn add_note(app: State<App>, conversation_id: i64, text: String) -> Result<Message> {
+    app.store.add_note(conversation_id, &text)
+}
+
+#[tauri::command]
+pub fn view_counts(app: State<App>) -> Result<ViewCounts> {
+    app.store.view_counts()
+}
+
+#[tauri::command]
+pub fn list_conversations_filtered(
+    app: State<App>,
+    offset: u32,
+    limit: u32,
+    filter: ConversationFilter,
+) -> Result<ConversationPage> {
+    let query = ConversationQuery {
+        offset,
+        limit,
+        account_id: None,
+    };
+    app.store.find_conversations(&query, &filter)
+}
+
+/// Closes the conversation and moves its mail to the account's archive folder (next sync).
+#[tauri::command]
+pub fn archive_conversation(app: State<App>, conversation_id: i64) -> Result<u32> {
+    let account_id = app.store.conversation_summary(conversation_id)?.account_id;
+    let queued = app.store.archive_conversation(conversation_id)?;
+    app.supervisor.wake(Some(account_id));
+    Ok(queued)
+}
+
+#[tauri::command]
+pub fn list_canned_replies(app: State<App>) -> Result<Vec<CannedReply>> {
+    app.store.canned_replies()
+}
+
+/// Creates (`id` null) or replaces a canned reply.
+#[tauri::command]
+pub fn save_canned_reply(
+    app: State<App>,
+    id: Option<i64>,
+    input: CannedReplyInput,
+) -> Result<CannedReply> {
+    app.store.save_canned_reply(id, &input)
+}
+
+#[tauri::command]
+pub fn delete_canned_reply(app: State<App>, id: i64) -> Result<()> {
+    app.store.delete_canned_reply(id)
+}
+
+/// The canned reply's text for a conversation; `missing` lists variables with no value.
+#[tauri::command]
+pub fn render_canned_reply(
+    app: State<App>,
+    id: i64,
+    conversation_id: Option<i64>,
+    language: Option<String>,
+) -> Result<RenderedTemplate> {
+    app.store
+        .render_canned_reply(id, conversation_id, language.as_deref())
+}
+
+/// Known mail providers (Gmail, Outlook...), for the account form.
+#[tauri::command]
+pub fn email_presets() -> Vec<ProviderPreset> {
+    sportello_email::presets()
+}
+
+#[tauri::command]
+pub fn email_preset_for_address(address: String) -> Option<ProviderPreset> {
+    sportello_email::preset_for_address(&address)
 }
 
 /// A template to send instead of free text (outside WhatsApp's 24 hours).
