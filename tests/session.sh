@@ -28,7 +28,19 @@ dbus-update-activation-environment DISPLAY XDG_DATA_HOME XDG_RUNTIME_DIR XDG_CON
 # The keyring: unlocked with a throwaway password, Secret Service only.
 eval "$(echo -n sportello-test | gnome-keyring-daemon --unlock --components=secrets)"
 export GNOME_KEYRING_CONTROL
-dunst >"$scratch/dunst.log" 2>&1 &
+# Notifications expire after a second even on an idle display, so that tests read them from
+# `dunstctl history` (dunst keeps them on screen while the user is idle, which Xvfb always is).
+cat >"$scratch/dunstrc" <<'CONF'
+[global]
+idle_threshold = 0
+[urgency_low]
+timeout = 1
+[urgency_normal]
+timeout = 1
+[urgency_critical]
+timeout = 1
+CONF
+dunst -config "$scratch/dunstrc" >"$scratch/dunst.log" 2>&1 &
 dunst_pid=$!
 has_owner() {
   dbus-send --session --print-reply=literal --dest=org.freedesktop.DBus /org/freedesktop/DBus \
