@@ -129,7 +129,16 @@ pub fn plugins<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
             crate::focus_main(app);
         }))
-        .plugin(tauri_plugin_window_state::Builder::default().build())
+        // Size, position and maximised state; never "hidden" (closing to the tray hides the
+        // window, and the next start must still show it).
+        .plugin(
+            tauri_plugin_window_state::Builder::default()
+                .with_state_flags(
+                    tauri_plugin_window_state::StateFlags::all()
+                        - tauri_plugin_window_state::StateFlags::VISIBLE,
+                )
+                .build(),
+        )
         .plugin(tauri_plugin_autostart::init(
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
             Some(vec!["--minimized"]),
