@@ -186,7 +186,7 @@ describe('the unified list', () => {
     assert.ok((await last.textContent()).includes(expected.contact_name));
     assert.equal(await last.getAttribute('data-conversation'), String(expected.id));
 
-    const listCalls = await calls(page, 'list_conversations');
+    const listCalls = await calls(page, 'list_conversations_filtered');
     assert.ok(
       listCalls.every((c) => c.args.limit <= 100),
       'pages, never everything',
@@ -208,16 +208,58 @@ describe('the unified list', () => {
   test('a change event refetches the visible rows: a new message moves its row to the top', async () => {
     const { page, context } = await openApp(browser, server.url, { accounts: 'demo' });
     await page.getByTestId('conversation-row').first().waitFor();
-    const before = (await calls(page, 'list_conversations')).length;
+    const before = (await calls(page, 'list_conversations_filtered')).length;
     await mock(page, () => window.__sportelloMock.receive(40, 'Avete ricevuto il mio reso?'));
     const first = page.getByTestId('conversation-row').first();
     await page.waitForFunction(
       () => document.querySelector('[data-testid=conversation-row]')?.dataset.conversation === '40',
     );
     assert.match(await first.textContent(), /Avete ricevuto il mio reso\?/);
-    const refetched = (await calls(page, 'list_conversations')).slice(before);
+    const refetched = (await calls(page, 'list_conversations_filtered')).slice(before);
     assert.ok(refetched.length >= 1 && refetched.length <= 2, `${refetched.length} refetches`);
     assert.equal((await calls(page, 'get_conversation')).length, 0, 'no thread was open');
+    await context.close();
+  });
+});
+
+describe('triage', () => {
+  test('closing a conversation moves it from the inbox count to the closed view', async () => {
+    const { page, context, errors } = await openApp(browser, server.url, { accounts: 'demo' });
+    const count = (view) =>
+      page.locator(`[data-view=${view}] [data-testid=view-count] [aria-hidden]`).textContent();
+    await page.locator('[data-view=closed] [data-testid=view-count]').waitFor();
+    const inboxBefore = Number((await count('inbox')).replace(/\D/g, ''));
+    assert.equal(await count('closed'), '0');
+
+    await page.getByTestId('conversation-row').first().click();
+    const thread = page.getByTestId('thread');
+    await thread.waitFor();
+    await thread.locator('[data-action=close]').click();
+    await thread.locator('[data-action=reopen]').waitFor();
+    const [call] = await calls(page, 'set_status');
+    assert.equal(call.args.status, 'closed');
+    await page.waitForFunction(
+      () =>
+        document.querySelector('[data-view=closed] [data-testid=view-count] [aria-hidden]')
+          ?.textContent === '1',
+    );
+    assert.equal(Number((await count('inbox')).replace(/\D/g, '')), inboxBefore - 1);
+
+    // The closed view lists just that one.
+    await page.locator('[data-view=closed]').click();
+    await page.waitForFunction(
+      () => document.querySelectorAll('[data-testid=conversation-row]').length === 1,
+    );
+    const last = (await calls(page, 'list_conversations_filtered')).at(-1);
+    assert.equal(last.args.filter.view, 'closed');
+
+    // Snooze asks for a time in the future.
+    await thread.locator('[data-action=snooze]').click();
+    await thread.getByRole('button', { name: 'Tra 1 ora' }).click();
+    const snooze = (await calls(page, 'set_status')).at(-1);
+    assert.equal(snooze.args.status, 'snoozed');
+    assert.ok(snooze.args.snoozedUntil > Date.now());
+    assert.deepEqual(errors, []);
     await context.close();
   });
 });

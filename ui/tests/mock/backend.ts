@@ -7,10 +7,14 @@ import type {
   AccountStatus,
   AppInfo,
   Attachment,
+  CannedReply,
+  CannedReplyInput,
   Change,
   ChannelKind,
   ChatDetails,
   ConversationDetail,
+  ConversationFilter,
+  ConversationStatus,
   ConversationSummary,
   Delivery,
   DesktopSettings,
@@ -18,6 +22,7 @@ import type {
   ErrorBody,
   Message,
   MetaInput,
+  RenderedTemplate,
   ReplyTemplate,
   ReplyWindow,
   SearchHit,
@@ -25,6 +30,8 @@ import type {
   TelegramInput,
   Template,
   TwilioInput,
+  View,
+  ViewCounts,
   WhatsAppInput,
 } from '../../src/lib/ipc/types';
 
@@ -127,6 +134,7 @@ type Store = {
   details: Map<number, ChatDetails>;
   /** Reply windows set by tests, by conversation id. */
   windows: Map<number, ReplyWindow>;
+  canned: CannedReply[];
 };
 
 const HOUR = 60 * MINUTE;
@@ -292,6 +300,22 @@ export function createBackend(config: MockConfig, emit: Emit) {
     nextAccountId: 10,
     details: new Map(),
     windows: new Map(),
+    canned: [
+      {
+        id: 1,
+        name: 'Spedizione',
+        shortcut: 'spedizione',
+        texts: { it: 'Ciao {{nome}}, il tuo ordine {{ordine}} è partito oggi.' },
+        updated_at: 0,
+      },
+      {
+        id: 2,
+        name: 'Grazie',
+        shortcut: 'grazie',
+        texts: { it: 'Grazie {{nome}}, a presto!' },
+        updated_at: 0,
+      },
+    ],
   };
 
   const calls: { cmd: string; args: unknown }[] = [];
@@ -328,6 +352,23 @@ export function createBackend(config: MockConfig, emit: Emit) {
       last_direction: outbound ? 'outbound' : 'inbound',
       waiting_since: outbound || id % 4 === 0 ? null : lastAt,
     };
+  }
+
+  function inView(c: ConversationSummary, view: View): boolean {
+    switch (view) {
+      case 'inbox':
+        return c.status === 'open';
+      case 'waiting':
+        return c.status === 'open' && c.waiting_since !== null;
+      case 'pending':
+      case 'snoozed':
+      case 'closed':
+        return c.status === view;
+      case 'unread':
+        return c.unread_count > 0;
+      default:
+        return true;
+    }
   }
 
   function summary(id: number): ConversationSummary {
@@ -792,6 +833,101 @@ export function createBackend(config: MockConfig, emit: Emit) {
         items: store.order.slice(offset, offset + limit).map(summary),
       };
     },
+    list_conversations_filtered: (a) => {
+      const offset = a.offset as number;
+      const limit = a.limit as number;
+      const filter = (a.filter ?? {}) as ConversationFilter;
+      const ids = store.order.filter((id) => inView(summary(id), filter.view ?? 'all'));
+      ids.sort((x, y) => Number(!!summary(y).pinned) - Number(!!summary(x).pinned));
+      return { total: ids.length, items: ids.slice(offset, offset + limit).map(summary) };
+    },
+    view_counts: (): ViewCounts => {
+      const all = store.order.map(summary);
+      const count = (view: View) => all.filter((c) => inView(c, view)).length;
+      return {
+        inbox: count('inbox'),
+        waiting: count('waiting'),
+        overdue: 0,
+        pending: count('pending'),
+        snoozed: count('snoozed'),
+        closed: count('closed'),
+        unread: count('unread'),
+        all: all.length,
+        channels: [],
+        accounts: [],
+        tags: [],
+        saved: [],
+      };
+    },
+    set_status: (a) => {
+      const id = a.conversationId as number;
+      const status = a.status as ConversationStatus;
+      const until = (a.snoozedUntil as number | null) ?? undefined;
+      if (status === 'snoozed' && !(until && until > Date.now()))
+        throw { code: 'invalid_input', message: 'snooze needs a future time' };
+      touch(id, { status, snoozed_until: status === 'snoozed' ? until : undefined }, false);
+      change({ conversations: [id] });
+      return summary(id);
+    },
+    set_pinned: (a) => {
+      const id = a.conversationId as number;
+      touch(id, { pinned: a.pinned as boolean }, false);
+      change({ conversations: [id] });
+      return null;
+    },
+    archive_conversation: (a) => {
+      const id = a.conversationId as number;
+      if (summary(id).channel !== 'email')
+        throw { code: 'invalid_input', message: 'only email can be archived' };
+      touch(id, { status: 'closed' }, false);
+      change({ conversations: [id] });
+      return thread(id).messages.length;
+    },
+    add_note: (a) => {
+      const id = a.conversationId as number;
+      const detail = thread(id);
+      const note = message(detail.conversation, {
+        direction: 'outbound',
+        kind: 'note',
+        sender_name: 'Tu',
+        text: a.text as string,
+        sent_at: Date.now(),
+        delivery: 'sent',
+        is_read: true,
+        has_raw: false,
+      } as Partial<Message>);
+      store.threads.set(id, { ...detail, messages: [...detail.messages, note] });
+      change({ conversations: [id] });
+      return note;
+    },
+    list_canned_replies: () => store.canned,
+    save_canned_reply: (a) => {
+      const input = a.input as CannedReplyInput;
+      const id = (a.id as number | null) ?? Math.max(0, ...store.canned.map((c) => c.id)) + 1;
+      const saved: CannedReply = { id, ...input, updated_at: Date.now() };
+      store.canned = [...store.canned.filter((c) => c.id !== id), saved];
+      return saved;
+    },
+    delete_canned_reply: (a) => {
+      store.canned = store.canned.filter((c) => c.id !== a.id);
+      return null;
+    },
+    render_canned_reply: (a): RenderedTemplate => {
+      const reply = store.canned.find((c) => c.id === a.id);
+      if (!reply) throw { code: 'not_found', message: 'canned reply' };
+      const language = (a.language as string | null) ?? 'it';
+      const text = reply.texts[language] ?? Object.values(reply.texts)[0] ?? '';
+      const conv = a.conversationId ? summary(a.conversationId as number) : null;
+      const missing: string[] = [];
+      const out = text.replace(/\{\{(\w+)\}\}/g, (_, name: string) => {
+        if (name === 'nome' && conv) return conv.contact_name.split(' ')[0];
+        missing.push(name);
+        return `[${name}]`;
+      });
+      return { text: out, language, missing };
+    },
+    email_presets: () => [],
+    email_preset_for_address: () => null,
     get_conversation: (a) => {
       const id = a.conversationId as number;
       if (id < 1 || !store.order.includes(id))

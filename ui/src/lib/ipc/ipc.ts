@@ -10,7 +10,15 @@ import type { AppInfo } from './bindings/AppInfo';
 import type { Change } from './bindings/Change';
 import type { ChatDetails } from './bindings/ChatDetails';
 import type { ConversationDetail } from './bindings/ConversationDetail';
+import type { CannedReply } from './bindings/CannedReply';
+import type { CannedReplyInput } from './bindings/CannedReplyInput';
+import type { ConversationFilter } from './bindings/ConversationFilter';
 import type { ConversationPage } from './bindings/ConversationPage';
+import type { ConversationStatus } from './bindings/ConversationStatus';
+import type { ConversationSummary } from './bindings/ConversationSummary';
+import type { ProviderPreset } from './bindings/ProviderPreset';
+import type { RenderedTemplate } from './bindings/RenderedTemplate';
+import type { ViewCounts } from './bindings/ViewCounts';
 import type { DesktopSettings } from './bindings/DesktopSettings';
 import type { EmailAccountInput } from './bindings/EmailAccountInput';
 import type { Error as ErrorBody } from './bindings/Error';
@@ -116,6 +124,39 @@ export const listConversations = (offset: number, limit: number) =>
   call<ConversationPage>('list_conversations', { offset, limit });
 export const getConversation = (conversationId: number) =>
   call<ConversationDetail>('get_conversation', { conversationId });
+/** The list restricted to a view (or any filter); same paging as `listConversations`. */
+export const listConversationsFiltered = (
+  offset: number,
+  limit: number,
+  filter: ConversationFilter,
+) => call<ConversationPage>('list_conversations_filtered', { offset, limit, filter });
+export const viewCounts = () => call<ViewCounts>('view_counts');
+/** `snoozedUntil` (ms) only with `snoozed`. */
+export const setStatus = (
+  conversationId: number,
+  status: ConversationStatus,
+  snoozedUntil: number | null = null,
+) => call<ConversationSummary>('set_status', { conversationId, status, snoozedUntil });
+export const setPinned = (conversationId: number, pinned: boolean) =>
+  call<null>('set_pinned', { conversationId, pinned });
+/** An internal note: stays here, never sent. */
+export const addNote = (conversationId: number, text: string) =>
+  call<Message>('add_note', { conversationId, text });
+/** Closes an email conversation and moves its mail to the archive folder. */
+export const archiveConversation = (conversationId: number) =>
+  call<number>('archive_conversation', { conversationId });
+export const listCannedReplies = () => call<CannedReply[]>('list_canned_replies');
+export const saveCannedReply = (id: number | null, input: CannedReplyInput) =>
+  call<CannedReply>('save_canned_reply', { id, input });
+export const deleteCannedReply = (id: number) => call<null>('delete_canned_reply', { id });
+export const renderCannedReply = (
+  id: number,
+  conversationId: number | null,
+  language: string | null = null,
+) => call<RenderedTemplate>('render_canned_reply', { id, conversationId, language });
+export const emailPresets = () => call<ProviderPreset[]>('email_presets');
+export const emailPresetForAddress = (address: string) =>
+  call<ProviderPreset | null>('email_preset_for_address', { address });
 export const markRead = (conversationId: number) => call<null>('mark_read', { conversationId });
 /** What a reply carries besides its text (chat channels). */
 export type ReplyExtras = { template?: ReplyTemplate | null; files?: string[] };

@@ -5,6 +5,7 @@
 import { SvelteMap } from 'svelte/reactivity';
 import * as ipc from '$lib/ipc/ipc';
 import type { ConversationSummary } from '$lib/ipc/ipc';
+export type { View } from '$lib/ipc/ipc';
 
 export const PAGE_SIZE = 100;
 /** Pages kept around the visible ones before the far ones are dropped. */
@@ -16,6 +17,9 @@ class ConversationList {
   loaded = $state(false);
   failed = $state(false);
   readonly pages = new SvelteMap<number, ConversationSummary[]>();
+  /** The sidebar view the list shows. */
+  view = $state<ipc.View>('inbox');
+  counts = $state<ipc.ViewCounts | null>(null);
 }
 
 export const list = new ConversationList();
@@ -46,7 +50,12 @@ function visiblePages(): number[] {
 async function fetchPage(page: number): Promise<void> {
   const mine = generation;
   try {
-    const answer = await ipc.listConversations(page * PAGE_SIZE, PAGE_SIZE);
+    const answer = await ipc.listConversationsFiltered(page * PAGE_SIZE, PAGE_SIZE, {
+      view: list.view,
+      statuses: [],
+      unread: false,
+      waiting: false,
+    });
     if (mine !== generation) return;
     list.total = answer.total;
     list.pages.set(page, answer.items);
@@ -145,4 +154,23 @@ export function patchRow(id: number, patch: Partial<ConversationSummary>) {
       return;
     }
   }
+}
+
+/** The numbers beside the sidebar views; kept when the call fails. */
+export async function loadCounts(): Promise<void> {
+  try {
+    list.counts = await ipc.viewCounts();
+  } catch {
+    // The old numbers stay.
+  }
+}
+
+/** Shows another view: the cache starts over. */
+export async function selectView(view: ipc.View): Promise<void> {
+  if (list.view === view) return;
+  list.view = view;
+  list.pages.clear();
+  list.total = 0;
+  list.loaded = false;
+  await loadList();
 }

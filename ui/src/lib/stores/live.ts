@@ -5,7 +5,7 @@ import * as ipc from '$lib/ipc/ipc';
 import type { Change } from '$lib/ipc/ipc';
 import { tn } from '$lib/i18n/index.svelte';
 import { loadAccounts, onAccountsAddedOrRemoved } from './accounts.svelte';
-import { refreshList } from './conversations.svelte';
+import { loadCounts, refreshList } from './conversations.svelte';
 import { closeConversation, openConversation, reloadConversation, thread } from './thread.svelte';
 import { notify } from './toasts.svelte';
 import { updateAvailable } from './desktop.svelte';
@@ -16,12 +16,16 @@ import { updateAvailable } from './desktop.svelte';
 // still loading, or a reordered one, never does.
 onAccountsAddedOrRemoved((removed) => {
   void refreshList();
+  void loadCounts();
   const open = thread.detail?.conversation.account_id;
   if (open !== undefined && removed.includes(open)) closeConversation();
 });
 
 export function applyChange(change: Change) {
-  if (change.conversations.length > 0) void refreshList();
+  if (change.conversations.length > 0) {
+    void refreshList();
+    void loadCounts();
+  }
   if (change.accounts.length > 0) void loadAccounts();
   const open = thread.selectedId;
   if (open !== null && change.conversations.includes(open)) reloadConversation();
