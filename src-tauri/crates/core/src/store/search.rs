@@ -371,9 +371,16 @@ pub(crate) fn highlight(text: &str, terms: &[String]) -> Option<String> {
             out.push(' ');
         }
         if hit(w) {
+            // Mark the word itself, not the punctuation around it ("[spedizione]?").
+            let lead = w.len() - w.trim_start_matches(|c: char| !c.is_alphanumeric()).len();
+            let tail = w.trim_end_matches(|c: char| !c.is_alphanumeric()).len();
+            let (before, rest) = w.split_at(lead);
+            let (core, after) = rest.split_at(tail.saturating_sub(lead).min(rest.len()));
+            out.push_str(before);
             out.push(HIT_OPEN);
-            out.push_str(w);
+            out.push_str(core);
             out.push(HIT_CLOSE);
+            out.push_str(after);
         } else {
             out.push_str(w);
         }
@@ -411,6 +418,17 @@ mod tests {
         // Midnight in Rome (UTC+1 in March).
         assert_eq!(q.after, Some(1_740_783_600_000));
         assert_eq!(q.before, Some(1_743_458_400_000));
+    }
+
+    #[test]
+    fn snippets_mark_the_word_not_its_punctuation() {
+        let terms = vec!["spedizione".to_string()];
+        assert_eq!(
+            highlight("quando arriva la spedizione? («spedizione»)", &terms).unwrap(),
+            format!(
+                "quando arriva la {HIT_OPEN}spedizione{HIT_CLOSE}? («{HIT_OPEN}spedizione{HIT_CLOSE}»)"
+            )
+        );
     }
 
     #[test]
