@@ -971,7 +971,7 @@ fn search_with_filters() {
     );
     let hit = &store.search("ritardo", 10).unwrap()[0];
     assert!(
-        hit.snippet.contains("\u{E000}ritardo?\u{E001}"),
+        hit.snippet.contains("\u{E000}ritardo\u{E001}?"),
         "{}",
         hit.snippet
     );
