@@ -27,9 +27,25 @@ pub fn normalize_phone(input: &str) -> Option<String> {
     };
     let parsed = phonenumber::parse(Some(Id::IT), &cleaned).ok()?;
     if !phonenumber::is_valid(&parsed) {
-        return None;
+        // Keep plausible international numbers the metadata does not know yet.
+        let digits: String = cleaned.chars().filter(char::is_ascii_digit).collect();
+        return (cleaned.starts_with('+') && (8..=15).contains(&digits.len()))
+            .then(|| format!("+{digits}"));
     }
     Some(parsed.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+/// A number a platform gives in international form without the `+` (WhatsApp's `wa_id`,
+/// `16505551234`), or with it (Twilio's `whatsapp:+16505551234`).
+pub fn from_international(input: &str) -> String {
+    let s = input.trim();
+    let s = s.strip_prefix("whatsapp:").unwrap_or(s);
+    let digits: String = s.chars().filter(char::is_ascii_digit).collect();
+    if digits.is_empty() {
+        return s.to_string();
+    }
+    let plus = format!("+{digits}");
+    normalize_phone(&plus).unwrap_or(plus)
 }
 
 /// Whether an identity value is an E.164 number (`+` and 8 to 15 digits).
@@ -234,5 +250,63 @@ mod tests {
         assert!(is_e164("+393471234567"));
         assert!(!is_e164("393471234567"));
         assert!(!is_e164("+39 347"));
+    }
+}
+
+#[cfg(test)]
+mod platform_tests {
+    use super::*;
+
+    #[test]
+    fn italian_numbers_get_the_country_code() {
+        assert_eq!(
+            normalize_phone("347 123 4567").as_deref(),
+            Some("+393471234567")
+        );
+        assert_eq!(
+            normalize_phone("+39 347-123-4567").as_deref(),
+            Some("+393471234567")
+        );
+        assert_eq!(
+            normalize_phone("0039 347 1234567").as_deref(),
+            Some("+393471234567")
+        );
+        // Landlines keep their leading zero in Italy.
+        assert_eq!(
+            normalize_phone("02 1234 5678").as_deref(),
+            Some("+390212345678")
+        );
+        assert_eq!(
+            normalize_phone("whatsapp:+393471234567").as_deref(),
+            Some("+393471234567")
+        );
+    }
+
+    #[test]
+    fn foreign_numbers_stay_foreign() {
+        assert_eq!(
+            normalize_phone("+1 650-555-1234").as_deref(),
+            Some("+16505551234")
+        );
+        assert_eq!(
+            normalize_phone("+44 20 7946 0958").as_deref(),
+            Some("+442079460958")
+        );
+    }
+
+    #[test]
+    fn garbage_is_not_a_number() {
+        assert_eq!(normalize_phone(""), None);
+        assert_eq!(normalize_phone("ciao"), None);
+    }
+
+    #[test]
+    fn wa_ids_become_e164() {
+        assert_eq!(from_international("16505551234"), "+16505551234");
+        assert_eq!(from_international("393471234567"), "+393471234567");
+        assert_eq!(
+            from_international("whatsapp:+393471234567"),
+            "+393471234567"
+        );
     }
 }

@@ -3,7 +3,8 @@
 //! polled), and Telegram bots (long polling).
 //!
 //! Owns each provider's payloads, its error answers and rate limits, its reply-window rule,
-//! the webhook receiver (signature checks, store-then-200) and phone-number normalisation.
+//! the webhook receiver (signature checks, store-then-200); phone numbers are normalised by
+//! `sportello_core::phone`.
 //! It holds no state of its own: messages, cursors, pending media and outbox items live in
 //! sportello-core's store, tokens only in the OS keyring through `sportello_core::secrets`.
 //! No token ever appears in a log line or an error. No GUI code.
@@ -12,7 +13,6 @@ pub mod display;
 pub mod http;
 mod media;
 pub mod meta;
-pub mod phone;
 pub mod telegram;
 mod time;
 pub mod twilio;

@@ -21,7 +21,8 @@ use ts_rs::TS;
 
 use crate::http::{Api, Family};
 use crate::media::{Fetched, MediaSource, download_pending};
-use crate::{TOKEN, phone, time};
+use crate::{TOKEN, time};
+use sportello_core::phone;
 
 pub const DEFAULT_API_BASE: &str = "https://api.twilio.com";
 const CURSOR: &str = "messages";
@@ -51,7 +52,7 @@ pub async fn test_settings(input: &TwilioInput) -> Result<()> {
     let sid = crate::require(&input.account_sid, "the account SID")?;
     let token = crate::require(&input.auth_token, "the auth token")?;
     let from = crate::require(&input.from, "the sender number")?;
-    phone::normalize(&from)
+    phone::normalize_phone(&from)
         .ok_or_else(|| Error::invalid(format!("{from} is not a phone number")))?;
     let base = crate::check_api_base(input.api_base.as_deref(), DEFAULT_API_BASE)?;
     let api = Api::new(&base, Family::Twilio);
@@ -68,7 +69,7 @@ pub async fn add_account(store: &Store, input: &TwilioInput, test: bool) -> Resu
     let token = crate::require(&input.auth_token, "the auth token")?;
     let from = crate::require(&input.from, "the sender number")?;
     let whatsapp = from.starts_with("whatsapp:");
-    let number = phone::normalize(&from)
+    let number = phone::normalize_phone(&from)
         .ok_or_else(|| Error::invalid(format!("{from} is not a phone number")))?;
     let from = if whatsapp {
         format!("whatsapp:{number}")

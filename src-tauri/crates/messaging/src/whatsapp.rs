@@ -22,7 +22,8 @@ use ts_rs::TS;
 
 use crate::http::{Api, Family};
 use crate::media::{Fetched, MediaSource, download_pending};
-use crate::{ACCESS_TOKEN, APP_SECRET, VERIFY_TOKEN, phone, time};
+use crate::{ACCESS_TOKEN, APP_SECRET, VERIFY_TOKEN, time};
+use sportello_core::phone;
 
 pub const DEFAULT_API_BASE: &str = "https://graph.facebook.com/v23.0";
 
@@ -72,7 +73,7 @@ pub async fn add_account(store: &Store, input: &WhatsAppInput, test: bool) -> Re
         let api = Api::new(&base, Family::Graph);
         let info = number_info(&api, &phone_number_id, &token).await?;
         if let Some(n) = info["display_phone_number"].as_str() {
-            address = phone::normalize(n).unwrap_or_else(|| n.to_string());
+            address = phone::normalize_phone(n).unwrap_or_else(|| n.to_string());
         }
     }
     let settings = json!({
