@@ -248,7 +248,7 @@ impl Store {
                      VALUES (?1, ?2, ?3)",
                     params![account.id, outbound.external_id, conversation_id],
                 )?;
-                crate::store::refresh_conversation_pub(&tx, conversation_id)?;
+                crate::store::refresh_conversation(&tx, conversation_id)?;
                 tx.commit()?;
                 message_id
             };

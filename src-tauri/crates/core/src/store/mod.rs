@@ -31,7 +31,7 @@ pub use contacts::{
     ContactDetail, ContactSuggestion, MergeRecord, SuggestionReason, TimelineItem, name_key,
 };
 pub use files::safe_file_name;
-pub(crate) use ingest::refresh_conversation as refresh_conversation_pub;
+pub(crate) use ingest::refresh_conversation;
 pub use ingest::{IngestOptions, IngestReport};
 pub use query::{ConversationPage, ConversationQuery, HIT_CLOSE, HIT_OPEN};
 pub use remote::{RemoteOp, RemoteOpKind};

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use super::query::{ConversationPage, ConversationQuery, SUMMARY_COLUMNS, summary_from_row};
-use super::{Store, refresh_conversation_pub};
+use super::{Store, refresh_conversation};
 use crate::events::{Change, SnoozeNote};
 use crate::model::{ChannelKind, ConversationStatus, ConversationSummary, Message, MessageKind};
 use crate::{Error, Result, now_ms};
@@ -470,7 +470,7 @@ impl Store {
                 ],
             )?;
             let id = tx.last_insert_rowid();
-            refresh_conversation_pub(&tx, conversation_id)?;
+            refresh_conversation(&tx, conversation_id)?;
             tx.commit()?;
             id
         };
@@ -495,7 +495,7 @@ impl Store {
                 .optional()?
                 .ok_or_else(|| Error::not_found(format!("no note {message_id}")))?;
             tx.execute("DELETE FROM messages WHERE id = ?1", [message_id])?;
-            refresh_conversation_pub(&tx, conversation_id)?;
+            refresh_conversation(&tx, conversation_id)?;
             tx.commit()?;
             conversation_id
         };
