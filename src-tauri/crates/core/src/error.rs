@@ -33,6 +33,12 @@ pub enum ErrorCode {
     /// The platform's reply window is closed (WhatsApp's 24 hours, Twilio 63016, Messenger's
     /// 7 days): free text is refused; the UI offers a template instead.
     OutsideWindow,
+    /// A file is larger than the channel accepts (WhatsApp images 5 MB, Telegram photos
+    /// 10 MB, email 25 MB...); the message says the limit. Nothing was queued or sent.
+    FileTooLarge,
+    /// This account cannot send files from this computer (Twilio takes only public web
+    /// addresses); the UI does not offer attaching there.
+    AttachmentNotSupported,
     /// The database belongs to a newer Sportello.
     DatabaseTooNew,
     /// Reading or writing local data failed.
@@ -55,6 +61,8 @@ impl ErrorCode {
             ErrorCode::Keyring => "keyring",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::OutsideWindow => "outside_window",
+            ErrorCode::FileTooLarge => "file_too_large",
+            ErrorCode::AttachmentNotSupported => "attachment_not_supported",
             ErrorCode::DatabaseTooNew => "database_too_new",
             ErrorCode::Storage => "storage",
             ErrorCode::Internal => "internal",

@@ -355,6 +355,8 @@ export const en: Catalogue = {
   'error.internal': 'Something went wrong.',
   'error.sign_in_again': 'The sign-in expired or was revoked: sign in again.',
   'error.rate_limited': 'The service asked us to slow down: retrying shortly by itself.',
+  'error.file_too_large': 'The file is too large for this channel.',
+  'error.attachment_not_supported': 'This account cannot send files from this computer.',
   'error.outside_window':
     'More than 24 hours have passed since the customer’s last message: only an approved template can be sent.',
 };

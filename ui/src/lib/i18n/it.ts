@@ -360,6 +360,8 @@ export const it = {
   'error.internal': 'Qualcosa è andato storto.',
   'error.sign_in_again': 'L’accesso è scaduto o è stato revocato: accedi di nuovo.',
   'error.rate_limited': 'Il servizio chiede di rallentare: riprovo tra poco da solo.',
+  'error.file_too_large': 'Il file è troppo grande per questo canale.',
+  'error.attachment_not_supported': 'Questo account non può inviare file da questo computer.',
   'error.outside_window':
     'Sono passate più di 24 ore dall’ultimo messaggio del cliente: puoi rispondere solo con un modello approvato.',
 } as const satisfies Record<string, string>;

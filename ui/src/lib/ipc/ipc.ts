@@ -42,6 +42,8 @@ const ERROR_CODES: readonly ErrorCode[] = [
   'rate_limited',
   'sign_in_again',
   'outside_window',
+  'file_too_large',
+  'attachment_not_supported',
   'network',
   'tls',
   'protocol',

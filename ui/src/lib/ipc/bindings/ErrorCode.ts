@@ -3,4 +3,4 @@
 /**
  * A stable, machine-readable error code. Add one only when a caller branches on it.
  */
-export type ErrorCode = "auth_failed" | "sign_in_again" | "network" | "tls" | "protocol" | "rejected" | "not_found" | "invalid_input" | "keyring" | "rate_limited" | "outside_window" | "database_too_new" | "storage" | "internal";
+export type ErrorCode = "auth_failed" | "sign_in_again" | "network" | "tls" | "protocol" | "rejected" | "not_found" | "invalid_input" | "keyring" | "rate_limited" | "outside_window" | "file_too_large" | "attachment_not_supported" | "database_too_new" | "storage" | "internal";
