@@ -38,6 +38,9 @@ const TEXT = [
   ['fg', 'bg-selected'],
   ['fg', 'bubble-in'],
   ['fg', 'bubble-out'],
+  ['fg', 'bubble-note'],
+  ['note-text', 'bubble-note'],
+  ['fg-muted', 'bubble-note'],
   ['fg-muted', 'bg'],
   ['fg-muted', 'bg-sidebar'],
   ['fg-muted', 'bg-hover'],
@@ -59,6 +62,7 @@ const TEXT = [
 ];
 const NON_TEXT = [
   ['border-control', 'bg'],
+  ['note-border', 'bubble-note'],
   ['focus-ring', 'bg'],
   ['focus-ring', 'bg-sidebar'],
 ];

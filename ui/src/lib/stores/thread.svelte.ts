@@ -180,6 +180,15 @@ async function deliver(reply: LocalReply) {
   }
 }
 
+/**
+ * Saves an internal note (never sent) and shows it in the thread; rejects when the store
+ * refused it, so the composer keeps the text.
+ */
+export async function addNote(conversationId: number, text: string): Promise<void> {
+  const message = await ipc.addNote(conversationId, text);
+  addMessage(message);
+}
+
 /** Shows the reply at once as "sending", then hands it to the backend's outbox. */
 export function sendReply(
   conversationId: number,

@@ -32,6 +32,9 @@ export const ICONS = {
   code: ['M9 8l-4 4 4 4', 'M15 8l4 4-4 4'],
   user: ['M12 4a4 4 0 1 0 0 8a4 4 0 1 0 0-8', 'M4 20c1.5-3.5 4.5-5 8-5s6.5 1.5 8 5'],
   panel: ['M4 5h16v14H4z', 'M15 5v14'],
+  lock: ['M6 11h12v9H6z', 'M8.5 11V8a3.5 3.5 0 0 1 7 0v3'],
+  bolt: ['M13 3L5 14h6l-1 7 8-11h-6z'],
+  keyboard: ['M3 6h18v12H3z', 'M7 10h.01', 'M11 10h.01', 'M15 10h.01', 'M8 14h8'],
   offline: [
     'M3 3l18 18',
     'M8.5 16.5a5 5 0 0 1 7 0',
@@ -55,6 +58,15 @@ export const ICONS = {
     'M17.5 6.5h.01',
   ],
   telegram: ['M21 4L3 11l6.5 2.3', 'M21 4l-3.3 16-8.2-6.7', 'M21 4L9.5 13.3V19l3-3.4'],
+  hourglass: [
+    'M6 3h12',
+    'M6 21h12',
+    'M7 3c0 5 10 5 10 9s-10 4-10 9',
+    'M17 3c0 5-10 5-10 9s10 4 10 9',
+  ],
+  chart: ['M4 20h16', 'M7 16v-5', 'M12 16V6', 'M17 16v-8'],
+  bookmark: ['M6 3h12v18l-6-4.5L6 21z'],
+  edit: ['M4 20h4L19 9l-4-4L4 16z', 'M13.5 6.5l4 4'],
 } as const;
 
 export type IconName = keyof typeof ICONS;
