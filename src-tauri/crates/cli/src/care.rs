@@ -110,6 +110,14 @@ pub enum BenchCommand {
         #[arg(long)]
         keep: Option<PathBuf>,
     },
+    /// Fill the empty data folder (--data-dir) with a generated shop inbox, indexed: for
+    /// opening the app on a big mailbox (tests/bench/footprint.sh).
+    Generate {
+        #[arg(long, default_value_t = 100_000)]
+        conversations: u64,
+        #[arg(long, default_value_t = 1_000_000)]
+        messages: u64,
+    },
 }
 
 #[derive(Args, Default)]
@@ -374,20 +382,26 @@ pub fn views(store: &Store, json: bool) -> Result<(), Error> {
 }
 
 /// Always prints JSON (it is for scripts and docs/benchmarks.md).
-pub fn bench(cmd: BenchCommand) -> Result<(), Error> {
-    let BenchCommand::Search {
-        messages,
-        rounds,
-        keep,
-    } = cmd;
+pub fn bench(cmd: BenchCommand, data_dir: PathBuf) -> Result<(), Error> {
+    let (messages, rounds, keep) = match cmd {
+        BenchCommand::Search {
+            messages,
+            rounds,
+            keep,
+        } => (messages, rounds, keep),
+        BenchCommand::Generate {
+            conversations,
+            messages,
+        } => {
+            refuse_existing(&data_dir)?;
+            let report = sportello_core::bench::generate(&data_dir, conversations, messages)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            return Ok(());
+        }
+    };
     let (_tmp, dir) = match keep {
         Some(dir) => {
-            if dir.join(sportello_core::store::DB_FILE).exists() {
-                return Err(Error::invalid(format!(
-                    "{} already holds a database; give an empty folder",
-                    dir.display()
-                )));
-            }
+            refuse_existing(&dir)?;
             (None, dir)
         }
         None => {
@@ -401,6 +415,17 @@ pub fn bench(cmd: BenchCommand) -> Result<(), Error> {
     };
     let report = sportello_core::bench::search_bench(&dir, messages, rounds)?;
     println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+/// A benchmark writes only into a folder without a database: never over real data.
+fn refuse_existing(dir: &std::path::Path) -> Result<(), Error> {
+    if dir.join(sportello_core::store::DB_FILE).exists() {
+        return Err(Error::invalid(format!(
+            "{} already holds a database; give an empty folder",
+            dir.display()
+        )));
+    }
     Ok(())
 }
 

@@ -401,7 +401,7 @@ fn read_password(a: &AddEmail) -> Result<String, Error> {
 
 async fn run(cli: Cli) -> CliResult {
     let command = match cli.command {
-        Command::Bench(cmd) => return care::bench(cmd),
+        Command::Bench(cmd) => return care::bench(cmd, paths::data_dir(cli.data_dir)),
         other => other,
     };
     let store = Store::open(&paths::data_dir(cli.data_dir))?;

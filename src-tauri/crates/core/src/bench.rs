@@ -227,16 +227,53 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-/// Fills `dir` with `messages` generated messages, builds the index and times [`QUERY_MIX`]
-/// `rounds` times over.
-pub fn search_bench(dir: &Path, messages: u64, rounds: usize) -> Result<SearchBench> {
+/// What [`generate`] wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct Generated {
+    pub conversations: u64,
+    pub messages: u64,
+    /// Conversations whose last customer message is still unread.
+    pub unread_conversations: u64,
+    pub generate_s: f64,
+    /// Building the full-text index over every message (rebuild + optimize).
+    pub index_build_s: f64,
+    pub db_bytes: u64,
+}
+
+/// How many messages the next conversation gets: around the mean of what is left (a quarter
+/// to seven quarters of it, 2–14 for a mean of 8), so the totals come out exact.
+fn next_size(rng: &mut StdRng, conversations_left: u64, messages_left: u64) -> u64 {
+    if conversations_left <= 1 {
+        return messages_left;
+    }
+    let mean = messages_left as f64 / conversations_left as f64;
+    let lo = ((mean * 0.25).round() as u64).max(1);
+    let hi = ((mean * 1.75).round() as u64).max(lo);
+    // Leave at least one message for each conversation still to come.
+    rng.random_range(lo..=hi)
+        .min(messages_left - (conversations_left - 1))
+        .max(1)
+}
+
+/// Fills the empty data folder `dir` with a shop inbox of exactly `conversations`
+/// conversations and `messages` messages (deterministic): five accounts (one per channel, no
+/// credentials, so they never sync), contacts, Italian customer messages alternating with the
+/// shop's replies, list rows filled in as ingestion would (preview, unread count, waiting
+/// since), one conversation in eight with its last customer message unread, and the full-text
+/// index built at the end. The search and footprint benchmarks both start from it.
+pub fn generate(dir: &Path, conversations: u64, messages: u64) -> Result<Generated> {
+    if conversations == 0 || messages < conversations {
+        return Err(crate::Error::invalid(
+            "give at least one conversation and at least one message per conversation",
+        ));
+    }
     let store = Store::open(dir)?;
     let mut rng = StdRng::seed_from_u64(20250301);
-    let conversations = (messages / 8).max(1);
     let contacts = (conversations / 2).max(1);
     let start = Instant::now();
     // 2024-01-01 .. 2025-01-01
     let (t0, span) = (1_704_067_200_000i64, 366 * 86_400_000i64);
+    let mut unread_conversations = 0u64;
     {
         let mut conn = store.writer();
         // The index is built in one go below, as `index_build_s`.
@@ -284,41 +321,32 @@ pub fn search_bench(dir: &Path, messages: u64, rounds: usize) -> Result<SearchBe
             .collect::<Result<_>>()?;
         let mut conv = tx.prepare(
             "INSERT INTO conversations(account_id, contact_id, handle, subject, status,
-                                       created_at, last_message_at, message_count)
-             VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, 8)",
+                                       created_at, last_message_at, message_count, unread_count,
+                                       last_preview, last_direction, waiting_since,
+                                       last_inbound_at, closed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         )?;
         let mut msg = tx.prepare(
             "INSERT INTO messages(conversation_id, account_id, direction, external_id,
                                   sender_name, sender_handle, subject, body_text, sent_at,
                                   received_at, is_read)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 1)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
         )?;
         let mut tag = tx.prepare(
             "INSERT OR IGNORE INTO conversation_tags(conversation_id, tag_id) VALUES (?1, ?2)",
         )?;
         let statuses = ["open", "pending", "closed", "closed", "closed"];
         let mut written = 0u64;
-        let mut c = 0u64;
-        while written < messages {
+        let mut bodies: Vec<String> = Vec::new();
+        for c in 0..conversations {
             let account = accounts[rng.random_range(0..accounts.len())];
             let (contact, name, handle) = &names[rng.random_range(0..names.len())];
             let subject = format!("Ordine {}", rng.random_range(1000..99999));
             let at = t0 + rng.random_range(0..span);
-            conv.execute(params![
-                account,
-                contact,
-                handle,
-                subject,
-                statuses[rng.random_range(0..statuses.len())],
-                at
-            ])?;
-            let cid = tx.last_insert_rowid();
-            if rng.random_range(0..10) == 0 {
-                tag.execute(params![cid, tags[rng.random_range(0..tags.len())]])?;
-            }
-            let n = rng.random_range(2..=14).min(messages - written);
-            for k in 0..n {
-                let inbound = k % 2 == 0;
+            let status = statuses[rng.random_range(0..statuses.len())];
+            let n = next_size(&mut rng, conversations - c, messages - written);
+            bodies.clear();
+            for _ in 0..n {
                 let len = rng.random_range(8..40);
                 let mut body = String::with_capacity(len * 8);
                 for w in 0..len {
@@ -336,6 +364,38 @@ pub fn search_bench(dir: &Path, messages: u64, rounds: usize) -> Result<SearchBe
                 if rng.random_range(0..20) == 0 {
                     body.push_str(&format!(" ordine {}", rng.random_range(1000..99999)));
                 }
+                bodies.push(body);
+            }
+            // Customer and shop take turns, the customer first, ten minutes apart.
+            let sent_at = |k: u64| at + k as i64 * 600_000;
+            let last = n - 1;
+            let last_inbound = last.is_multiple_of(2);
+            let unread = last_inbound && status != "closed" && rng.random_range(0..8) == 0;
+            let last_inbound_at = sent_at(if last_inbound { last } else { last - 1 });
+            conv.execute(params![
+                account,
+                contact,
+                handle,
+                subject,
+                status,
+                at,
+                sent_at(last),
+                n as i64,
+                i64::from(unread),
+                crate::threading::preview(&bodies[last as usize], 160),
+                if last_inbound { "inbound" } else { "outbound" },
+                last_inbound.then_some(sent_at(last)),
+                last_inbound_at,
+                (status == "closed").then_some(sent_at(last)),
+            ])?;
+            let cid = tx.last_insert_rowid();
+            unread_conversations += u64::from(unread);
+            if rng.random_range(0..10) == 0 {
+                tag.execute(params![cid, tags[rng.random_range(0..tags.len())]])?;
+            }
+            for (k, body) in bodies.iter().enumerate() {
+                let k = k as u64;
+                let inbound = k.is_multiple_of(2);
                 let (sender, sender_handle) = if inbound {
                     (name.as_str(), handle.as_str())
                 } else {
@@ -350,11 +410,11 @@ pub fn search_bench(dir: &Path, messages: u64, rounds: usize) -> Result<SearchBe
                     sender_handle,
                     subject,
                     body,
-                    at + i64::from(k as u32) * 600_000,
+                    sent_at(k),
+                    !(unread && k == last),
                 ])?;
             }
             written += n;
-            c += 1;
         }
         drop((conv, msg, tag));
         tx.commit()?;
@@ -375,18 +435,26 @@ pub fn search_bench(dir: &Path, messages: u64, rounds: usize) -> Result<SearchBe
         )?;
     }
     let index_build_s = start.elapsed().as_secs_f64();
-    let real_conversations: u64 =
-        store
-            .reader()
-            .query_row("SELECT COUNT(*) FROM conversations", [], |r| {
-                r.get::<_, i64>(0)
-            })? as u64;
     let db_bytes = ["sportello.db", "sportello.db-wal"]
         .iter()
         .filter_map(|f| std::fs::metadata(dir.join(f)).ok())
         .map(|m| m.len())
         .sum();
+    Ok(Generated {
+        conversations,
+        messages,
+        unread_conversations,
+        generate_s: round2(generate_s),
+        index_build_s: round2(index_build_s),
+        db_bytes,
+    })
+}
 
+/// Fills `dir` with `messages` generated messages (eight to a conversation on average, see
+/// [`generate`]), builds the index and times [`QUERY_MIX`] `rounds` times over.
+pub fn search_bench(dir: &Path, messages: u64, rounds: usize) -> Result<SearchBench> {
+    let generated = generate(dir, (messages / 8).max(1), messages.max(1))?;
+    let store = Store::open(dir)?;
     // One warm-up pass, then the timed rounds.
     for q in QUERY_MIX {
         store.search(q, 50)?;
@@ -412,11 +480,11 @@ pub fn search_bench(dir: &Path, messages: u64, rounds: usize) -> Result<SearchBe
     }
     all.sort_by(f64::total_cmp);
     Ok(SearchBench {
-        messages,
-        conversations: real_conversations,
-        generate_s: round2(generate_s),
-        index_build_s: round2(index_build_s),
-        db_bytes,
+        messages: generated.messages,
+        conversations: generated.conversations,
+        generate_s: generated.generate_s,
+        index_build_s: generated.index_build_s,
+        db_bytes: generated.db_bytes,
         runs: all.len(),
         p50_ms: round2(percentile(&all, 0.5)),
         p95_ms: round2(percentile(&all, 0.95)),
@@ -427,4 +495,63 @@ pub fn search_bench(dir: &Path, messages: u64, rounds: usize) -> Result<SearchBe
 
 fn round2(v: f64) -> f64 {
     (v * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The footprint benchmark opens the app on this data: its list rows must be what
+    /// ingestion would have computed, and the totals exactly what was asked.
+    #[test]
+    fn generated_inbox_has_exact_totals_and_rows_as_ingestion_computes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let report = generate(dir.path(), 300, 3_001).unwrap();
+        assert_eq!((report.conversations, report.messages), (300, 3_001));
+        let store = Store::open(dir.path()).unwrap();
+        let stats = store.stats().unwrap();
+        assert_eq!((stats.conversations, stats.messages), (300, 3_001));
+        assert_eq!(stats.unread_conversations, report.unread_conversations);
+        assert!(report.unread_conversations > 0);
+        assert_eq!(
+            store.unread_conversations().unwrap(),
+            report.unread_conversations
+        );
+        let row_sql = "SELECT message_count, unread_count, last_message_at, last_preview,
+                              last_direction, waiting_since, last_inbound_at
+                       FROM conversations ORDER BY id";
+        type Row = (i64, i64, i64, String, String, Option<i64>, Option<i64>);
+        let rows = |conn: &rusqlite::Connection| -> Vec<Row> {
+            let mut stmt = conn.prepare(row_sql).unwrap();
+            stmt.query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+        };
+        let generated = rows(&store.reader());
+        {
+            let conn = store.writer();
+            for id in 1..=300 {
+                crate::store::refresh_conversation(&conn, id).unwrap();
+            }
+        }
+        assert_eq!(rows(&store.reader()), generated);
+        // Sizes vary around the mean of 10 (a quarter to seven quarters of what is left).
+        let sizes: Vec<i64> = generated.iter().map(|r| r.0).collect();
+        assert!(sizes.iter().all(|&n| (1..=20).contains(&n)), "{sizes:?}");
+        assert!(sizes.iter().any(|&n| n < 6) && sizes.iter().any(|&n| n > 14));
+        // The search finds what was written.
+        assert!(!store.search("spedizione", 5).unwrap().is_empty());
+        assert!(generate(tempfile::tempdir().unwrap().path(), 10, 9).is_err());
+    }
 }

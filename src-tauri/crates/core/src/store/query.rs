@@ -176,6 +176,18 @@ impl Store {
         Ok(changed)
     }
 
+    /// Conversations with unread messages: the tray and taskbar badge. One count over the
+    /// conversations' own column, cheap enough to run after every change batch (unlike
+    /// [`Store::stats`], which counts every table).
+    pub fn unread_conversations(&self) -> Result<u64> {
+        let n: i64 = self.reader().query_row(
+            "SELECT COUNT(*) FROM conversations WHERE unread_count > 0",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
+
     pub fn stats(&self) -> Result<Stats> {
         let conn = self.reader();
         let count = |sql: &str| -> Result<u64> {
