@@ -284,7 +284,8 @@ pub struct ConversationSummary {
     #[ts(as = "Option<bool>", optional)]
     pub pinned: bool,
     /// Tags on the conversation (ids; `list_tags` gives names and colours).
-    #[ts(as = "Option<Vec<i64>>", optional)]
+    // Serde writes the ids as JSON numbers: `i32` tells ts-rs so (`i64` would say bigint).
+    #[ts(as = "Option<Vec<i32>>", optional)]
     pub tag_ids: Vec<i64>,
     /// When a snoozed conversation reopens by itself.
     #[ts(optional, type = "number")]

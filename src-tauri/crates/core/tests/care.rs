@@ -269,6 +269,64 @@ fn merge_then_undo_restores_the_exact_state() {
     );
 }
 
+/// The panel beside a conversation asks by conversation: after a merge the conversation of
+/// the merged contact shows the survivor (both identities, both conversations), and after the
+/// undo its own contact again.
+#[test]
+fn the_contact_of_a_conversation_follows_merges_and_undo() {
+    let (_d, store) = store();
+    let mail = account(&store, ChannelKind::Email);
+    let wa = account(&store, ChannelKind::Whatsapp);
+    let c1 = ingest(
+        &store,
+        &mail,
+        msg(
+            IdentityKind::Email,
+            "anna@example.com",
+            "Anna Neri",
+            "a",
+            10,
+        ),
+    );
+    let c2 = ingest(
+        &store,
+        &wa,
+        msg(IdentityKind::Whatsapp, "+393331112222", "Anna", "b", 20),
+    );
+    let a = store.conversation_contact(c1).unwrap().unwrap();
+    let b = store.conversation_contact(c2).unwrap().unwrap();
+    assert_ne!(a.contact.id, b.contact.id);
+    assert_eq!(b.conversations.len(), 1);
+
+    let merge = store.merge_contacts(a.contact.id, b.contact.id).unwrap();
+    let after = store.conversation_contact(c2).unwrap().unwrap();
+    assert_eq!(after.contact.id, a.contact.id);
+    assert_eq!(after.contact.identities.len(), 2);
+    let mut convs: Vec<i64> = after.conversations.iter().map(|c| c.id).collect();
+    convs.sort_unstable();
+    assert_eq!(convs, vec![c1, c2]);
+    // The timeline holds both channels' messages, newest first.
+    let timeline: Vec<(i64, ChannelKind)> = after
+        .timeline
+        .iter()
+        .map(|t| (t.conversation_id, t.channel))
+        .collect();
+    assert_eq!(
+        timeline,
+        vec![(c2, ChannelKind::Whatsapp), (c1, ChannelKind::Email)]
+    );
+    assert_eq!(after.merges.len(), 1);
+
+    store.undo_merge(merge.id).unwrap();
+    let back = store.conversation_contact(c2).unwrap().unwrap();
+    assert_eq!(back.contact.id, b.contact.id);
+    assert_eq!(back.contact.identities.len(), 1);
+    assert_eq!(
+        store.conversation_contact(9999).unwrap_err().code,
+        ErrorCode::NotFound
+    );
+}
+
 #[test]
 fn undo_of_an_earlier_merge_waits_for_the_later_one() {
     let (_d, store) = store();

@@ -300,6 +300,21 @@ impl Store {
         })
     }
 
+    /// The contact panel beside a conversation: its contact's detail, or `None` when the
+    /// conversation has no contact (the panel then shows the handle only).
+    pub fn conversation_contact(&self, conversation_id: i64) -> Result<Option<ContactDetail>> {
+        let contact_id: Option<i64> = self
+            .reader()
+            .query_row(
+                "SELECT contact_id FROM conversations WHERE id = ?1",
+                [conversation_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| Error::not_found(format!("no conversation {conversation_id}")))?;
+        contact_id.map(|id| self.contact_detail(id)).transpose()
+    }
+
     /// Contacts whose name or identity contains `text` (for the merge picker).
     pub fn find_contacts(&self, text: &str, limit: u32) -> Result<Vec<Contact>> {
         let pattern = format!("%{}%", text.trim().replace(['%', '_'], ""));

@@ -27,7 +27,7 @@ pinned?: boolean,
 /**
  * Tags on the conversation (ids; `list_tags` gives names and colours).
  */
-tag_ids?: Array<bigint>, 
+tag_ids?: Array<number>, 
 /**
  * When a snoozed conversation reopens by itself.
  */
