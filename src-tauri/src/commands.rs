@@ -2,14 +2,15 @@
 //! `{code, message}` (sportello_core::Error); the UI branches on `code` only.
 
 use serde::{Deserialize, Serialize};
+use sportello_core::care::CareSettings;
 use sportello_core::model::{
     Account, ConversationDetail, ConversationStatus, ConversationSummary, Message, SearchHit,
 };
 use sportello_core::outbox::{Draft, ReplyExtras};
 use sportello_core::settings::Settings;
 use sportello_core::store::{
-    CannedReply, CannedReplyInput, ConversationFilter, ConversationPage, ConversationQuery,
-    ViewCounts,
+    CannedReply, CannedReplyInput, CareReport, ConversationFilter, ConversationPage,
+    ConversationQuery, SavedView, ViewCounts,
 };
 use sportello_core::templates::RenderedTemplate;
 use sportello_core::{Error, Result};
@@ -253,6 +254,50 @@ pub fn list_conversations_filtered(
         account_id: None,
     };
     app.store.find_conversations(&query, &filter)
+}
+
+#[tauri::command]
+pub fn list_saved_views(app: State<App>) -> Result<Vec<SavedView>> {
+    app.store.saved_views()
+}
+
+/// Creates (`id` null) or renames/changes a saved view.
+#[tauri::command]
+pub fn save_view(
+    app: State<App>,
+    id: Option<i64>,
+    name: String,
+    filter: ConversationFilter,
+) -> Result<SavedView> {
+    app.store.save_view(id, &name, &filter)
+}
+
+#[tauri::command]
+pub fn delete_view(app: State<App>, id: i64) -> Result<()> {
+    app.store.delete_view(id)
+}
+
+/// Shop name, time zone, business hours, holidays, response-time target, auto-replies.
+#[tauri::command]
+pub fn get_care_settings(app: State<App>) -> Result<CareSettings> {
+    app.store.care_settings()
+}
+
+#[tauri::command]
+pub fn update_care_settings(app: State<App>, settings: CareSettings) -> Result<CareSettings> {
+    app.store.save_care_settings(&settings)
+}
+
+/// Response times of the conversations begun in `[from, to)` (ms).
+#[tauri::command]
+pub fn care_report(app: State<App>, from: i64, to: i64) -> Result<CareReport> {
+    app.store.care_report(from, to)
+}
+
+/// Writes the report as CSV to `path` (chosen in the save dialog); resolves with the path.
+#[tauri::command]
+pub fn export_report_csv(app: State<App>, from: i64, to: i64, path: String) -> Result<String> {
+    sportello_core::store::write_report_csv(&app.store.care_report(from, to)?, path.as_ref())
 }
 
 /// Closes the conversation and moves its mail to the account's archive folder (next sync).

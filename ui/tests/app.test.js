@@ -1267,3 +1267,356 @@ describe('desktop citizen', () => {
     await context.close();
   });
 });
+
+describe('customer care: saved views, response times, report, care settings', () => {
+  const lastFilter = async (page) => (await calls(page, 'list_conversations_filtered')).at(-1);
+
+  test('a channel filter saved as a view shows with its count; rename and delete it', async () => {
+    const { page, context, errors } = await openApp(browser, server.url, { accounts: 'demo' });
+    const nav = page.getByRole('navigation');
+    await nav.getByText('Salva un filtro con + per ritrovarlo qui.').waitFor();
+
+    // The channel filter: only open WhatsApp conversations (ids 2, 10, 18... in the mock).
+    const channel = nav.locator('[data-channel-filter=whatsapp]');
+    const channelCount = await channel
+      .locator('[data-testid=view-count] [aria-hidden]')
+      .textContent();
+    assert.equal(channelCount, '8');
+    await channel.click();
+    await page.waitForFunction(async () => {
+      const marks = [...document.querySelectorAll('[data-testid=conversation-row] [data-channel]')];
+      return (
+        marks.length === 8 && marks.every((m) => m.getAttribute('data-channel') === 'whatsapp')
+      );
+    });
+    assert.equal((await lastFilter(page)).args.filter.channel, 'whatsapp');
+    assert.equal(await channel.getAttribute('aria-current'), 'page');
+
+    // Save it with a name: the dialog starts from the filter shown, and "waiting" narrows it.
+    await nav.getByTestId('save-view').click();
+    const dialog = page.getByRole('dialog', { name: 'Salva la vista' });
+    await dialog.waitFor();
+    assert.equal(await dialog.locator('[name=view_channel]').inputValue(), 'whatsapp');
+    assert.equal(await dialog.locator('[name=view_status]').inputValue(), 'inbox');
+    await dialog.getByRole('button', { name: 'Salva' }).click();
+    await dialog.getByText('Dai un nome alla vista.').waitFor();
+    assert.equal((await calls(page, 'save_view')).length, 0, 'no name, nothing saved');
+    await dialog.locator('[name=view_name]').fill('WhatsApp da rispondere');
+    await dialog.locator('[name=view_waiting]').check();
+    await dialog.getByRole('button', { name: 'Salva' }).click();
+    await dialog.waitFor({ state: 'detached' });
+
+    const [saved] = await calls(page, 'save_view');
+    assert.equal(saved.args.id, null);
+    assert.equal(saved.args.name, 'WhatsApp da rispondere');
+    assert.deepEqual(
+      { ...saved.args.filter, statuses: undefined },
+      { view: 'inbox', statuses: undefined, unread: false, waiting: true, channel: 'whatsapp' },
+    );
+    // In the sidebar with its count (WhatsApp rows waiting for us: ids 2, 10, 26, 34, 50,
+    // 58 — 18 and 42 are answered), selected, and the list shows just those.
+    const view = nav.locator('[data-saved-view]');
+    await view.getByText('WhatsApp da rispondere').waitFor();
+    await page.waitForFunction(
+      () =>
+        document.querySelector('[data-saved-view] [data-testid=view-count] [aria-hidden]')
+          ?.textContent === '6',
+    );
+    assert.equal(await view.getAttribute('aria-current'), 'page');
+    assert.equal(await channel.getAttribute('aria-current'), null);
+    await page.waitForFunction(
+      () => document.querySelectorAll('[data-testid=conversation-row]').length === 6,
+    );
+    assert.equal((await lastFilter(page)).args.filter.waiting, true);
+
+    // Another view and back: the saved filter is applied again.
+    await nav.locator('[data-view=inbox]').click();
+    await page.waitForFunction(
+      () => document.querySelectorAll('[data-testid=conversation-row]').length > 6,
+    );
+    await view.click();
+    await page.waitForFunction(
+      () => document.querySelectorAll('[data-testid=conversation-row]').length === 6,
+    );
+
+    // Rename.
+    await nav.getByRole('button', { name: 'Modifica la vista WhatsApp da rispondere' }).click();
+    const edit = page.getByRole('dialog', { name: 'Modifica la vista' });
+    await edit.locator('[name=view_name]').fill('WhatsApp urgenti');
+    await edit.getByRole('button', { name: 'Salva' }).click();
+    await view.getByText('WhatsApp urgenti').waitFor();
+    const renamed = (await calls(page, 'save_view')).at(-1);
+    assert.equal(renamed.args.id, 1);
+    assert.equal(renamed.args.filter.channel, 'whatsapp');
+
+    // Delete asks first, then the view is gone and the inbox shows.
+    await nav.getByRole('button', { name: 'Modifica la vista WhatsApp urgenti' }).click();
+    await edit.getByTestId('delete-view').click();
+    await edit.getByText('Eliminare la vista «WhatsApp urgenti»?').waitFor();
+    assert.equal((await calls(page, 'delete_view')).length, 0, 'asks before deleting');
+    await edit.getByTestId('delete-view-yes').click();
+    await view.waitFor({ state: 'detached' });
+    assert.deepEqual((await calls(page, 'delete_view')).at(-1).args, { id: 1 });
+    assert.equal(await nav.locator('[data-view=inbox]').getAttribute('aria-current'), 'page');
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('an account filter shows only that account, with its count', async () => {
+    const { page, context, errors } = await openApp(browser, server.url, { accounts: 'demo' });
+    const account = page.locator('[data-account-filter="4"]');
+    await account.locator('[aria-hidden]').waitFor();
+    const count = Number(await account.locator('[aria-hidden]').textContent());
+    await account.click();
+    await page.waitForFunction(
+      (n) => document.querySelectorAll('[data-testid=conversation-row]').length === n,
+      count,
+    );
+    assert.equal((await lastFilter(page)).args.filter.account_id, 4);
+    const channels = await page
+      .locator('[data-testid=conversation-row] [data-channel]')
+      .evaluateAll((marks) => [...new Set(marks.map((m) => m.getAttribute('data-channel')))]);
+    assert.deepEqual(channels, ['whatsapp']);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('waiting times turn amber near the target and red past it, ticking without refetching', async () => {
+    // A 50-minute target. In the mock, conversation 1 waits 1 min, 2 waits 39 min (78 %),
+    // 3 waits 77 min; 4 is not waiting.
+    const { page, context, errors } = await openApp(
+      browser,
+      server.url,
+      { accounts: 'demo', care: { sla_minutes: 50 } },
+      {},
+      (p) => p.clock.install(),
+    );
+    const badge = (id) => page.locator(`[data-conversation="${id}"] [data-testid=waiting]`);
+    await badge(3).waitFor();
+    await page.waitForFunction(
+      () =>
+        document.querySelector('[data-conversation="2"] [data-testid=waiting]')?.dataset.sla ===
+        'near',
+    );
+    assert.equal(await badge(1).getAttribute('data-sla'), 'ok');
+    assert.equal(await badge(2).getAttribute('data-sla'), 'near');
+    assert.equal(await badge(3).getAttribute('data-sla'), 'over');
+    assert.equal(await badge(4).count(), 0);
+    // Not by colour alone: the icon and the words differ too.
+    assert.match(await badge(3).textContent(), /in ritardo/);
+    assert.match(await badge(3).textContent(), /oltre l’obiettivo di 50 minuti/);
+    assert.match(await badge(2).textContent(), /manca poco all’obiettivo di 50 minuti/);
+    assert.doesNotMatch(await badge(1).textContent(), /obiettivo/);
+    const colours = await Promise.all(
+      [1, 2, 3].map((id) => badge(id).evaluate((el) => getComputedStyle(el).color)),
+    );
+    assert.equal(new Set(colours).size, 3, `three colours: ${colours}`);
+
+    // The thread header says the same.
+    await page.locator('[data-conversation="3"]').click();
+    const head = page.getByTestId('thread').locator('[data-testid=waiting]');
+    await head.waitFor();
+    assert.equal(await head.getAttribute('data-sla'), 'over');
+
+    // Fifteen minutes later conversation 2 (now 54 min) is late — no list was fetched again.
+    const fetched = (await calls(page, 'list_conversations_filtered')).length;
+    await page.clock.fastForward('15:00');
+    await page.waitForFunction(
+      () =>
+        document.querySelector('[data-conversation="2"] [data-testid=waiting]')?.dataset.sla ===
+        'over',
+    );
+    assert.equal(await badge(1).getAttribute('data-sla'), 'ok');
+    assert.equal((await calls(page, 'list_conversations_filtered')).length, fetched);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('the report draws its charts from the figures, has a table view and exports CSV', async () => {
+    const { page, context, errors } = await openApp(browser, server.url, { accounts: 'demo' });
+    await page.getByTestId('open-report').click();
+    const report = page.getByTestId('report');
+    await report.getByRole('heading', { name: 'Tempi di risposta' }).waitFor();
+    const [asked] = await calls(page, 'care_report');
+    assert.equal(asked.args.to - asked.args.from, 30 * 24 * 3_600_000);
+
+    // First response per channel: a median and a p90 bar per channel, sized by the figures.
+    const chart = report.getByTestId('chart-first-response-channel');
+    await chart.locator('svg[role=img]').waitFor();
+    assert.equal(
+      await chart.locator('svg title').first().textContent(),
+      'Prima risposta per canale',
+    );
+    const bars = await chart
+      .locator('rect.bar')
+      .evaluateAll((rects) => rects.map((r) => [Number(r.dataset.value), r.getAttribute('width')]));
+    assert.deepEqual(
+      bars.map(([v]) => v),
+      [35 * 60_000, 240 * 60_000, 8 * 60_000, 50 * 60_000],
+    );
+    // The longest value gets the longest bar; every value is written beside its bar.
+    const widths = bars.map(([, w]) => Number(w));
+    assert.equal(Math.max(...widths), widths[1]);
+    // 8 min < 35 min < 50 min < 4 h.
+    assert.ok(widths[2] < widths[0] && widths[0] < widths[3] && widths[3] < widths[1], `${widths}`);
+    const text = await chart.textContent();
+    assert.match(text, /35 min/);
+    assert.match(text, /4 h/);
+    for (const id of [
+      'resolution-channel',
+      'first-response-week',
+      'resolution-week',
+      'volume-channel',
+    ]) {
+      assert.ok((await report.getByTestId(`chart-${id}`).locator('rect.bar').count()) > 0, id);
+    }
+    assert.equal(
+      await report.getByTestId('chart-first-response-week').locator('rect.bar').count(),
+      8,
+    );
+    // Busiest hours: a 7 × 24 heat map; Monday 09:00 holds 6 messages, Sunday none.
+    const heat = report.getByTestId('chart-busiest');
+    assert.equal(await heat.locator('rect.cell').count(), 7 * 24);
+    assert.equal(
+      await heat.locator('rect[data-weekday="1"][data-hour="9"]').getAttribute('data-messages'),
+      '6',
+    );
+    assert.equal(await heat.locator('rect[data-weekday="7"]:not(.zero)').count(), 0);
+    assert.match(await heat.locator('desc').textContent(), /Il momento più intenso/);
+
+    // The same numbers as tables.
+    await report.getByTestId('report-tables').click();
+    const table = report.getByTestId('table-first-response-channel');
+    await table.waitFor();
+    assert.equal(await report.locator('svg[role=img]').count(), 0);
+    const email = table.getByRole('row', { name: /Email/ });
+    assert.match(await email.textContent(), /35 min.*4 h/);
+    assert.equal(await report.getByTestId('table-busiest').locator('tbody tr').count(), 7);
+
+    // Export: the save dialog, then the CSV of the same period written there.
+    await report.getByTestId('export-csv').click();
+    await page
+      .getByText('Resoconto salvato in /home/utente/Documenti/tempi-di-risposta.csv')
+      .waitFor();
+    const [dialogCall] = await calls(page, 'plugin:dialog|save');
+    assert.equal(dialogCall.args.options.filters[0].extensions[0], 'csv');
+    assert.match(
+      dialogCall.args.options.defaultPath,
+      /^sportello-tempi-di-risposta-\d{4}-\d\d-\d\d\.csv$/,
+    );
+    const [exported] = await calls(page, 'export_report_csv');
+    assert.deepEqual(exported.args, {
+      from: asked.args.from,
+      to: asked.args.to,
+      path: '/home/utente/Documenti/tempi-di-risposta.csv',
+    });
+
+    // Another period asks again; closing returns to the list.
+    await report.locator('[name=report_period]').selectOption('7');
+    await page.waitForFunction(
+      () => window.__sportelloMock.calls.filter((c) => c.cmd === 'care_report').length === 2,
+    );
+    const week = (await calls(page, 'care_report')).at(-1);
+    assert.equal(week.args.to - week.args.from, 7 * 24 * 3_600_000);
+    await report.getByRole('button', { name: 'Chiudi il resoconto' }).click();
+    await page.getByTestId('conversation-row').first().waitFor();
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('export cancelled in the save dialog writes nothing', async () => {
+    const { page, context } = await openApp(browser, server.url, {
+      accounts: 'demo',
+      savePath: null,
+    });
+    await page.getByTestId('open-report').click();
+    await page.getByTestId('chart-busiest').waitFor();
+    await page.getByTestId('export-csv').click();
+    await page.waitForFunction(() =>
+      window.__sportelloMock.calls.some((c) => c.cmd === 'plugin:dialog|save'),
+    );
+    await page.waitForTimeout(200);
+    assert.equal((await calls(page, 'export_report_csv')).length, 0);
+    await context.close();
+  });
+
+  test('care settings: hours, holiday, target and auto-reply are saved; the rows follow the new target', async () => {
+    const { page, context, errors } = await openApp(browser, server.url, { accounts: 'demo' });
+    // With the default 60-minute target, conversation 2 (39 min) is fine.
+    const badge2 = page.locator('[data-conversation="2"] [data-testid=waiting]');
+    await badge2.waitFor();
+    assert.equal(await badge2.getAttribute('data-sla'), 'ok');
+
+    await page.getByRole('navigation').getByRole('button', { name: 'Impostazioni' }).click();
+    const care = page.getByTestId('settings-care');
+    await care.locator('[name=shop_name]').waitFor();
+    assert.equal(await care.locator('[name=shop_name]').inputValue(), 'Bottega');
+    await care.locator('[name=shop_name]').fill('Bottega Artigiana');
+    await care.locator('[name=sla_minutes]').fill('30');
+    await care.locator('[name=timezone]').fill('Europe/Zurich');
+    // Monday open 09:00-18:00, then a lunch break: 09:00-13:00 and 15:00-19:00.
+    await care.locator('[name=open_1]').check();
+    const monday = care.locator('li[data-weekday="1"]');
+    const times = monday.locator('input[type=time]');
+    await times.nth(1).waitFor();
+    assert.equal(await times.nth(0).inputValue(), '09:00');
+    assert.equal(await times.nth(1).inputValue(), '18:00');
+    await times.nth(1).fill('13:00');
+    await monday.getByRole('button', { name: 'Aggiungi fascia' }).click();
+    assert.equal(await times.count(), 4);
+    await times.nth(2).fill('15:00');
+    await times.nth(3).fill('19:00');
+    // A holiday every year, and a malformed one refused.
+    await care.locator('[name=holiday]').fill('25 dicembre');
+    await care.getByRole('button', { name: 'Aggiungi', exact: true }).click();
+    assert.equal(await care.locator('[name=holiday]').getAttribute('aria-invalid'), 'true');
+    await care.locator('[name=holiday]').fill('12-25');
+    await care.getByRole('button', { name: 'Aggiungi', exact: true }).click();
+    await care.getByRole('button', { name: 'Togli 12-25' }).waitFor();
+    // Auto-reply on, with its own WhatsApp text; Telegram off (empty text).
+    await care.locator('[name=auto_reply]').check();
+    await care
+      .locator('[name=auto_reply_text]')
+      .fill('Siamo chiusi, {{shop.name}} ti risponde domani.');
+    await care.locator('[name=own_text_whatsapp]').check();
+    await care.locator('[name=auto_reply_whatsapp]').fill('Ciao! Ti scriviamo appena apriamo.');
+    await care.locator('[name=own_text_telegram]').check();
+    await care.locator('[name=auto_reply_telegram]').fill('');
+    await care.getByText('Testo vuoto: nessuna risposta automatica su questo canale.').waitFor();
+    await care.getByTestId('save-care').click();
+    await page.getByText('Impostazioni dell’assistenza salvate.').waitFor();
+
+    const [saved] = await calls(page, 'update_care_settings');
+    const s = saved.args.settings;
+    assert.equal(s.shop_name, 'Bottega Artigiana');
+    assert.equal(s.sla_minutes, 30);
+    assert.equal(s.timezone, 'Europe/Zurich');
+    assert.deepEqual(s.business_hours, [
+      { weekday: 1, open: '09:00', close: '13:00' },
+      { weekday: 1, open: '15:00', close: '19:00' },
+    ]);
+    assert.deepEqual(s.holidays, ['12-25']);
+    assert.equal(s.auto_reply.enabled, true);
+    assert.equal(s.auto_reply.text, 'Siamo chiusi, {{shop.name}} ti risponde domani.');
+    assert.deepEqual(s.auto_reply.per_channel, [
+      { channel: 'whatsapp', text: 'Ciao! Ti scriviamo appena apriamo.' },
+      { channel: 'telegram', text: '' },
+    ]);
+
+    // A time zone the core does not know: explained, nothing changes.
+    await care.locator('[name=timezone]').fill('Marte');
+    await care.getByTestId('save-care').click();
+    await page.getByText(/Impostazioni dell’assistenza non salvate/).waitFor();
+    assert.equal(await mock(page, () => window.__sportelloMock.care().timezone), 'Europe/Zurich');
+
+    // Back in the list: 39 minutes is past the new 30-minute target.
+    await page.keyboard.press('Escape');
+    await page.waitForFunction(
+      () =>
+        document.querySelector('[data-conversation="2"] [data-testid=waiting]')?.dataset.sla ===
+        'over',
+    );
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+});

@@ -60,9 +60,10 @@ export function launch() {
 
 /**
  * A fresh page (own context: no shared localStorage) on the app with the fake backend.
- * `config` is the mock's MockConfig; `options` go to the browser context.
+ * `config` is the mock's MockConfig; `options` go to the browser context; `setup(page)` runs
+ * before the app loads (e.g. `page.clock.install()`).
  */
-export async function openApp(browser, baseUrl, config = {}, options = {}) {
+export async function openApp(browser, baseUrl, config = {}, options = {}, setup = null) {
   const context = await browser.newContext({
     viewport: { width: 1280, height: 800 },
     locale: 'it-IT',
@@ -76,6 +77,7 @@ export async function openApp(browser, baseUrl, config = {}, options = {}) {
     window.__SPORTELLO_MOCK_CONFIG__ = c;
   }, config);
   await page.addInitScript({ path: mockScript });
+  if (setup) await setup(page);
   await page.goto(baseUrl);
   await page.waitForSelector('.app');
   return { page, context, errors };

@@ -9,6 +9,8 @@ import type {
   Attachment,
   CannedReply,
   CannedReplyInput,
+  CareReport,
+  CareSettings,
   Change,
   ChannelKind,
   ChatDetails,
@@ -25,6 +27,7 @@ import type {
   RenderedTemplate,
   ReplyTemplate,
   ReplyWindow,
+  SavedView,
   SearchHit,
   Settings,
   TelegramInput,
@@ -53,6 +56,10 @@ export type MockConfig = {
   desktop?: Partial<DesktopSettings>;
   /** Milliseconds install_update takes before it fails or "restarts" (reloads the page). */
   updateDelay?: number;
+  /** Care settings to start with (the response-time target, business hours...). */
+  care?: Partial<CareSettings>;
+  /** What the save dialog returns (default: a path in Documents; null: cancelled). */
+  savePath?: string | null;
 };
 
 export type Emit = (event: string, payload: unknown) => void;
@@ -135,6 +142,16 @@ type Store = {
   /** Reply windows set by tests, by conversation id. */
   windows: Map<number, ReplyWindow>;
   canned: CannedReply[];
+  care: CareSettings;
+  views: SavedView[];
+  /** CSV files "written" by export_report_csv, by path. */
+  exports: Map<string, { from: number; to: number }>;
+};
+
+/** The figures care_report answers with, whatever the period (fixed so tests can read them). */
+export const MOCK_REPORT_FIGURES = {
+  email: { conversations: 42, median: 35 * MINUTE, p90: 4 * 60 * MINUTE },
+  whatsapp: { conversations: 17, median: 8 * MINUTE, p90: 50 * MINUTE },
 };
 
 const HOUR = 60 * MINUTE;
@@ -316,6 +333,19 @@ export function createBackend(config: MockConfig, emit: Emit) {
         updated_at: 0,
       },
     ],
+    care: {
+      shop_name: 'Bottega',
+      agent_name: '',
+      default_language: 'it',
+      sla_minutes: 60,
+      timezone: 'Europe/Rome',
+      business_hours: [],
+      holidays: [],
+      auto_reply: { enabled: false, every_hours: 12, text: 'Ciao, siamo chiusi.', per_channel: [] },
+      ...config.care,
+    },
+    views: [],
+    exports: new Map(),
   };
 
   const calls: { cmd: string; args: unknown }[] = [];
@@ -351,6 +381,73 @@ export function createBackend(config: MockConfig, emit: Emit) {
         : PREVIEWS[id % PREVIEWS.length],
       last_direction: outbound ? 'outbound' : 'inbound',
       waiting_since: outbound || id % 4 === 0 ? null : lastAt,
+    };
+  }
+
+  /** The same rules as ConversationFilter's SQL in the core (store/workflow.rs). */
+  function matches(c: ConversationSummary, f: ConversationFilter): boolean {
+    if (f.view && !inView(c, f.view)) return false;
+    if (f.statuses?.length && !f.statuses.includes(c.status ?? 'open')) return false;
+    if (f.unread && c.unread_count === 0) return false;
+    if (f.waiting && c.waiting_since === null) return false;
+    if (f.channel && c.channel !== f.channel) return false;
+    if (f.account_id !== undefined && f.account_id !== null && c.account_id !== f.account_id)
+      return false;
+    if (f.contact_id !== undefined && f.contact_id !== null && c.contact_id !== f.contact_id)
+      return false;
+    if (f.tag_id !== undefined && f.tag_id !== null && !(c.tag_ids ?? []).includes(f.tag_id))
+      return false;
+    return true;
+  }
+
+  function report(from: number, to: number): CareReport {
+    const durations = (count: number, median: number, p90: number) => ({
+      count,
+      median_ms: median,
+      p90_ms: p90,
+    });
+    const figures = (conversations: number, median: number, p90: number) => ({
+      conversations,
+      inbound_messages: conversations * 2,
+      first_response: durations(conversations - 2, median, p90),
+      resolution: durations(conversations - 5, median * 6, p90 * 3),
+      unanswered: 2,
+    });
+    const { email, whatsapp } = MOCK_REPORT_FIGURES;
+    const week = 7 * 24 * HOUR;
+    const hours = (weekday: number) =>
+      Array.from({ length: 24 }, (_, h) =>
+        h >= 9 && h < 19 && weekday <= 6
+          ? ((h * 7 + weekday * 3) % 11) + (weekday === 1 ? 6 : 0)
+          : 0,
+      );
+    const busiest = Array.from({ length: 7 }, (_, d) => ({ weekday: d + 1, hours: hours(d + 1) }));
+    return {
+      from,
+      to,
+      sla_minutes: store.care.sla_minutes,
+      within_sla: 40,
+      over_sla: 15,
+      waiting_now: 9,
+      overdue_now: 3,
+      total: figures(email.conversations + whatsapp.conversations, 20 * MINUTE, 3 * HOUR),
+      channels: [
+        { channel: 'email', figures: figures(email.conversations, email.median, email.p90) },
+        {
+          channel: 'whatsapp',
+          figures: figures(whatsapp.conversations, whatsapp.median, whatsapp.p90),
+        },
+      ],
+      weeks: [0, 1, 2, 3].map((i) => ({
+        week: `2026-W${45 + i}`,
+        starts_at: to - (4 - i) * week,
+        figures: figures(12 + i * 3, (40 - i * 8) * MINUTE, (150 - i * 20) * MINUTE),
+      })),
+      busiest_hours: Array.from({ length: 24 }, (_, hour) => ({
+        hour,
+        messages: busiest.reduce((n, d) => n + d.hours[hour], 0),
+      })),
+      busiest_times: busiest,
     };
   }
 
@@ -837,7 +934,7 @@ export function createBackend(config: MockConfig, emit: Emit) {
       const offset = a.offset as number;
       const limit = a.limit as number;
       const filter = (a.filter ?? {}) as ConversationFilter;
-      const ids = store.order.filter((id) => inView(summary(id), filter.view ?? 'all'));
+      const ids = store.order.filter((id) => matches(summary(id), filter));
       ids.sort((x, y) => Number(!!summary(y).pinned) - Number(!!summary(x).pinned));
       return { total: ids.length, items: ids.slice(offset, offset + limit).map(summary) };
     },
@@ -853,12 +950,64 @@ export function createBackend(config: MockConfig, emit: Emit) {
         closed: count('closed'),
         unread: count('unread'),
         all: all.length,
-        channels: [],
-        accounts: [],
+        channels: [...new Set(store.accounts.map((x) => x.kind))].map((channel) => ({
+          channel,
+          count: all.filter((c) => c.channel === channel && c.status === 'open').length,
+        })),
+        accounts: store.accounts.map((x) => ({
+          id: x.id,
+          count: all.filter((c) => c.account_id === x.id && c.status === 'open').length,
+        })),
         tags: [],
-        saved: [],
+        saved: store.views.map((v) => ({
+          id: v.id,
+          count: all.filter((c) => matches(c, v.filter)).length,
+        })),
       };
     },
+    list_saved_views: () => store.views,
+    save_view: (a) => {
+      const name = String(a.name).trim();
+      if (!name) throw { code: 'invalid_input', message: 'a view needs a name' };
+      const id = (a.id as number | null) ?? Math.max(0, ...store.views.map((v) => v.id)) + 1;
+      const old = store.views.find((v) => v.id === id);
+      if (a.id !== null && !old) throw { code: 'not_found', message: `no view ${id}` };
+      const saved: SavedView = {
+        id,
+        name,
+        filter: a.filter as ConversationFilter,
+        position: old?.position ?? store.views.length + 1,
+      };
+      store.views = old
+        ? store.views.map((v) => (v.id === id ? saved : v))
+        : [...store.views, saved];
+      return saved;
+    },
+    delete_view: (a) => {
+      if (!store.views.some((v) => v.id === a.id))
+        throw { code: 'not_found', message: `no view ${a.id}` };
+      store.views = store.views.filter((v) => v.id !== a.id);
+      return null;
+    },
+    get_care_settings: () => store.care,
+    update_care_settings: (a) => {
+      const next = a.settings as CareSettings;
+      if (!next.timezone.includes('/') && next.timezone !== 'UTC')
+        throw { code: 'invalid_input', message: `unknown time zone "${next.timezone}"` };
+      store.care = { ...next, sla_minutes: Math.max(1, next.sla_minutes) };
+      return store.care;
+    },
+    care_report: (a) => report(a.from as number, a.to as number),
+    export_report_csv: (a) => {
+      const path = String(a.path).endsWith('.csv') ? String(a.path) : `${a.path}.csv`;
+      store.exports.set(path, { from: a.from as number, to: a.to as number });
+      return path;
+    },
+    'plugin:dialog|save': () =>
+      config.savePath === undefined
+        ? '/home/utente/Documenti/tempi-di-risposta.csv'
+        : config.savePath,
+
     set_status: (a) => {
       const id = a.conversationId as number;
       const status = a.status as ConversationStatus;
@@ -1103,6 +1252,10 @@ export function createBackend(config: MockConfig, emit: Emit) {
       });
     },
     settings: () => store.settings,
+    care: () => store.care,
+    savedViews: () => store.views,
+    /** Paths export_report_csv wrote, with the period asked for. */
+    exports: () => Object.fromEntries(store.exports),
     desktop: () => store.desktop,
     viewing: () => store.viewing,
     /** The shell found a newer signed version. */

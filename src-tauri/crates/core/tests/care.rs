@@ -1152,6 +1152,16 @@ fn report_figures_on_a_fixed_data_set() {
     assert_eq!(r.busiest_hours.len(), 24);
     assert_eq!(r.busiest_hours[9].messages, 2); // 09:00 Monday and next Monday
     assert_eq!(r.busiest_hours[10].messages, 2);
+    // The heat map: every message came on a Monday (09, 10, 11 in Rome, both weeks).
+    assert_eq!(r.busiest_times.len(), 7);
+    assert_eq!(r.busiest_times[0].weekday, 1);
+    assert_eq!(r.busiest_times[0].hours.len(), 24);
+    assert_eq!(&r.busiest_times[0].hours[8..13], &[0, 2, 2, 2, 0]);
+    assert!(
+        r.busiest_times[1..]
+            .iter()
+            .all(|d| d.hours.iter().all(|&n| n == 0))
+    );
     let csv = sportello_core::store::report_csv(&r);
     assert!(csv.starts_with("section,key,conversations"));
     assert!(
@@ -1163,4 +1173,6 @@ fn report_figures_on_a_fixed_data_set() {
         "{csv}"
     );
     assert!(csv.contains("\nhour,09,,2,"), "{csv}");
+    assert!(csv.contains("\nweekday_hour,1-09,,2,"), "{csv}");
+    assert!(!csv.contains("\nweekday_hour,2-"), "{csv}");
 }

@@ -130,3 +130,27 @@ export function fileSize(bytes: number): string {
     maximumFractionDigits: value < 10 ? 1 : 0,
   }).format(value);
 }
+
+/** A response time in a report: "35 min", "4,5 h", "2,3 giorni" (one decimal past an hour). */
+export function reportDuration(ms: number): string {
+  const options = (u: 'minute' | 'hour' | 'day'): Intl.NumberFormatOptions => ({
+    style: 'unit',
+    unit: u,
+    unitDisplay: 'short',
+    maximumFractionDigits: u === 'minute' ? 0 : 1,
+  });
+  if (ms < HOUR) return numberFormat(options('minute')).format(Math.max(0, ms) / MINUTE);
+  if (ms < 2 * DAY) return numberFormat(options('hour')).format(ms / HOUR);
+  return numberFormat(options('day')).format(ms / DAY);
+}
+
+/** "3 nov": the first day of a report's week. */
+export function dayMonth(ms: number): string {
+  return dateFormat({ day: 'numeric', month: 'short' }).format(ms);
+}
+
+/** The weekday's name, 1 = Monday ... 7 = Sunday ("lun" or "lunedì"). */
+export function weekdayName(weekday: number, display: 'short' | 'long' = 'short'): string {
+  // 1 January 2024 was a Monday.
+  return dateFormat({ weekday: display }).format(new Date(2024, 0, weekday));
+}

@@ -12,6 +12,9 @@ import type { ChatDetails } from './bindings/ChatDetails';
 import type { ConversationDetail } from './bindings/ConversationDetail';
 import type { CannedReply } from './bindings/CannedReply';
 import type { CannedReplyInput } from './bindings/CannedReplyInput';
+import type { CareReport } from './bindings/CareReport';
+import type { CareSettings } from './bindings/CareSettings';
+import type { SavedView } from './bindings/SavedView';
 import type { ConversationFilter } from './bindings/ConversationFilter';
 import type { ConversationPage } from './bindings/ConversationPage';
 import type { ConversationStatus } from './bindings/ConversationStatus';
@@ -144,6 +147,31 @@ export const setPinned = (conversationId: number, pinned: boolean) =>
 /** An internal note: stays here, never sent. */
 export const addNote = (conversationId: number, text: string) =>
   call<Message>('add_note', { conversationId, text });
+/** The filters the user named, in sidebar order (their counts are in `viewCounts().saved`). */
+export const listSavedViews = () => call<SavedView[]>('list_saved_views');
+/** Creates (`id` null) or renames/changes a saved view. */
+export const saveView = (id: number | null, name: string, filter: ConversationFilter) =>
+  call<SavedView>('save_view', { id, name, filter });
+export const deleteView = (id: number) => call<null>('delete_view', { id });
+/** Shop name, time zone, business hours, holidays, response-time target, auto-replies. */
+export const getCareSettings = () => call<CareSettings>('get_care_settings');
+export const updateCareSettings = (settings: CareSettings) =>
+  call<CareSettings>('update_care_settings', { settings });
+/** Response times of the conversations begun in `[from, to)` (ms). */
+export const careReport = (from: number, to: number) =>
+  call<CareReport>('care_report', { from, to });
+/** Writes the report as CSV to `path`; resolves with the path written. */
+export const exportReportCsv = (from: number, to: number, path: string) =>
+  call<string>('export_report_csv', { from, to, path });
+
+/**
+ * The system's save dialog (tauri-plugin-dialog). Resolves with the chosen path, or null when
+ * cancelled.
+ */
+export const pickSavePath = (title: string, defaultPath: string, filterName: string) =>
+  call<string | null>('plugin:dialog|save', {
+    options: { title, defaultPath, filters: [{ name: filterName, extensions: ['csv'] }] },
+  });
 /** Closes an email conversation and moves its mail to the archive folder. */
 export const archiveConversation = (conversationId: number) =>
   call<number>('archive_conversation', { conversationId });

@@ -11,14 +11,23 @@ export const PAGE_SIZE = 100;
 /** Pages kept around the visible ones before the far ones are dropped. */
 const KEEP_PAGES = 6;
 
+/** The filter of one of the fixed views. */
+export function viewFilter(view: ipc.View): ipc.ConversationFilter {
+  return { view, statuses: [], unread: false, waiting: false };
+}
+
 class ConversationList {
   total = $state(0);
   /** False until the first page answered: shows skeleton rows, not "no conversations". */
   loaded = $state(false);
   failed = $state(false);
   readonly pages = new SvelteMap<number, ConversationSummary[]>();
-  /** The sidebar view the list shows. */
-  view = $state<ipc.View>('inbox');
+  /** The sidebar view the list shows (`null` while a channel, account, tag or saved view does). */
+  view = $state<ipc.View | null>('inbox');
+  /** What the sidebar selected: `view:inbox`, `channel:email`, `account:2`, `saved:3`, `tag:1`. */
+  key = $state('view:inbox');
+  /** The filter the list is fetched with. */
+  filter = $state.raw<ipc.ConversationFilter>(viewFilter('inbox'));
   counts = $state<ipc.ViewCounts | null>(null);
 }
 
@@ -50,12 +59,7 @@ function visiblePages(): number[] {
 async function fetchPage(page: number): Promise<void> {
   const mine = generation;
   try {
-    const answer = await ipc.listConversationsFiltered(page * PAGE_SIZE, PAGE_SIZE, {
-      view: list.view,
-      statuses: [],
-      unread: false,
-      waiting: false,
-    });
+    const answer = await ipc.listConversationsFiltered(page * PAGE_SIZE, PAGE_SIZE, list.filter);
     if (mine !== generation) return;
     list.total = answer.total;
     list.pages.set(page, answer.items);
@@ -166,9 +170,19 @@ export async function loadCounts(): Promise<void> {
 }
 
 /** Shows another view: the cache starts over. */
-export async function selectView(view: ipc.View): Promise<void> {
-  if (list.view === view) return;
-  list.view = view;
+export function selectView(view: ipc.View): Promise<void> {
+  return selectFilter(`view:${view}`, viewFilter(view));
+}
+
+/**
+ * Shows the conversations matching `filter` under a sidebar `key` (`channel:email`,
+ * `account:2`, `saved:3`, `tag:1`...): the cache starts over.
+ */
+export async function selectFilter(key: string, filter: ipc.ConversationFilter): Promise<void> {
+  if (list.key === key && JSON.stringify(list.filter) === JSON.stringify(filter)) return;
+  list.key = key;
+  list.filter = filter;
+  list.view = key.startsWith('view:') ? (filter.view ?? null) : null;
   list.pages.clear();
   list.total = 0;
   list.loaded = false;

@@ -36,7 +36,8 @@ pub use ingest::{IngestOptions, IngestReport};
 pub use query::{ConversationPage, ConversationQuery, HIT_CLOSE, HIT_OPEN};
 pub use remote::{RemoteOp, RemoteOpKind};
 pub use report::{
-    CareReport, ChannelFigures, Durations, Figures, HourCount, WeekFigures, report_csv,
+    CareReport, ChannelFigures, Durations, Figures, HourCount, WeekFigures, WeekdayHours,
+    report_csv, write_report_csv,
 };
 pub use search::{SearchQuery, parse_search};
 pub use workflow::{ChannelCount, ConversationFilter, IdCount, SavedView, Tag, View, ViewCounts};

@@ -89,6 +89,16 @@ pub struct HourCount {
     pub messages: u32,
 }
 
+/// Customers' messages on one weekday, hour by hour: a row of the busiest-times heat map.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct WeekdayHours {
+    /// 1 = Monday ... 7 = Sunday, in the shop's time zone.
+    pub weekday: u8,
+    /// 24 entries, hour 0 first.
+    pub hours: Vec<u32>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[ts(export)]
 pub struct CareReport {
@@ -109,6 +119,8 @@ pub struct CareReport {
     pub weeks: Vec<WeekFigures>,
     /// Customers' messages per hour of the day (24 entries).
     pub busiest_hours: Vec<HourCount>,
+    /// The same messages by weekday and hour (7 rows, Monday first).
+    pub busiest_times: Vec<WeekdayHours>,
 }
 
 #[derive(Default)]
@@ -210,6 +222,7 @@ impl Store {
             }
         }
         let mut hours = [0u32; 24];
+        let mut week_hours = [[0u32; 24]; 7];
         {
             let mut stmt = conn.prepare_cached(
                 "SELECT a.kind, m.sent_at FROM messages m JOIN accounts a ON a.id = m.account_id
@@ -234,11 +247,12 @@ impl Store {
                     .or_insert((start, Acc::default()))
                     .1
                     .inbound += 1;
-                let hour = jiff::Timestamp::from_millisecond(at)
+                let local = jiff::Timestamp::from_millisecond(at)
                     .unwrap_or_default()
-                    .to_zoned(tz.clone())
-                    .hour();
-                hours[hour as usize] += 1;
+                    .to_zoned(tz.clone());
+                let hour = local.hour() as usize;
+                hours[hour] += 1;
+                week_hours[local.weekday().to_monday_zero_offset() as usize][hour] += 1;
             }
         }
         let (waiting_now, overdue_now): (u32, u32) = conn.query_row(
@@ -280,12 +294,21 @@ impl Store {
                     messages: n,
                 })
                 .collect(),
+            busiest_times: week_hours
+                .iter()
+                .enumerate()
+                .map(|(d, row)| WeekdayHours {
+                    weekday: d as u8 + 1,
+                    hours: row.to_vec(),
+                })
+                .collect(),
         })
     }
 }
 
-/// The report as CSV (one table; `section` says what a row is): totals, channels, weeks and
-/// hours. Times are in minutes with one decimal.
+/// The report as CSV (one table; `section` says what a row is): totals, channels, weeks,
+/// hours and the busy weekday-hours (`weekday_hour`, key `1-09` = Monday 09:00, only those with
+/// messages). Times are in minutes with one decimal.
 pub fn report_csv(report: &CareReport) -> String {
     fn minutes(v: Option<i64>) -> String {
         v.map(|ms| format!("{:.1}", ms as f64 / 60_000.0))
@@ -319,7 +342,30 @@ pub fn report_csv(report: &CareReport) -> String {
     for h in &report.busiest_hours {
         out.push_str(&format!("hour,{:02},,{},,,,,,,\n", h.hour, h.messages));
     }
+    for day in &report.busiest_times {
+        for (hour, &n) in day.hours.iter().enumerate().filter(|(_, n)| **n > 0) {
+            out.push_str(&format!(
+                "weekday_hour,{}-{hour:02},,{n},,,,,,,\n",
+                day.weekday
+            ));
+        }
+    }
     out
+}
+
+/// Writes the report as CSV to `path` (a `.csv` extension is added when missing) and returns
+/// the path written.
+pub fn write_report_csv(report: &CareReport, path: &std::path::Path) -> Result<String> {
+    if path.as_os_str().is_empty() {
+        return Err(crate::Error::invalid("choose where to save the report"));
+    }
+    let path = if path.extension().is_none() {
+        path.with_extension("csv")
+    } else {
+        path.to_path_buf()
+    };
+    std::fs::write(&path, report_csv(report))?;
+    Ok(path.display().to_string())
 }
 
 #[cfg(test)]
@@ -335,5 +381,31 @@ mod tests {
         assert_eq!((d.median_ms, d.p90_ms), (Some(5), Some(9)));
         let d = Durations::of(vec![10, 20]);
         assert_eq!((d.median_ms, d.p90_ms), (Some(15), Some(20)));
+    }
+
+    #[test]
+    fn csv_file_is_written_with_its_extension() {
+        let dir = tempfile::tempdir().unwrap();
+        let report = CareReport {
+            from: 0,
+            to: 1,
+            sla_minutes: 60,
+            within_sla: 0,
+            over_sla: 0,
+            waiting_now: 0,
+            overdue_now: 0,
+            total: Figures::default(),
+            channels: Vec::new(),
+            weeks: Vec::new(),
+            busiest_hours: Vec::new(),
+            busiest_times: Vec::new(),
+        };
+        let written = write_report_csv(&report, &dir.path().join("tempi")).unwrap();
+        assert!(written.ends_with("tempi.csv"), "{written}");
+        let text = std::fs::read_to_string(&written).unwrap();
+        assert!(text.starts_with("section,key,"));
+        assert!(text.contains("\ntotal,all,0,0,0,,,0,,,0\n"), "{text}");
+        let err = write_report_csv(&report, std::path::Path::new("")).unwrap_err();
+        assert_eq!(err.code, crate::ErrorCode::InvalidInput);
     }
 }

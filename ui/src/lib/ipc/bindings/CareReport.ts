@@ -3,6 +3,7 @@ import type { ChannelFigures } from "./ChannelFigures";
 import type { Figures } from "./Figures";
 import type { HourCount } from "./HourCount";
 import type { WeekFigures } from "./WeekFigures";
+import type { WeekdayHours } from "./WeekdayHours";
 
 export type CareReport = { from: number, to: number, sla_minutes: number, 
 /**
@@ -20,4 +21,8 @@ waiting_now: number, overdue_now: number, total: Figures, channels: Array<Channe
 /**
  * Customers' messages per hour of the day (24 entries).
  */
-busiest_hours: Array<HourCount>, };
+busiest_hours: Array<HourCount>, 
+/**
+ * The same messages by weekday and hour (7 rows, Monday first).
+ */
+busiest_times: Array<WeekdayHours>, };
