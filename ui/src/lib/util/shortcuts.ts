@@ -1,8 +1,8 @@
 // Every keyboard shortcut of the window, in one table: the window's key handler matches
 // against it and the cheat sheet (`?`) lists it, so the two can never disagree.
 //
-// Single keys never fire while the user types in a field; the few that must work there
-// (send, search, the template picker, the note switch, Esc) are marked `whileTyping`.
+// Single keys never fire while the user types in a field; combinations with Ctrl/⌘ (send,
+// search, the template picker, the note switch) and those marked `whileTyping` (Esc) do.
 // Views register what a shortcut does (`bindShortcuts`) while they are on screen.
 
 import type { MessageKey } from '$lib/i18n/catalogue';
@@ -189,8 +189,9 @@ export function handleShortcut(event: KeyboardEvent): boolean {
   const typing = isEditable(event.target);
   for (const entry of SHORTCUTS) {
     if (entry.local) continue;
-    if (typing && !entry.whileTyping) continue;
-    if (!entry.keys.some((combo) => matchesCombo(event, combo))) continue;
+    // A combination with Ctrl/⌘ types nothing, so it may fire while typing.
+    const usable = entry.keys.filter((c) => !typing || entry.whileTyping || parse(c).mod);
+    if (!usable.some((combo) => matchesCombo(event, combo))) continue;
     for (const layer of layers) {
       const run = layer[entry.id];
       if (!run) continue;
