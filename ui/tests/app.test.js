@@ -1620,3 +1620,372 @@ describe('customer care: saved views, response times, report, care settings', ()
     await context.close();
   });
 });
+
+describe('customer care in the composer and on the keyboard', () => {
+  const rgb = (hex) => {
+    const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+    return `rgb(${r}, ${g}, ${b})`;
+  };
+  const open = async (page, id) => {
+    await page.getByTestId('conversation-row').first().waitFor();
+    await mock(page, (c) => window.__sportelloMock.emitOpen(c), id);
+    await page.locator(`[data-testid=thread][data-conversation="${id}"]`).waitFor();
+  };
+  const focused = (page) =>
+    page.evaluate(() => document.activeElement?.getAttribute('data-testid'));
+
+  test('an internal note is saved with add_note, never sent, and shown as a note in both themes', async () => {
+    const { page, context, errors } = await openApp(browser, server.url, { accounts: 'demo' });
+    await page.locator('[data-conversation="3"]').click();
+    const thread = page.getByTestId('thread');
+    await thread.waitFor();
+    const form = thread.locator('form.composer');
+    const composer = page.getByTestId('composer');
+
+    // n (focus on the list, not typing) switches to a note and puts the caret in the box.
+    await page.keyboard.press('n');
+    assert.equal(await form.getAttribute('data-mode'), 'note');
+    assert.equal(await focused(page), 'composer');
+    assert.equal(
+      await composer.getAttribute('placeholder'),
+      'Una nota per il tuo team: il cliente non la vedrà mai.',
+    );
+    assert.equal(await page.getByTestId('mode-note').getAttribute('aria-pressed'), 'true');
+    assert.match(await page.getByTestId('send').textContent(), /Aggiungi nota/);
+    // Ctrl+Shift+N flips it from inside the box, both ways.
+    await composer.press('Control+Shift+N');
+    assert.equal(await form.getAttribute('data-mode'), 'reply');
+    await composer.press('Control+Shift+N');
+    assert.equal(await form.getAttribute('data-mode'), 'note');
+
+    await composer.fill('Ha già chiamato: rimborso approvato da Marco.');
+    await composer.press('Control+Enter');
+    const note = thread.locator('article[data-kind=note]', { hasText: 'rimborso approvato' });
+    await note.waitFor();
+    const [saved] = await calls(page, 'add_note');
+    assert.deepEqual(saved.args, {
+      conversationId: 3,
+      text: 'Ha già chiamato: rimborso approvato da Marco.',
+    });
+    assert.equal((await calls(page, 'send_reply')).length, 0, 'a note is never sent');
+    const text = await note.textContent();
+    assert.match(text, /Nota interna/);
+    assert.doesNotMatch(text, /Invio…|Inviato|In coda/, 'no delivery state on a note');
+    assert.match(await note.getAttribute('aria-label'), /^Nota interna, /);
+    // The composer is back to replying, empty.
+    assert.equal(await form.getAttribute('data-mode'), 'reply');
+    assert.equal(await composer.inputValue(), '');
+
+    // A distinct tint and a dashed edge, in light and in dark.
+    const look = () =>
+      note.locator('.bubble').evaluate((el) => {
+        const reply = document.querySelector(
+          '[data-testid=thread] article.outbound:not(.note) .bubble',
+        );
+        return {
+          bg: getComputedStyle(el).backgroundColor,
+          border: getComputedStyle(el).borderTopStyle,
+          label: getComputedStyle(el.querySelector('.note-label')).color,
+          reply: reply ? getComputedStyle(reply).backgroundColor : null,
+        };
+      });
+    const light = await look();
+    assert.equal(light.bg, rgb('#fdf0c4'));
+    assert.equal(light.label, rgb('#6e4500'));
+    assert.equal(light.border, 'dashed');
+    assert.notEqual(light.bg, light.reply);
+    await note.screenshot({ path: join(artifacts, 'note-light.png') });
+    await page.emulateMedia({ colorScheme: 'dark' });
+    const dark = await look();
+    assert.equal(dark.bg, rgb('#332a12'));
+    assert.equal(dark.label, rgb('#f2c66d'));
+    assert.notEqual(dark.bg, dark.reply);
+    await note.screenshot({ path: join(artifacts, 'note-dark.png') });
+    await page.emulateMedia({ colorScheme: 'light' });
+
+    // Outside WhatsApp's 24 hours free text is off, but a note can still be written.
+    await open(page, 18);
+    assert.equal(await page.getByTestId('composer').count(), 0);
+    await page.getByTestId('mode-note').click();
+    await page.getByTestId('composer').fill('Aspettiamo che riscriva lei.');
+    await page.getByTestId('send').click();
+    await page
+      .locator('[data-testid=thread] article[data-kind=note]', { hasText: 'riscriva lei' })
+      .waitFor();
+    assert.equal((await calls(page, 'add_note')).at(-1).args.conversationId, 18);
+    assert.equal((await calls(page, 'send_reply')).length, 0);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('"/" picks a canned reply rendered for the conversation; Esc closes; replies managed from the picker', async () => {
+    const { page, context, errors } = await openApp(browser, server.url, { accounts: 'demo' });
+    await page.locator('[data-conversation="3"]').click();
+    const thread = page.getByTestId('thread');
+    await thread.waitFor();
+    const first = (await thread.locator('h2').textContent()).trim().split(' ')[0];
+    const composer = page.getByTestId('composer');
+    await composer.click();
+    await page.keyboard.type('Buongiorno! /sped');
+    const picker = page.getByTestId('canned-picker');
+    await picker.waitFor();
+    const options = picker.getByTestId('canned-option');
+    // One row per language, the window's language first.
+    assert.equal(await options.count(), 2);
+    assert.match(await options.nth(0).textContent(), /Spedizione\s*\/spedizione\s*IT/);
+    assert.match(await options.nth(1).textContent(), /EN/);
+    await page.keyboard.press('ArrowDown');
+    assert.equal(await options.nth(1).getAttribute('aria-selected'), 'true');
+    await page.keyboard.press('ArrowUp');
+    assert.equal(await options.nth(0).getAttribute('aria-selected'), 'true');
+    assert.equal(
+      await composer.getAttribute('aria-activedescendant'),
+      await options.nth(0).getAttribute('id'),
+    );
+    await page.keyboard.press('Enter');
+    await picker.waitFor({ state: 'detached' });
+    const [rendered] = await calls(page, 'render_canned_reply');
+    assert.deepEqual(rendered.args, { id: 1, conversationId: 3, language: 'it' });
+    // Filled in by the backend; the missing agent name is a visible marker, never a blank.
+    await page.waitForFunction(() =>
+      document.querySelector('[data-testid=composer]')?.value.includes('partito'),
+    );
+    assert.equal(
+      await composer.inputValue(),
+      `Buongiorno! Ciao ${first}, il tuo ordine è partito oggi.\n[tuo nome]`,
+    );
+    assert.match(
+      await page.getByTestId('canned-missing').textContent(),
+      /Completa prima di inviare: \[tuo nome\]/,
+    );
+    assert.equal(await focused(page), 'composer');
+    assert.equal((await calls(page, 'send_reply')).length, 0, 'inserting is not sending');
+
+    // Esc closes the picker and keeps what was typed (and the focus).
+    await page.keyboard.type(' /gr');
+    await picker.waitFor();
+    assert.equal(await options.count(), 1);
+    await page.keyboard.press('Escape');
+    await picker.waitFor({ state: 'detached' });
+    assert.equal(await focused(page), 'composer');
+    assert.ok((await composer.inputValue()).endsWith(' /gr'));
+    await page.keyboard.type('a');
+    assert.equal(await picker.count(), 0, 'the dismissed "/" stays closed');
+
+    // No match says so.
+    await composer.fill('');
+    await page.keyboard.type('/zzz');
+    await picker.getByText('Nessuna risposta rapida per “zzz”.').waitFor();
+
+    // Ctrl+/ opens it at the caret; its footer manages the canned replies.
+    await composer.fill('');
+    await composer.press('Control+/');
+    await picker.waitFor();
+    assert.equal(await composer.inputValue(), '/');
+    assert.equal(await options.count(), 3, 'all of them, per language');
+    await picker.getByTestId('canned-manage').click();
+    const dialog = page.getByRole('dialog', { name: 'Risposte rapide' });
+    await dialog.waitFor();
+    assert.equal(await dialog.getByTestId('canned-item').count(), 2);
+    await dialog.getByTestId('canned-new').click();
+    await dialog.getByTestId('canned-save').click();
+    await dialog.getByText('Servono un nome e almeno un testo.').waitFor();
+    await dialog.getByTestId('canned-name').fill('Reso');
+    await dialog.getByTestId('canned-shortcut').fill('reso');
+    await dialog.getByTestId('canned-text-it').fill('Ciao , ecco l’etichetta per il reso.');
+    // The variable buttons insert at the caret.
+    await dialog.getByTestId('canned-text-it').evaluate((el) => el.setSelectionRange(5, 5));
+    await dialog.getByRole('button', { name: '{{contact.first_name}}' }).click();
+    await dialog
+      .getByTestId('canned-text-en')
+      .fill('Hi {{contact.first_name}}, here is the return label.');
+    await dialog.getByTestId('canned-save').click();
+    await dialog.getByTestId('canned-item').nth(2).waitFor();
+    const [save] = await calls(page, 'save_canned_reply');
+    assert.deepEqual(save.args, {
+      id: null,
+      input: {
+        name: 'Reso',
+        shortcut: 'reso',
+        texts: {
+          it: 'Ciao {{contact.first_name}}, ecco l’etichetta per il reso.',
+          en: 'Hi {{contact.first_name}}, here is the return label.',
+        },
+      },
+    });
+    // Deleting asks once more.
+    const grazie = dialog.getByTestId('canned-item').filter({ hasText: 'Grazie' });
+    await grazie.getByTestId('canned-delete').click();
+    assert.equal((await calls(page, 'delete_canned_reply')).length, 0);
+    await grazie.getByRole('button', { name: /Eliminare “Grazie”/ }).click();
+    await page.waitForFunction(() =>
+      window.__sportelloMock.calls.some((c) => c.cmd === 'delete_canned_reply' && c.args.id === 2),
+    );
+    await dialog.getByTestId('canned-item').nth(1).waitFor();
+    assert.equal(await dialog.getByTestId('canned-item').count(), 2);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+
+    // The new one is there at once.
+    await composer.fill('');
+    await composer.focus();
+    await page.keyboard.type('/reso');
+    await picker.waitFor();
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() =>
+      document.querySelector('[data-testid=composer]')?.value.includes('reso.'),
+    );
+    assert.equal(await composer.inputValue(), `Ciao ${first}, ecco l’etichetta per il reso.`);
+    assert.equal(await page.getByTestId('canned-missing').count(), 0);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('WhatsApp: the "/" picker lists the approved templates; outside the 24 hours Ctrl+/ opens them', async () => {
+    const { page, context, errors } = await openApp(browser, server.url, { accounts: 'demo' });
+    await open(page, 10);
+    const composer = page.getByTestId('composer');
+    await composer.click();
+    await page.keyboard.type('/ordine_sp');
+    const picker = page.getByTestId('canned-picker');
+    await picker.getByText('Modelli WhatsApp approvati').waitFor();
+    const options = picker.getByTestId('canned-option');
+    assert.equal(await options.count(), 1);
+    assert.match(await options.first().textContent(), /ordine_spedito/);
+    await page.keyboard.press('Enter');
+    // The template picker takes over with that template chosen, its values to fill.
+    const select = page.getByTestId('template-select');
+    await select.waitFor();
+    assert.equal(await select.inputValue(), 'ordine_spedito|it');
+    assert.equal(await page.getByTestId('template-param').count(), 2);
+    assert.equal(await page.getByTestId('composer').count(), 0);
+
+    // Outside the window there is no text box: Ctrl+/ opens the picker with its own filter.
+    await open(page, 18);
+    await page.getByTestId('template-select').waitFor();
+    await page.locator('[data-testid=thread] h2').click();
+    await page.keyboard.press('Control+/');
+    await picker.waitFor();
+    assert.equal(await focused(page), 'canned-filter');
+    await picker.getByText('Fuori dalle 24 ore di WhatsApp').waitFor();
+    assert.equal(await picker.getByText('Spedizione').count(), 0, 'no free text here');
+    await page.keyboard.type('ci_sei');
+    assert.equal(await options.count(), 1);
+    await page.keyboard.press('Enter');
+    await picker.waitFor({ state: 'detached' });
+    await page.waitForFunction(
+      () => document.querySelector('[data-testid=template-select]')?.value === 'ci_sei_ancora|it',
+    );
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('shortcuts: j/k move, e closes, p, Shift+P, s with presets, t, r, n, ? cheat sheet; quiet while typing', async () => {
+    const { page, context, errors } = await openApp(browser, server.url, { accounts: 'demo' });
+    await page.getByTestId('conversation-row').first().waitFor();
+    const ids = await mock(page, () => [0, 1].map((i) => window.__sportelloMock.summaryAt(i).id));
+    const selected = () =>
+      page.evaluate(
+        () =>
+          document.querySelector('[data-testid=conversation-row][aria-current=true]')?.dataset
+            .conversation,
+      );
+    const waitSelected = (id) =>
+      page.waitForFunction(
+        (c) =>
+          document.querySelector('[data-testid=thread]')?.getAttribute('data-conversation') ===
+          String(c),
+        id,
+      );
+    await page.keyboard.press('j');
+    await waitSelected(ids[0]);
+    await page.keyboard.press('j');
+    await waitSelected(ids[1]);
+    assert.equal(await selected(), String(ids[1]));
+    await page.keyboard.press('k');
+    await waitSelected(ids[0]);
+    assert.equal(await selected(), String(ids[0]));
+    const thread = page.getByTestId('thread');
+
+    // e closes (and reopens), p waits for the customer, Shift+P pins.
+    await page.keyboard.press('e');
+    await thread.locator('[data-action=reopen]').waitFor();
+    assert.deepEqual((await calls(page, 'set_status')).at(-1).args, {
+      conversationId: ids[0],
+      status: 'closed',
+      snoozedUntil: null,
+    });
+    await page.keyboard.press('e');
+    await thread.locator('[data-action=close]').waitFor();
+    assert.equal((await calls(page, 'set_status')).at(-1).args.status, 'open');
+    await page.keyboard.press('p');
+    await page.waitForFunction(() =>
+      window.__sportelloMock.calls.some(
+        (c) => c.cmd === 'set_status' && c.args.status === 'pending',
+      ),
+    );
+    await page.keyboard.press('Shift+P');
+    await page.waitForFunction(() =>
+      window.__sportelloMock.calls.some((c) => c.cmd === 'set_pinned' && c.args.pinned === true),
+    );
+
+    // s opens the presets with the focus on the first; ↓ and Enter choose.
+    await page.keyboard.press('s');
+    await page.getByTestId('snooze-menu').waitFor();
+    assert.equal(
+      await page.evaluate(() => document.activeElement?.textContent?.trim()),
+      'Tra 1 ora',
+    );
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() =>
+      window.__sportelloMock.calls.some(
+        (c) => c.cmd === 'set_status' && c.args.status === 'snoozed',
+      ),
+    );
+    const snooze = (await calls(page, 'set_status')).at(-1).args;
+    const tomorrowNine = await page.evaluate(() => {
+      const d = new Date();
+      d.setDate(d.getDate() + 1);
+      d.setHours(9, 0, 0, 0);
+      return d.getTime();
+    });
+    assert.equal(snooze.snoozedUntil, tomorrowNine);
+
+    // ? shows the cheat sheet, built from the one shortcut table.
+    await page.keyboard.press('?');
+    const sheet = page.getByRole('dialog', { name: 'Scorciatoie da tastiera' });
+    await sheet.waitFor();
+    assert.equal(await sheet.locator('[data-shortcut]').count(), 16);
+    const next = await sheet.locator('[data-shortcut=next]').textContent();
+    assert.match(next, /J\s*oppure\s*↓\s*Conversazione successiva/);
+    assert.match(
+      await sheet.locator('[data-shortcut=template]').textContent(),
+      /Ctrl\s*\/\s*Risposte rapide/,
+    );
+    await page.keyboard.press('Escape');
+    await sheet.waitFor({ state: 'detached' });
+
+    // r goes to the reply box; typing there fires nothing; Esc leaves it; n makes a note.
+    const statusCalls = (await calls(page, 'set_status')).length;
+    await page.keyboard.press('r');
+    assert.equal(await focused(page), 'composer');
+    await page.keyboard.type('jkesp?t');
+    assert.equal(await page.getByTestId('composer').inputValue(), 'jkesp?t');
+    assert.equal((await calls(page, 'set_status')).length, statusCalls);
+    assert.equal(await page.getByRole('dialog').count(), 0);
+    await page.keyboard.press('Escape');
+    assert.notEqual(await focused(page), 'composer');
+    await page.keyboard.press('n');
+    assert.equal(await thread.locator('form.composer').getAttribute('data-mode'), 'note');
+    assert.equal(await focused(page), 'composer');
+    assert.equal(await page.getByTestId('composer').inputValue(), 'jkesp?t', 'the text stays');
+
+    // / (not typing) goes to the search box.
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('/');
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('type')), 'search');
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+});

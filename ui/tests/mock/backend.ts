@@ -322,14 +322,17 @@ export function createBackend(config: MockConfig, emit: Emit) {
         id: 1,
         name: 'Spedizione',
         shortcut: 'spedizione',
-        texts: { it: 'Ciao {{nome}}, il tuo ordine {{ordine}} è partito oggi.' },
+        texts: {
+          it: 'Ciao {{contact.first_name}}, il tuo ordine è partito oggi.\n{{agent.name}}',
+          en: 'Hi {{contact.first_name}}, your order shipped today.\n{{agent.name}}',
+        },
         updated_at: 0,
       },
       {
         id: 2,
         name: 'Grazie',
         shortcut: 'grazie',
-        texts: { it: 'Grazie {{nome}}, a presto!' },
+        texts: { it: 'Grazie {{contact.first_name|di cuore}}, a presto da {{shop.name}}!' },
         updated_at: 0,
       },
     ],
@@ -1038,10 +1041,11 @@ export function createBackend(config: MockConfig, emit: Emit) {
       const note = message(detail.conversation, {
         direction: 'outbound',
         kind: 'note',
-        sender_name: 'Tu',
-        text: a.text as string,
+        // As the core: the care settings' agent name, stored as received (never sent).
+        sender_name: store.care.agent_name,
+        text: (a.text as string).trim(),
         sent_at: Date.now(),
-        delivery: 'sent',
+        delivery: 'received',
         is_read: true,
         has_raw: false,
       } as Partial<Message>);
@@ -1064,14 +1068,36 @@ export function createBackend(config: MockConfig, emit: Emit) {
     render_canned_reply: (a): RenderedTemplate => {
       const reply = store.canned.find((c) => c.id === a.id);
       if (!reply) throw { code: 'not_found', message: 'canned reply' };
-      const language = (a.language as string | null) ?? 'it';
-      const text = reply.texts[language] ?? Object.values(reply.texts)[0] ?? '';
+      // The core's rules (core/src/templates.rs): the asked language, else Italian; a
+      // variable with no value takes its fallback, else a visible marker listed in `missing`.
+      const language = [a.language as string | null, 'it', 'en'].find(
+        (l) => l && reply.texts[l],
+      ) as string;
+      const text = reply.texts[language] ?? '';
       const conv = a.conversationId ? summary(a.conversationId as number) : null;
+      const named = conv && conv.contact_name !== conv.contact_handle ? conv.contact_name : '';
+      const values: Record<string, string> = {
+        'contact.first_name': named.split(' ')[0] ?? '',
+        'contact.name': named,
+        'shop.name': store.care.shop_name,
+        'agent.name': store.care.agent_name,
+        'conversation.subject': conv?.subject ?? '',
+      };
+      const labels: Record<string, [string, string]> = {
+        'contact.first_name': ['nome', 'first name'],
+        'contact.name': ['nome cliente', 'customer name'],
+        'shop.name': ['nome negozio', 'shop name'],
+        'agent.name': ['tuo nome', 'your name'],
+        'conversation.subject': ['oggetto', 'subject'],
+      };
       const missing: string[] = [];
-      const out = text.replace(/\{\{(\w+)\}\}/g, (_, name: string) => {
-        if (name === 'nome' && conv) return conv.contact_name.split(' ')[0];
-        missing.push(name);
-        return `[${name}]`;
+      const out = text.replace(/\{\{([^}|]+)(?:\|([^}]*))?\}\}/g, (_, raw: string, fallback) => {
+        const name = raw.trim();
+        const value = values[name]?.trim();
+        if (value) return value;
+        if (fallback?.trim()) return fallback.trim();
+        if (!missing.includes(name)) missing.push(name);
+        return `[${labels[name]?.[language === 'en' ? 1 : 0] ?? name}]`;
       });
       return { text: out, language, missing };
     },

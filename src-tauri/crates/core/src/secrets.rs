@@ -38,6 +38,15 @@ pub fn get(installation: &str, account_id: i64, key: &str) -> Result<String> {
         .map_err(keyring_error)
 }
 
+/// Like [`get`], but a secret that was never saved (or was removed) is `None`, not an error.
+pub fn get_optional(installation: &str, account_id: i64, key: &str) -> Result<Option<String>> {
+    match entry(installation, account_id, key)?.get_password() {
+        Ok(v) => Ok(Some(v)),
+        Err(keyring::Error::NoEntry) => Ok(None),
+        Err(e) => Err(keyring_error(e)),
+    }
+}
+
 /// Removes a secret; a secret that is already gone is not an error.
 pub fn delete(installation: &str, account_id: i64, key: &str) -> Result<()> {
     match entry(installation, account_id, key)?.delete_credential() {

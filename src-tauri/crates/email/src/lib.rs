@@ -12,6 +12,7 @@ mod imap;
 mod import;
 pub mod mime;
 mod oauth;
+mod oauth_flow;
 mod presets;
 mod remote;
 mod settings;
@@ -28,7 +29,11 @@ use sportello_core::{Error, Result, Store, secrets};
 pub use imap::{BatchLimits, FolderRole, MailFolder, SyncTuning};
 pub use import::{IMPORTED_NAME, ImportReport, MboxReader, import_paths, imported_account};
 pub use mime::{parse_message, sanitize_html};
-pub use oauth::{Login, xoauth2_response};
+pub use oauth::{
+    ACCESS_TOKEN_KEY, AccessToken, CLIENT_SECRET_KEY, Login, OAuthProvider, OAuthSession,
+    OAuthSettings, REFRESH_MARGIN, REFRESH_TOKEN_KEY, Tokens, store_tokens, xoauth2_response,
+};
+pub use oauth_flow::{BrowserSignIn, SIGN_IN_TIMEOUT, SignedIn, address_from_id_token};
 pub use presets::{AuthKind, ProviderPreset, preset, preset_for_address, presets};
 pub use settings::{EmailAccountInput, EmailSettings, Security, is_loopback};
 pub use smtp::{BuiltMessage, build_reply};
@@ -64,6 +69,160 @@ pub fn add_account(store: &Store, input: &EmailAccountInput) -> Result<Account> 
 }
 
 /// Logs in to the IMAP server and authenticates to the SMTP server, storing nothing.
+/// What the browser sign-in needs to add an account (Gmail, Microsoft).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct OAuthAccountInput {
+    pub name: String,
+    pub provider: AuthKind,
+    /// The address typed in the form: pre-fills the provider's page; the account gets the
+    /// address the provider actually signed in.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// Replaces the provider's sign-in server (see [`OAuthSettings::auth_base`]).
+    #[serde(default)]
+    pub auth_base: Option<String>,
+    /// Replaces the built-in client id.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Google desktop clients' (non-secret) client secret; kept in the keyring.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+}
+
+impl OAuthAccountInput {
+    fn oauth_settings(&self) -> OAuthSettings {
+        let clean = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(String::from)
+        };
+        OAuthSettings {
+            provider: self.provider,
+            auth_base: clean(&self.auth_base),
+            client_id: clean(&self.client_id),
+        }
+    }
+}
+
+/// The servers of a browser sign-in provider: its preset (Gmail, Outlook/Microsoft 365).
+pub fn oauth_servers(provider: AuthKind) -> Result<EmailSettings> {
+    let preset = presets()
+        .into_iter()
+        .find(|p| p.auth == provider && provider != AuthKind::Password)
+        .ok_or_else(|| Error::invalid("a password account has no browser sign-in"))?;
+    Ok(EmailSettings {
+        local: false,
+        imap_host: preset.imap_host,
+        imap_port: preset.imap_port,
+        imap_security: preset.imap_security,
+        smtp_host: preset.smtp_host,
+        smtp_port: preset.smtp_port,
+        smtp_security: preset.smtp_security,
+        username: String::new(),
+        ca_file: None,
+        folders: Vec::new(),
+        oauth: None,
+    })
+}
+
+/// Starts a new account's browser sign-in: open [`BrowserSignIn::url`], then
+/// [`BrowserSignIn::finish`] and [`add_oauth_account`].
+pub async fn start_oauth_sign_in(input: &OAuthAccountInput) -> Result<BrowserSignIn> {
+    BrowserSignIn::start(
+        &input.oauth_settings(),
+        input.client_secret.as_deref(),
+        input.address.as_deref(),
+    )
+    .await
+}
+
+/// Stores an account signed in in the browser: its settings (`servers`, default the
+/// provider's preset) and its tokens, only in the keyring. If the keyring refuses, the
+/// account is removed again.
+pub fn add_oauth_account(
+    store: &Store,
+    input: &OAuthAccountInput,
+    servers: Option<EmailSettings>,
+    signed: &SignedIn,
+) -> Result<Account> {
+    let address = signed
+        .address
+        .clone()
+        .or_else(|| {
+            input
+                .address
+                .as_deref()
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(String::from)
+        })
+        .ok_or_else(|| {
+            Error::invalid("the provider did not say which address signed in: type the address")
+        })?;
+    let mut settings = match servers {
+        Some(s) => s,
+        None => oauth_servers(input.provider)?,
+    };
+    settings.username = address.clone();
+    settings.oauth = Some(input.oauth_settings());
+    let name = match input.name.trim() {
+        "" => address.as_str(),
+        name => name,
+    };
+    let account = store.add_account(ChannelKind::Email, name, &address, &settings.to_json())?;
+    let saved = (|| {
+        store_tokens(store.installation_id(), account.id, &signed.tokens)?;
+        if let Some(secret) = input.client_secret.as_deref().filter(|s| !s.is_empty()) {
+            secrets::set(
+                store.installation_id(),
+                account.id,
+                CLIENT_SECRET_KEY,
+                secret,
+            )?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = saved {
+        for key in [ACCESS_TOKEN_KEY, REFRESH_TOKEN_KEY, CLIENT_SECRET_KEY] {
+            let _ = secrets::delete(store.installation_id(), account.id, key);
+        }
+        if let Err(remove) = store.remove_account(account.id) {
+            tracing::error!(
+                account = account.id,
+                "could not remove the half-added account: {remove}"
+            );
+        }
+        return Err(e);
+    }
+    Ok(account)
+}
+
+/// Starts the browser sign-in again for an account whose sign-in expired or was revoked;
+/// then [`BrowserSignIn::finish`] and [`finish_sign_in_again`]. The account and its mail stay.
+pub async fn start_sign_in_again(store: &Store, account: &Account) -> Result<BrowserSignIn> {
+    let settings = EmailSettings::from_json(&account.settings)?;
+    let oauth = settings.oauth.ok_or_else(|| {
+        Error::invalid("this account signs in with a password: change it in the account")
+    })?;
+    let secret = secrets::get_optional(store.installation_id(), account.id, CLIENT_SECRET_KEY)?;
+    BrowserSignIn::start(&oauth, secret.as_deref(), Some(&account.address)).await
+}
+
+/// Keeps the new sign-in's tokens, if it signed in the account's own address.
+pub fn finish_sign_in_again(store: &Store, account: &Account, signed: &SignedIn) -> Result<()> {
+    if let Some(address) = &signed.address
+        && !address.eq_ignore_ascii_case(account.address.trim())
+    {
+        return Err(Error::invalid(format!(
+            "you signed in as {address}, but this account is {}: sign in with that address",
+            account.address
+        )));
+    }
+    store_tokens(store.installation_id(), account.id, &signed.tokens)
+}
+
 pub async fn test_settings(input: &EmailAccountInput) -> Result<()> {
     let settings = input.validate()?;
     let login = Login::Password(input.password.clone());
@@ -111,10 +270,16 @@ pub fn open(store: &Store, account: &Account) -> Result<Option<Arc<dyn Channel>>
 }
 
 /// An email account's connection details. Implements [`Channel`].
+/// How an [`EmailChannel`] signs in.
+enum Secret {
+    Password(String),
+    OAuth(OAuthSession),
+}
+
 pub struct EmailChannel {
     account: Account,
     settings: EmailSettings,
-    password: String,
+    secret: Secret,
     tuning: SyncTuning,
     memory: imap::SyncMemory,
     /// Where a sent reply's follow-ups (`\Answered`, the copy in Sent) are queued.
@@ -144,6 +309,12 @@ impl EmailChannel {
             return Ok(None);
         }
         let password = secrets::get(store.installation_id(), account.id, PASSWORD_KEY)?;
+        if let Some(oauth) = settings.oauth.clone() {
+            let session = OAuthSession::new(store.installation_id(), account.id, oauth);
+            let mut channel = EmailChannel::new(account.clone(), settings, String::new());
+            channel.secret = Secret::OAuth(session);
+            return Ok(Some(channel.with_store(store.clone())));
+        }
         Ok(Some(
             EmailChannel::new(account.clone(), settings, password).with_store(store.clone()),
         ))
@@ -153,7 +324,7 @@ impl EmailChannel {
         EmailChannel {
             account,
             settings,
-            password,
+            secret: Secret::Password(password),
             tuning: SyncTuning::default(),
             memory: imap::SyncMemory::default(),
             store: None,
@@ -184,7 +355,12 @@ impl EmailChannel {
     }
 
     async fn login(&self) -> Result<Login> {
-        Ok(Login::Password(self.password.clone()))
+    /// What the next connection signs in with; an OAuth2 access token is refreshed first when
+    /// it has less than [`REFRESH_MARGIN`] left.
+        match &self.secret {
+            Secret::Password(p) => Ok(Login::Password(p.clone())),
+            Secret::OAuth(session) => Ok(Login::Bearer(session.access_token().await?)),
+        }
     }
 }
 

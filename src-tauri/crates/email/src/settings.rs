@@ -66,6 +66,9 @@ pub struct EmailSettings {
     /// Folders to sync. Empty: INBOX and the Sent folder the server advertises.
     #[serde(default)]
     pub folders: Vec<String>,
+    /// Set for accounts that sign in in the browser (OAuth2, XOAUTH2) instead of a password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth: Option<crate::oauth::OAuthSettings>,
 }
 
 impl EmailSettings {
@@ -81,6 +84,7 @@ impl EmailSettings {
             username: String::new(),
             ca_file: None,
             folders: Vec::new(),
+            oauth: None,
         }
     }
 
@@ -129,6 +133,7 @@ impl EmailAccountInput {
             username,
             ca_file,
             folders: Vec::new(),
+            oauth: None,
         })
     }
 }

@@ -326,9 +326,12 @@ export const en: Catalogue = {
   'canned.shortcut': 'Shortcut (typed after /)',
   'canned.text.it': 'Italian text',
   'canned.text.en': 'English text',
-  'canned.variables': 'You can use: {list}. A missing value shows as a placeholder to fill in.',
+  'canned.variables':
+    'Variables (click to insert where you write): a missing value shows as a placeholder to fill in.',
   'canned.required': 'A name and at least one text are needed.',
   'canned.back': 'Back to the list',
+  'canned.editShort': 'Edit',
+  'canned.deleteShort': 'Delete',
 
   'shortcuts.title': 'Keyboard shortcuts',
   'shortcuts.intro': 'Single keys do not work while you type in a box: press Esc to leave it.',

@@ -328,9 +328,12 @@ export const it = {
   'canned.shortcut': 'Scorciatoia (da scrivere dopo /)',
   'canned.text.it': 'Testo in italiano',
   'canned.text.en': 'Testo in inglese',
-  'canned.variables': 'Puoi usare: {list}. Se manca un valore compare un segnaposto da completare.',
+  'canned.variables':
+    'Variabili (clic per inserirle dove scrivi): se manca un valore compare un segnaposto da completare.',
   'canned.required': 'Servono un nome e almeno un testo.',
   'canned.back': 'Torna all’elenco',
+  'canned.editShort': 'Modifica',
+  'canned.deleteShort': 'Elimina',
 
   'shortcuts.title': 'Scorciatoie da tastiera',
   'shortcuts.intro':
