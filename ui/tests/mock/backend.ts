@@ -947,7 +947,12 @@ export function createBackend(config: MockConfig, emit: Emit) {
       return {
         inbox: count('inbox'),
         waiting: count('waiting'),
-        overdue: 0,
+        overdue: all.filter(
+          (c) =>
+            c.status === 'open' &&
+            c.waiting_since !== null &&
+            c.waiting_since < Date.now() - store.care.sla_minutes * MINUTE,
+        ).length,
         pending: count('pending'),
         snoozed: count('snoozed'),
         closed: count('closed'),

@@ -34,6 +34,9 @@ export const en: Catalogue = {
   'sidebar.settings': 'Settings',
   'sidebar.open': 'Open the menu',
   'sidebar.refreshAll': 'Refresh all accounts',
+  'sidebar.overdue.one': '{count} past the response target',
+  'sidebar.overdue.many': '{count} past the response target',
+  'sidebar.overdue.other': '{count} past the response target',
   'sidebar.channels': 'Channels',
 
   'savedViews.title': 'Saved views',

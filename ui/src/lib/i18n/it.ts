@@ -33,6 +33,9 @@ export const it = {
   'sidebar.settings': 'Impostazioni',
   'sidebar.open': 'Apri il menu',
   'sidebar.refreshAll': 'Aggiorna tutti gli account',
+  'sidebar.overdue.one': '{count} oltre l’obiettivo di risposta',
+  'sidebar.overdue.many': '{count} oltre l’obiettivo di risposta',
+  'sidebar.overdue.other': '{count} oltre l’obiettivo di risposta',
   'sidebar.channels': 'Canali',
 
   'savedViews.title': 'Viste salvate',
