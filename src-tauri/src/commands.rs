@@ -12,6 +12,7 @@ use sportello_core::store::{
     CannedReply, CannedReplyInput, CareReport, ConversationFilter, ConversationPage,
     ConversationQuery, SavedView, ViewCounts,
 };
+use sportello_core::store::{ContactDetail, ContactSuggestion, MergeRecord, Tag};
 use sportello_core::templates::RenderedTemplate;
 use sportello_core::{Error, Result};
 use sportello_email::{EmailAccountInput, ProviderPreset};
@@ -298,6 +299,91 @@ pub fn care_report(app: State<App>, from: i64, to: i64) -> Result<CareReport> {
 #[tauri::command]
 pub fn export_report_csv(app: State<App>, from: i64, to: i64, path: String) -> Result<String> {
     sportello_core::store::write_report_csv(&app.store.care_report(from, to)?, path.as_ref())
+}
+
+/// The contact panel of a conversation (`null`: the conversation has no contact).
+#[tauri::command]
+pub fn conversation_contact(
+    app: State<App>,
+    conversation_id: i64,
+) -> Result<Option<ContactDetail>> {
+    app.store.conversation_contact(conversation_id)
+}
+
+/// Contacts that are likely the same person: for one contact, or everyone (`null`).
+#[tauri::command]
+pub fn contact_suggestions(
+    app: State<App>,
+    contact_id: Option<i64>,
+) -> Result<Vec<ContactSuggestion>> {
+    app.store.contact_suggestions(contact_id)
+}
+
+/// "Not the same person": the pair is no longer suggested.
+#[tauri::command]
+pub fn dismiss_suggestion(app: State<App>, contact_id: i64, other_id: i64) -> Result<()> {
+    app.store.dismiss_suggestion(contact_id, other_id)
+}
+
+/// Moves `merged_id`'s identities, conversations and tags to `survivor_id`; undoable.
+#[tauri::command]
+pub fn merge_contacts(app: State<App>, survivor_id: i64, merged_id: i64) -> Result<MergeRecord> {
+    app.store.merge_contacts(survivor_id, merged_id)
+}
+
+/// Puts back exactly what a merge changed.
+#[tauri::command]
+pub fn undo_merge(app: State<App>, merge_id: i64) -> Result<MergeRecord> {
+    app.store.undo_merge(merge_id)
+}
+
+#[tauri::command]
+pub fn rename_contact(app: State<App>, contact_id: i64, name: String) -> Result<()> {
+    app.store.rename_contact(contact_id, &name)
+}
+
+#[tauri::command]
+pub fn set_contact_notes(app: State<App>, contact_id: i64, notes: String) -> Result<()> {
+    app.store.set_contact_notes(contact_id, &notes)
+}
+
+#[tauri::command]
+pub fn list_tags(app: State<App>) -> Result<Vec<Tag>> {
+    app.store.tags()
+}
+
+/// Creates a tag (`#rrggbb` colour), or returns the existing one with that name.
+#[tauri::command]
+pub fn create_tag(app: State<App>, name: String, color: String) -> Result<Tag> {
+    app.store.create_tag(&name, &color)
+}
+
+/// Renames and/or recolours a tag.
+#[tauri::command]
+pub fn update_tag(app: State<App>, id: i64, name: String, color: String) -> Result<Tag> {
+    app.store.update_tag(id, &name, &color)
+}
+
+#[tauri::command]
+pub fn delete_tag(app: State<App>, id: i64) -> Result<()> {
+    app.store.delete_tag(id)
+}
+
+/// Puts a tag on a conversation (`on`) or takes it off.
+#[tauri::command]
+pub fn tag_conversation(
+    app: State<App>,
+    conversation_id: i64,
+    tag_id: i64,
+    on: bool,
+) -> Result<()> {
+    app.store.tag_conversation(conversation_id, tag_id, on)
+}
+
+/// Puts a tag on a contact (`on`) or takes it off.
+#[tauri::command]
+pub fn tag_contact(app: State<App>, contact_id: i64, tag_id: i64, on: bool) -> Result<()> {
+    app.store.tag_contact(contact_id, tag_id, on)
 }
 
 /// Closes the conversation and moves its mail to the account's archive folder (next sync).

@@ -798,6 +798,228 @@ describe('chat channels', () => {
   });
 });
 
+describe('customer care: tags and contacts', () => {
+  // The customer panel needs a wide window (below 1440 px the thread keeps all the width).
+  const wide = { viewport: { width: 1500, height: 900 } };
+
+  test('tag a conversation: create with a colour, the chip shows on the row and in the header; type to filter; untag', async () => {
+    const { page, context, errors } = await openApp(browser, server.url, { accounts: 'demo' });
+    await page.getByTestId('conversation-row').first().click();
+    const thread = page.getByTestId('thread');
+    await thread.waitFor();
+    assert.equal(await thread.getByTestId('thread-tags').count(), 0);
+
+    await thread.locator('[data-action=tag]').click();
+    const picker = page.getByRole('dialog', { name: 'Etichette' });
+    await picker.waitFor();
+    await picker.getByText('Ancora nessuna etichetta').waitFor();
+    // The filter has the focus: typing a new name offers to create it, with a colour.
+    await page.keyboard.type('VIP');
+    await picker.getByTestId('tag-create').waitFor();
+    await picker.getByRole('radio', { name: 'Viola' }).check();
+    await picker.getByTestId('tag-filter').press('Enter');
+    await picker.locator('[data-testid=tag-option][data-tag="1"]:checked').waitFor();
+    const [created] = await calls(page, 'create_tag');
+    assert.deepEqual(created.args, { name: 'VIP', color: '#7e3fd1' });
+    const [tagged] = await calls(page, 'tag_conversation');
+    assert.deepEqual(tagged.args, { conversationId: 1, tagId: 1, on: true });
+
+    // A second tag, created with the button (and put on the conversation too).
+    await picker.getByTestId('tag-filter').fill('Reso');
+    await picker.getByTestId('tag-create').click();
+    await picker.locator('[data-testid=tag-option][data-tag="2"]:checked').waitFor();
+    // Type to filter: only the matching tag is listed.
+    await picker.getByTestId('tag-filter').fill('vi');
+    await page.waitForFunction(
+      () => document.querySelectorAll('[data-testid=tag-option]').length === 1,
+    );
+    await page.keyboard.press('Escape');
+    await picker.waitFor({ state: 'detached' });
+
+    // The chip, with the tag's colour and name, in the header and on the row.
+    const chip = thread.getByTestId('thread-tags').locator('[data-tag="1"]');
+    assert.equal(await chip.textContent().then((s) => s.trim()), 'VIP');
+    assert.equal(await chip.evaluate((el) => el.style.getPropertyValue('--tag')), '#7e3fd1');
+    const row = page.locator('[data-testid=conversation-row][data-conversation="1"]');
+    await row.locator('[data-testid=row-tags] [data-tag="1"]').waitFor();
+    await row.locator('[data-testid=row-tags] [data-tag="2"]').waitFor();
+    // Screen readers hear the names, in the tag list's order (by name).
+    assert.match(await row.textContent(), /Etichette: Reso, VIP/);
+
+    // The sidebar lists the tag with its count of open conversations; it filters the list.
+    const tagView = page.locator('[data-tag-filter="1"]');
+    await tagView.locator('[data-testid=view-count]').waitFor();
+    assert.match(await tagView.textContent(), /VIP\s*1\b/);
+    await tagView.click();
+    await page.waitForFunction(
+      () => document.querySelectorAll('[data-testid=conversation-row]').length === 1,
+    );
+    assert.equal((await calls(page, 'list_conversations_filtered')).at(-1).args.filter.tag_id, 1);
+
+    // Enter on the exact name takes the tag off again.
+    await thread.locator('[data-action=tag]').click();
+    await picker.getByTestId('tag-filter').fill('vip');
+    await picker.getByTestId('tag-filter').press('Enter');
+    await picker.locator('[data-testid=tag-option][data-tag="1"]:not(:checked)').waitFor();
+    assert.deepEqual((await calls(page, 'tag_conversation')).at(-1).args, {
+      conversationId: 1,
+      tagId: 1,
+      on: false,
+    });
+    await page.keyboard.press('Escape');
+    await thread
+      .getByTestId('thread-tags')
+      .locator('[data-tag="1"]')
+      .waitFor({ state: 'detached' });
+    await row.locator('[data-tag="1"]').waitFor({ state: 'detached' });
+    await thread.getByTestId('thread-tags').locator('[data-tag="2"]').waitFor();
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('merge a "likely the same customer" suggestion: both identities, Undo restores; Separate unmerges', async () => {
+    const { page, context, errors } = await openApp(
+      browser,
+      server.url,
+      { accounts: 'demo' },
+      wide,
+    );
+    const [first, second] = await mock(page, () => [
+      window.__sportelloMock.summaryAt(0),
+      window.__sportelloMock.summaryAt(1),
+    ]);
+    await page.getByTestId('conversation-row').first().click();
+    const panel = page.getByTestId('contact-panel');
+    const identities = panel.getByTestId('contact-identities').locator('li');
+    const suggestion = panel.getByTestId('contact-suggestion');
+    await suggestion.waitFor();
+    assert.match(await suggestion.textContent(), new RegExp(second.contact_name));
+    assert.match(await suggestion.textContent(), /compare nei messaggi/);
+    assert.equal(await identities.count(), 1);
+    assert.match(await panel.textContent(), /Cliente da/);
+    assert.match(await panel.textContent(), /Ultimo contatto/);
+
+    await suggestion.locator('[data-action=merge]').click();
+    await page.waitForFunction(
+      () =>
+        document.querySelectorAll('[data-testid=contact-identities] li').length === 2 &&
+        document.querySelectorAll('[data-testid=timeline-item]').length === 2,
+    );
+    assert.deepEqual((await calls(page, 'merge_contacts'))[0].args, {
+      survivorId: 1,
+      mergedId: 2,
+    });
+    const values = await identities.allTextContents();
+    assert.ok(values.some((v) => v.includes(first.contact_handle)));
+    assert.ok(values.some((v) => v.includes(second.contact_handle)));
+    assert.equal(await suggestion.count(), 0);
+    // The other conversation now belongs to this customer: its row shows the survivor's name.
+    const otherRow = page.locator('[data-testid=conversation-row][data-conversation="2"]');
+    await page.waitForFunction(
+      (name) =>
+        document
+          .querySelector('[data-testid=conversation-row][data-conversation="2"]')
+          ?.textContent?.includes(name),
+      first.contact_name,
+    );
+
+    // Undo in the toast puts everything back.
+    const toast = page.locator('.toast', { hasText: 'Ho unito' });
+    await toast.getByTestId('toast-action').click();
+    await page.waitForFunction(
+      () => document.querySelectorAll('[data-testid=contact-identities] li').length === 1,
+    );
+    assert.deepEqual((await calls(page, 'undo_merge'))[0].args, { mergeId: 1 });
+    await suggestion.waitFor();
+    await page.waitForFunction(
+      (name) =>
+        document
+          .querySelector('[data-testid=conversation-row][data-conversation="2"]')
+          ?.textContent?.includes(name),
+      second.contact_name,
+    );
+    assert.match(await otherRow.textContent(), new RegExp(second.contact_name));
+
+    // Merged again, then separated from the panel's list of merges.
+    await suggestion.locator('[data-action=merge]').click();
+    const merged = panel.getByTestId('contact-merge');
+    await merged.waitFor();
+    assert.match(await merged.textContent(), new RegExp(second.contact_name));
+    await merged.locator('[data-action=unmerge]').click();
+    await page.waitForFunction(
+      () =>
+        document.querySelectorAll('[data-testid=contact-identities] li').length === 1 &&
+        !document.querySelector('[data-testid=contact-merge]'),
+    );
+    assert.deepEqual((await calls(page, 'undo_merge')).at(-1).args, { mergeId: 2 });
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('the timeline opens another conversation of the customer; rename and notes are saved', async () => {
+    const { page, context, errors } = await openApp(
+      browser,
+      server.url,
+      { accounts: 'demo' },
+      wide,
+    );
+    await page.getByTestId('conversation-row').first().click();
+    const panel = page.getByTestId('contact-panel');
+    await panel.getByTestId('contact-suggestion').locator('[data-action=merge]').click();
+    const items = panel.getByTestId('timeline-item');
+    await page.waitForFunction(
+      () => document.querySelectorAll('[data-testid=timeline-item]').length === 2,
+    );
+    // Newest activity first, the open conversation marked; each shows its channel.
+    assert.deepEqual(
+      await items.evaluateAll((els) => els.map((el) => el.getAttribute('data-conversation'))),
+      ['1', '2'],
+    );
+    assert.equal(await items.first().getAttribute('aria-current'), 'true');
+    assert.equal(
+      await items.nth(1).locator('[data-channel]').getAttribute('data-channel'),
+      'whatsapp',
+    );
+
+    await items.nth(1).click();
+    await page.locator('[data-testid=thread][data-conversation="2"]').waitFor();
+    await page.waitForFunction(
+      () =>
+        document
+          .querySelector('[data-testid=timeline-item][data-conversation="2"]')
+          ?.getAttribute('aria-current') === 'true',
+    );
+    // Still the same customer, with both ways to reach them.
+    assert.equal(await panel.getByTestId('contact-identities').locator('li').count(), 2);
+
+    await panel.locator('[data-action=rename-contact]').click();
+    await panel.getByTestId('contact-name-input').fill('Marco Greco (negozio Pisa)');
+    await panel.getByTestId('contact-name-input').press('Enter');
+    await panel.getByRole('heading', { name: 'Marco Greco (negozio Pisa)' }).waitFor();
+    assert.deepEqual((await calls(page, 'rename_contact'))[0].args, {
+      contactId: 1,
+      name: 'Marco Greco (negozio Pisa)',
+    });
+    await page.waitForFunction(() =>
+      document
+        .querySelector('[data-testid=conversation-row][data-conversation="2"]')
+        ?.textContent?.includes('negozio Pisa'),
+    );
+
+    await panel.getByTestId('contact-notes').fill('Preferisce WhatsApp dopo le 18.');
+    await panel.getByTestId('contact-notes').blur();
+    await page.waitForFunction(() =>
+      window.__sportelloMock.calls.some((c) => c.cmd === 'set_contact_notes'),
+    );
+    assert.deepEqual((await calls(page, 'set_contact_notes'))[0].args, {
+      contactId: 1,
+      notes: 'Preferisce WhatsApp dopo le 18.',
+    });
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+});
+
 describe('search', () => {
   test('hits are highlighted with <mark>, and markup in a snippet stays text', async () => {
     const { page, context, errors } = await openApp(browser, server.url, { accounts: 'demo' });

@@ -37,6 +37,8 @@ import type {
   ViewCounts,
   WhatsAppInput,
 } from '../../src/lib/ipc/types';
+import { createContacts } from './contacts';
+export { CONTACT_DEMO } from './contacts';
 
 export type MockConfig = {
   /** 'none' starts like a new install; 'demo' has a few accounts in several states. */
@@ -397,6 +399,8 @@ export function createBackend(config: MockConfig, emit: Emit) {
     if (f.account_id !== undefined && f.account_id !== null && c.account_id !== f.account_id)
       return false;
     if (f.contact_id !== undefined && f.contact_id !== null && c.contact_id !== f.contact_id)
+      return false;
+    if (f.tag_id !== undefined && f.tag_id !== null && !(c.tag_ids ?? []).includes(f.tag_id))
       return false;
     if (f.tag_id !== undefined && f.tag_id !== null && !(c.tag_ids ?? []).includes(f.tag_id))
       return false;
@@ -790,7 +794,17 @@ export function createBackend(config: MockConfig, emit: Emit) {
     );
   }
 
+  const contacts = createContacts({
+    now,
+    order: () => store.order,
+    summary,
+    thread,
+    touch,
+    change,
+  });
+
   const handlers: Record<string, (args: Record<string, unknown>) => unknown> = {
+    ...contacts.handlers,
     app_info: () => ({ ...store.info, startup_error: config.startupError ?? null }),
     get_settings: () => store.settings,
     update_settings: (a) => {
@@ -966,7 +980,7 @@ export function createBackend(config: MockConfig, emit: Emit) {
           id: x.id,
           count: all.filter((c) => c.account_id === x.id && c.status === 'open').length,
         })),
-        tags: [],
+        tags: contacts.tagCounts(),
         saved: store.views.map((v) => ({
           id: v.id,
           count: all.filter((c) => matches(c, v.filter)).length,
@@ -1112,7 +1126,8 @@ export function createBackend(config: MockConfig, emit: Emit) {
       const id = a.conversationId as number;
       if (id < 1 || !store.order.includes(id))
         throw { code: 'not_found', message: `conversation ${id}` };
-      return thread(id);
+      const detail = thread(id);
+      return { ...detail, contact: contacts.contactOf(id) ?? detail.contact };
     },
     mark_read: (a) => {
       const id = a.conversationId as number;

@@ -109,6 +109,11 @@ export function fullDateTime(ms: number): string {
   return dateFormat({ dateStyle: 'full', timeStyle: 'short' }).format(ms);
 }
 
+/** "12 mar 2025": a day without its time (first seen, merged on). */
+export function mediumDate(ms: number): string {
+  return dateFormat({ dateStyle: 'medium' }).format(ms);
+}
+
 export function sameDay(a: number, b: number): boolean {
   return startOfDay(a) === startOfDay(b);
 }

@@ -10,6 +10,10 @@ import type { AppInfo } from './bindings/AppInfo';
 import type { Change } from './bindings/Change';
 import type { ChatDetails } from './bindings/ChatDetails';
 import type { ConversationDetail } from './bindings/ConversationDetail';
+import type { ContactDetail } from './bindings/ContactDetail';
+import type { ContactSuggestion } from './bindings/ContactSuggestion';
+import type { MergeRecord } from './bindings/MergeRecord';
+import type { Tag } from './bindings/Tag';
 import type { CannedReply } from './bindings/CannedReply';
 import type { CannedReplyInput } from './bindings/CannedReplyInput';
 import type { CareReport } from './bindings/CareReport';
@@ -175,6 +179,38 @@ export const pickSavePath = (title: string, defaultPath: string, filterName: str
 /** Closes an email conversation and moves its mail to the archive folder. */
 export const archiveConversation = (conversationId: number) =>
   call<number>('archive_conversation', { conversationId });
+// Contacts: one customer across channels.
+/** The contact panel of a conversation; `null` when the conversation has no contact. */
+export const conversationContact = (conversationId: number) =>
+  call<ContactDetail | null>('conversation_contact', { conversationId });
+/** Contacts that are likely the same person: for one contact, or everyone (`null`). */
+export const contactSuggestions = (contactId: number | null) =>
+  call<ContactSuggestion[]>('contact_suggestions', { contactId });
+/** "Not the same person": the pair is no longer suggested. */
+export const dismissSuggestion = (contactId: number, otherId: number) =>
+  call<null>('dismiss_suggestion', { contactId, otherId });
+/** `mergedId`'s identities, conversations and tags move to `survivorId`; `undoMerge` puts them back. */
+export const mergeContacts = (survivorId: number, mergedId: number) =>
+  call<MergeRecord>('merge_contacts', { survivorId, mergedId });
+export const undoMerge = (mergeId: number) => call<MergeRecord>('undo_merge', { mergeId });
+export const renameContact = (contactId: number, name: string) =>
+  call<null>('rename_contact', { contactId, name });
+export const setContactNotes = (contactId: number, notes: string) =>
+  call<null>('set_contact_notes', { contactId, notes });
+
+// Tags: coloured labels on conversations and contacts.
+export const listTags = () => call<Tag[]>('list_tags');
+/** `color` is `#rrggbb`; an existing tag with the same name is returned as it is. */
+export const createTag = (name: string, color: string) => call<Tag>('create_tag', { name, color });
+/** Renames and/or recolours. */
+export const updateTag = (id: number, name: string, color: string) =>
+  call<Tag>('update_tag', { id, name, color });
+export const deleteTag = (id: number) => call<null>('delete_tag', { id });
+export const tagConversation = (conversationId: number, tagId: number, on: boolean) =>
+  call<null>('tag_conversation', { conversationId, tagId, on });
+export const tagContact = (contactId: number, tagId: number, on: boolean) =>
+  call<null>('tag_contact', { contactId, tagId, on });
+
 export const listCannedReplies = () => call<CannedReply[]>('list_canned_replies');
 export const saveCannedReply = (id: number | null, input: CannedReplyInput) =>
   call<CannedReply>('save_canned_reply', { id, input });

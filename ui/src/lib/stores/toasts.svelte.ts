@@ -2,7 +2,16 @@
 
 import { describeError } from '$lib/util/errors';
 
-export type Toast = { id: number; text: string; detail?: string; kind: 'info' | 'error' };
+/** A button on the toast (e.g. Undo); clicking it runs `run` and dismisses the toast. */
+export type ToastAction = { label: string; run: () => void };
+
+export type Toast = {
+  id: number;
+  text: string;
+  detail?: string;
+  kind: 'info' | 'error';
+  action?: ToastAction;
+};
 
 class Toasts {
   items = $state<Toast[]>([]);
@@ -21,8 +30,9 @@ function push(toast: Omit<Toast, 'id'>, ms: number) {
   setTimeout(() => dismissToast(id), ms);
 }
 
-export function notify(text: string) {
-  push({ text, kind: 'info' }, 5000);
+export function notify(text: string, action?: ToastAction) {
+  // An action needs time to be read and reached.
+  push({ text, kind: 'info', action }, action ? 10_000 : 5000);
 }
 
 /** An error from a command, shown by its code with the backend's detail underneath. */
