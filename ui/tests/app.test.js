@@ -2118,7 +2118,7 @@ describe('customer care in the composer and on the keyboard', () => {
     await context.close();
   });
 
-  test('shortcuts: j/k move, e closes, p, Shift+P, s with presets, t, r, n, ? cheat sheet; quiet while typing', async () => {
+  test('shortcuts: o, j/k move, e closes, p, Shift+P, s with presets, t, r, n, ? cheat sheet; quiet while typing', async () => {
     const { page, context, errors } = await openApp(browser, server.url, { accounts: 'demo' });
     await page.getByTestId('conversation-row').first().waitFor();
     const ids = await mock(page, () => [0, 1].map((i) => window.__sportelloMock.summaryAt(i).id));
@@ -2135,7 +2135,8 @@ describe('customer care in the composer and on the keyboard', () => {
           String(c),
         id,
       );
-    await page.keyboard.press('j');
+    // o opens the first conversation when none is open; j and k move from there.
+    await page.keyboard.press('o');
     await waitSelected(ids[0]);
     await page.keyboard.press('j');
     await waitSelected(ids[1]);
@@ -2189,6 +2190,12 @@ describe('customer care in the composer and on the keyboard', () => {
       return d.getTime();
     });
     assert.equal(snooze.snoozedUntil, tomorrowNine);
+
+    // t opens the tag picker; Esc closes it.
+    await page.keyboard.press('t');
+    await page.getByTestId('tag-picker').waitFor();
+    await page.keyboard.press('Escape');
+    await page.getByTestId('tag-picker').waitFor({ state: 'detached' });
 
     // ? shows the cheat sheet, built from the one shortcut table.
     await page.keyboard.press('?');
