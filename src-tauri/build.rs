@@ -49,6 +49,8 @@ fn sportello_commands() -> &'static [&'static str] {
         "message_details",
         "send_reply",
         "retry_message",
+        "forward_message",
+        "describe_files",
         "search",
         "open_attachment",
         "save_attachment",

@@ -7,6 +7,8 @@ mod support;
 
 mod cli;
 mod email;
+// Files leaving by email: replies with files, forwards, the size limit.
+mod email_files;
 // WhatsApp (Cloud webhooks, Twilio), Messenger/Instagram, Telegram against local fakes.
 mod messaging;
 mod window;

@@ -505,6 +505,53 @@ pub fn send_reply(
     Ok(message)
 }
 
+/// Forwards an email (with its files) to an address; shown in its conversation as ours.
+#[tauri::command]
+pub fn forward_message(
+    app: State<App>,
+    message_id: i64,
+    to: String,
+    text: String,
+) -> Result<Message> {
+    let message = app.store.queue_forward(message_id, &to, &text)?;
+    app.supervisor.wake(Some(message.account_id));
+    Ok(message)
+}
+
+/// A file the user picked or dropped on the composer: its name and size, for the chip.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct LocalFile {
+    pub path: String,
+    pub name: String,
+    #[ts(type = "number")]
+    pub size: u64,
+}
+
+/// Names and sizes of files about to be attached (no content is read).
+#[tauri::command]
+pub fn describe_files(paths: Vec<String>) -> Result<Vec<LocalFile>> {
+    paths
+        .into_iter()
+        .map(|path| {
+            let p = std::path::Path::new(&path);
+            let meta = std::fs::metadata(p)
+                .map_err(|e| Error::invalid(format!("cannot read {path}: {e}")))?;
+            if !meta.is_file() {
+                return Err(Error::invalid(format!("{path} is not a file")));
+            }
+            Ok(LocalFile {
+                name: p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| path.clone()),
+                size: meta.len(),
+                path,
+            })
+        })
+        .collect()
+}
+
 #[tauri::command]
 pub fn retry_message(app: State<App>, message_id: i64) -> Result<()> {
     let account_id = app.store.retry_message(message_id)?;

@@ -120,6 +120,8 @@ pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, store: Store) -> tauri:
             commands::message_details,
             commands::send_reply,
             commands::retry_message,
+            commands::forward_message,
+            commands::describe_files,
             commands::search,
             commands::open_attachment,
             commands::save_attachment,

@@ -293,6 +293,7 @@ export function createBackend(config: MockConfig, emit: Emit) {
       notifications: true,
       remote_content_senders: [],
       webhook_port: 8787,
+      prefer_plain_text: false,
       ...config.settings,
     },
     desktop: {

@@ -83,6 +83,15 @@ enum Command {
         #[arg(long = "file", value_name = "PATH")]
         files: Vec<PathBuf>,
     },
+    /// Forward an email (with its files) to an address (queued in the outbox, then sent).
+    Forward {
+        message_id: i64,
+        #[arg(long, value_name = "ADDR")]
+        to: String,
+        /// A note above the forwarded message.
+        #[arg(long, default_value = "")]
+        text: String,
+    },
     /// Run every account's worker and the webhook receiver (/webhooks/whatsapp,
     /// /webhooks/meta) until stopped.
     Daemon {
@@ -895,6 +904,39 @@ async fn run(cli: Cli) -> CliResult {
                     ErrorCode::Network,
                     format!(
                         "reply {} saved in the outbox but not sent ({}): {why}",
+                        message.id,
+                        message.delivery.as_str()
+                    ),
+                ));
+            }
+        }
+        Command::Forward {
+            message_id,
+            to,
+            text,
+        } => {
+            let message = store.queue_forward(message_id, &to, &text)?;
+            let account = store.account(message.account_id)?;
+            let channel = sportello_channels::open(&store, &account)?
+                .ok_or_else(|| Error::invalid("this account cannot send"))?;
+            sportello_core::outbox::flush(&store, channel.as_ref(), &account).await?;
+            let message = store.message(message.id)?;
+            out(json, json!(message), || {
+                format!(
+                    "forward {} to {to}: {}",
+                    message.id,
+                    message.delivery.as_str()
+                )
+            });
+            if message.delivery != Delivery::Sent {
+                let why = message
+                    .delivery_error
+                    .map(|e| e.message)
+                    .unwrap_or_default();
+                return Err(Error::new(
+                    ErrorCode::Network,
+                    format!(
+                        "forward {} saved in the outbox but not sent ({}): {why}",
                         message.id,
                         message.delivery.as_str()
                     ),

@@ -87,6 +87,18 @@ pub struct OutboxItem {
     pub message_id: i64,
     pub attempts: u32,
     pub message: OutboundMessage,
+    /// The files sent with it, read from the store's blobs at each attempt (so a retry after
+    /// a restart still has them).
+    pub files: Vec<OutboxFile>,
+}
+
+/// One file of a queued message.
+#[derive(Debug, Clone)]
+pub struct OutboxFile {
+    pub filename: String,
+    pub mime_type: String,
+    /// Where its bytes are (the store's blob, by SHA-256).
+    pub path: std::path::PathBuf,
 }
 
 /// What the channel learned while sending.

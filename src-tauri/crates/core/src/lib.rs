@@ -16,6 +16,7 @@ pub mod model;
 pub mod outbox;
 pub mod paths;
 pub mod phone;
+pub mod quotes;
 pub mod secrets;
 pub mod settings;
 pub mod store;

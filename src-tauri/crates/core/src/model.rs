@@ -344,6 +344,13 @@ pub struct Message {
     /// A customer message or our reply, an internal note (never sent), or an automatic reply.
     #[ts(as = "Option<MessageKind>", optional)]
     pub kind: MessageKind,
+    /// The line of `text` (split on `\n`, 0-based) from which it is a quote of earlier
+    /// messages or a signature, folded behind a toggle (see `sportello_core::quotes`).
+    #[ts(optional)]
+    pub fold_line: Option<u32>,
+    /// The HTML holds a quote or signature the view can fold.
+    #[ts(as = "Option<bool>", optional)]
+    pub html_folds: bool,
 }
 
 /// What a message in a thread is, for the UI to show notes and automatic replies differently.

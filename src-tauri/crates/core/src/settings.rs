@@ -21,6 +21,8 @@ pub struct Settings {
     /// Local port of the webhook receiver (WhatsApp Cloud API, Messenger/Instagram): the shop
     /// exposes it with a tunnel. Takes effect at the next start.
     pub webhook_port: u16,
+    /// Show an email's plain-text alternative instead of its HTML.
+    pub prefer_plain_text: bool,
 }
 
 /// The webhook port unless the user chose another (docs/channels.md uses it).
@@ -33,6 +35,7 @@ impl Default for Settings {
             notifications: true,
             remote_content_senders: Vec::new(),
             webhook_port: DEFAULT_WEBHOOK_PORT,
+            prefer_plain_text: false,
         }
     }
 }

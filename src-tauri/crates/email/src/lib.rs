@@ -378,7 +378,7 @@ impl Channel for EmailChannel {
     }
 
     async fn send(&self, account: &Account, item: &OutboxItem) -> Result<SendReceipt> {
-        let built = smtp::build_reply(account, &item.message)?;
+        let built = smtp::build_reply(account, &item.message, &item.files)?;
         let login = self.login().await?;
         smtp::submit(&self.settings, &login, &built).await?;
         if let Some(store) = &self.store {

@@ -388,6 +388,15 @@ fn style_loads_remote(style: &str) -> bool {
     lower.contains("@import")
 }
 
+const QUOTE_CLASSES: &[&str] = &[
+    "gmail_quote",
+    "gmail_quote_container",
+    "gmail_attr",
+    "gmail_signature",
+    "moz-cite-prefix",
+    "moz-signature",
+];
+
 /// The one HTML policy: no scripts, event handlers, forms, frames or embedded objects;
 /// inline styles, `cid:` and `data:` images kept; remote images kept but reported, so the
 /// UI can block them (CSP) until the user allows them.
@@ -406,10 +415,23 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     )
     .add_tag_attributes("td", ["background", "nowrap"])
     .add_tag_attributes("img", ["src", "alt", "width", "height", "border"])
+    // The markers of a quote or a signature, kept so the thread view can fold them
+    // (sportello_core::quotes::html_folds); every other class and id is dropped.
+    .add_tag_attributes("blockquote", ["type"])
+    .add_tag_attributes("div", ["id"])
+    .add_allowed_classes("div", QUOTE_CLASSES)
+    .add_allowed_classes("blockquote", QUOTE_CLASSES)
+    .add_allowed_classes("span", QUOTE_CLASSES)
     .url_schemes(["http", "https", "mailto", "tel", "cid", "data"].into())
     .url_relative(ammonia::UrlRelative::Deny)
     .link_rel(Some("noopener noreferrer"))
-    .attribute_filter(|_element, attribute, value| {
+    .attribute_filter(|element, attribute, value| {
+        if attribute == "id" && value != "divRplyFwdMsg" {
+            return None;
+        }
+        if element == "blockquote" && attribute == "type" && !value.eq_ignore_ascii_case("cite") {
+            return None;
+        }
         let remote = match attribute {
             "src" | "background" | "srcset" | "poster" => is_remote_url(value),
             "style" => style_loads_remote(value),

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use lettre::address::Envelope;
 use lettre::message::header::ContentType;
-use lettre::message::{Mailbox, Message};
+use lettre::message::{Attachment, Mailbox, Message, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::response::Severity;
-use sportello_core::channel::OutboundMessage;
+use sportello_core::channel::{OutboundMessage, OutboxFile};
 use sportello_core::model::Account;
 use sportello_core::{Error, ErrorCode, Result};
 
@@ -31,9 +31,60 @@ fn bracket(id: &str) -> String {
     format!("<{}>", sportello_core::threading::normalize_message_id(id))
 }
 
+/// A header parameter value: as is when it is plain ASCII, else an RFC 2047 encoded word
+/// (what older clients read in `Content-Type: …; name=`; `Content-Disposition` carries the
+/// RFC 2231 form too).
+fn encoded_word(value: &str) -> String {
+    let plain = value
+        .chars()
+        .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ');
+    if plain {
+        return value.to_string();
+    }
+    let mut out = String::from("=?UTF-8?Q?");
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"!*+-/".contains(&b) {
+            out.push(b as char);
+        } else if b == b' ' {
+            out.push('_');
+        } else {
+            out.push_str(&format!("={b:02X}"));
+        }
+    }
+    out.push_str("?=");
+    out
+}
+
+/// One file as a MIME part: its type with a `name`, `Content-Disposition: attachment` with
+/// the RFC 2231 file name, base64.
+fn file_part(file: &OutboxFile) -> Result<SinglePart> {
+    let data = std::fs::read(&file.path).map_err(|e| {
+        Error::new(
+            ErrorCode::Storage,
+            format!("the attached file {} cannot be read: {e}", file.filename),
+        )
+    })?;
+    let mime = if file.mime_type.contains('/') && !file.mime_type.contains(';') {
+        file.mime_type.trim()
+    } else {
+        "application/octet-stream"
+    };
+    let content_type = ContentType::parse(&format!(
+        "{mime}; name=\"{}\"",
+        encoded_word(&file.filename)
+    ))
+    .or_else(|_| ContentType::parse("application/octet-stream"))
+    .map_err(|e| Error::internal(format!("content type: {e}")))?;
+    Ok(Attachment::new(file.filename.clone()).body(data, content_type))
+}
+
 /// Builds the reply: From = the account, `Message-ID: <external_id>`, In-Reply-To,
-/// References, Date, a UTF-8 text/plain body.
-pub fn build_reply(account: &Account, message: &OutboundMessage) -> Result<BuiltMessage> {
+/// References, Date, a UTF-8 text/plain body; with files, multipart/mixed with the text first.
+pub fn build_reply(
+    account: &Account,
+    message: &OutboundMessage,
+    files: &[OutboxFile],
+) -> Result<BuiltMessage> {
     let from_address = account.address.trim().parse().map_err(|e| {
         Error::invalid(format!(
             "the account address \"{}\" is not usable: {e}",
@@ -71,10 +122,17 @@ pub fn build_reply(account: &Account, message: &OutboundMessage) -> Result<Built
         let refs: Vec<String> = message.references.iter().map(|r| bracket(r)).collect();
         builder = builder.references(refs.join(" "));
     }
-    let email = builder
-        .header(ContentType::TEXT_PLAIN)
-        .body(message.text.replace("\r\n", "\n").replace('\n', "\r\n"))
-        .map_err(|e| Error::invalid(format!("the reply cannot be built: {e}")))?;
+    let text = message.text.replace("\r\n", "\n").replace('\n', "\r\n");
+    let email = if files.is_empty() {
+        builder.header(ContentType::TEXT_PLAIN).body(text)
+    } else {
+        let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(text));
+        for file in files {
+            parts = parts.singlepart(file_part(file)?);
+        }
+        builder.multipart(parts)
+    }
+    .map_err(|e| Error::invalid(format!("the reply cannot be built: {e}")))?;
     Ok(BuiltMessage {
         envelope: email.envelope().clone(),
         bytes: email.formatted(),
@@ -303,7 +361,7 @@ mod tests {
             in_reply_to: Some("q1@example.com".into()),
             references: vec!["q0@example.com".into(), "q1@example.com".into()],
         };
-        let built = build_reply(&account(), &out).unwrap();
+        let built = build_reply(&account(), &out, &[]).unwrap();
         let text = String::from_utf8_lossy(&built.bytes);
         assert!(text.contains("Message-ID: <123.abc@bottega.it>"), "{text}");
         assert!(text.contains("In-Reply-To: <q1@example.com>"), "{text}");
@@ -328,6 +386,87 @@ mod tests {
     }
 
     #[test]
+    fn files_go_as_multipart_mixed_with_encoded_names() {
+        use mail_parser::MimeHeaders;
+        let dir = tempfile::tempdir().unwrap();
+        let pdf = dir.path().join("a");
+        std::fs::write(&pdf, b"%PDF-1.4 fattura").unwrap();
+        let photo = dir.path().join("b");
+        let jpeg: Vec<u8> = (0..=255u8).cycle().take(3000).collect();
+        std::fs::write(&photo, &jpeg).unwrap();
+        let out = OutboundMessage {
+            external_id: "m1@bottega.it".into(),
+            to: vec!["mario@example.com".into()],
+            subject: "Re: Fattura".into(),
+            text: "In allegato.".into(),
+            ..Default::default()
+        };
+        let files = [
+            OutboxFile {
+                filename: "fattura 42.pdf".into(),
+                mime_type: "application/pdf".into(),
+                path: pdf,
+            },
+            OutboxFile {
+                filename: "foto però ñ.jpg".into(),
+                mime_type: "image/jpeg".into(),
+                path: photo,
+            },
+        ];
+        let built = build_reply(&account(), &out, &files).unwrap();
+        let raw = String::from_utf8_lossy(&built.bytes);
+        assert!(raw.contains("multipart/mixed"), "{raw}");
+        assert!(
+            raw.contains("filename*0*=utf-8''foto%20per%C3%B2%20%C3%B1.jpg"),
+            "RFC 2231 name: {raw}"
+        );
+        assert!(
+            raw.contains("name=\"=?UTF-8?Q?foto_per=C3=B2_=C3=B1=2Ejpg?=\""),
+            "{raw}"
+        );
+        let parsed = mail_parser::MessageParser::default()
+            .parse(&built.bytes[..])
+            .unwrap();
+        assert_eq!(parsed.body_text(0).unwrap().trim_end(), "In allegato.");
+        let names: Vec<_> = parsed
+            .attachments()
+            .map(|a| {
+                (
+                    a.attachment_name().unwrap().to_string(),
+                    a.content_type()
+                        .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap())),
+                    a.contents().to_vec(),
+                )
+            })
+            .collect();
+        assert_eq!(names.len(), 2);
+        assert_eq!(names[0].0, "fattura 42.pdf");
+        assert_eq!(names[0].1.as_deref(), Some("application/pdf"));
+        assert_eq!(names[0].2, b"%PDF-1.4 fattura");
+        assert_eq!(names[1].0, "foto però ñ.jpg");
+        assert_eq!(names[1].1.as_deref(), Some("image/jpeg"));
+        assert_eq!(names[1].2, jpeg);
+    }
+
+    #[test]
+    fn a_missing_blob_fails_the_item_instead_of_sending_without_it() {
+        let out = OutboundMessage {
+            external_id: "m2@bottega.it".into(),
+            to: vec!["mario@example.com".into()],
+            text: "x".into(),
+            ..Default::default()
+        };
+        let gone = [OutboxFile {
+            filename: "x.pdf".into(),
+            mime_type: "application/pdf".into(),
+            path: "/nonexistent/sportello/blob".into(),
+        }];
+        let e = build_reply(&account(), &out, &gone).err().unwrap();
+        assert_eq!(e.code, ErrorCode::Storage);
+        assert!(!e.code.is_transient());
+    }
+
+    #[test]
     fn a_bad_recipient_is_rejected_not_retried() {
         let out = OutboundMessage {
             external_id: "1@bottega.it".into(),
@@ -335,7 +474,7 @@ mod tests {
             text: "x".into(),
             ..Default::default()
         };
-        let e = build_reply(&account(), &out).err().unwrap();
+        let e = build_reply(&account(), &out, &[]).err().unwrap();
         assert_eq!(e.code, ErrorCode::Rejected);
     }
 }

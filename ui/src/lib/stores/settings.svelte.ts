@@ -9,6 +9,7 @@ class SettingsState {
     notifications: true,
     remote_content_senders: [],
     webhook_port: 8787,
+    prefer_plain_text: false,
   });
   info = $state.raw<AppInfo | null>(null);
 }

@@ -288,6 +288,8 @@ pub(crate) fn messages_of(conn: &Connection, filter: &str, arg: i64) -> Result<V
                 has_raw: r.get(17)?,
                 attachments: Vec::new(),
                 kind: MessageKind::parse(&r.get::<_, String>(18)?),
+                fold_line: None,
+                html_folds: false,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -297,6 +299,8 @@ pub(crate) fn messages_of(conn: &Connection, filter: &str, arg: i64) -> Result<V
          FROM attachments WHERE message_id = ?1 ORDER BY id",
     )?;
     for m in &mut messages {
+        m.fold_line = crate::quotes::fold_line(&m.text).map(|l| l as u32);
+        m.html_folds = m.html.as_deref().is_some_and(crate::quotes::html_folds);
         m.attachments = att
             .query_map([m.id], attachment_from_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;

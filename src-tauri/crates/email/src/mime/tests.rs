@@ -520,3 +520,31 @@ fn every_message_of_the_mail_parser_corpus_is_stored() {
         ids.len()
     );
 }
+
+#[test]
+fn quote_markers_survive_sanitising_and_nothing_else_does() {
+    let gmail = r#"<div dir="ltr">Grazie, arrivato!</div><br><div class="gmail_quote gmail_quote_container evil"><div dir="ltr" class="gmail_attr">Il giorno mar 14 mag 2024 alle ore 10:00 Negozio &lt;info@bottega.it&gt; ha scritto:<br></div><blockquote class="gmail_quote" style="margin:0px 0px 0px 0.8ex">Il pacco è partito.</blockquote></div>"#;
+    let (clean, _) = sanitize_html(gmail);
+    assert!(
+        clean.contains("class=\"gmail_quote gmail_quote_container\""),
+        "{clean}"
+    );
+    assert!(!clean.contains("evil"), "{clean}");
+    assert!(sportello_core::quotes::html_folds(&clean));
+
+    let apple = r#"<div>Ok</div><div><br><blockquote type="cite"><div>Quale taglia?</div></blockquote></div>"#;
+    let (clean, _) = sanitize_html(apple);
+    assert!(clean.contains("<blockquote type=\"cite\">"), "{clean}");
+    assert!(sportello_core::quotes::html_folds(&clean));
+
+    let outlook = r#"<div>Mi serve la fattura.</div><hr style="display:inline-block;width:98%"><div id="divRplyFwdMsg" dir="ltr"><b>Da:</b> Negozio<br><b>Inviato:</b> martedì 14 maggio 2024 10:00</div><div id="x-other">Il pacco</div>"#;
+    let (clean, _) = sanitize_html(outlook);
+    assert!(clean.contains("id=\"divRplyFwdMsg\""), "{clean}");
+    assert!(!clean.contains("x-other"), "{clean}");
+    assert!(sportello_core::quotes::html_folds(&clean));
+
+    let plain =
+        r#"<p class="gmail_quote_not" id="main">Ordine <blockquote type="x">42</blockquote></p>"#;
+    let (clean, _) = sanitize_html(plain);
+    assert!(!sportello_core::quotes::html_folds(&clean), "{clean}");
+}

@@ -25,4 +25,13 @@ parse_error: string | null, has_raw: boolean, attachments: Array<Attachment>,
 /**
  * A customer message or our reply, an internal note (never sent), or an automatic reply.
  */
-kind?: MessageKind, };
+kind?: MessageKind, 
+/**
+ * The line of `text` (split on `\n`, 0-based) from which it is a quote of earlier
+ * messages or a signature, folded behind a toggle (see `sportello_core::quotes`).
+ */
+fold_line?: number, 
+/**
+ * The HTML holds a quote or signature the view can fold.
+ */
+html_folds?: boolean, };

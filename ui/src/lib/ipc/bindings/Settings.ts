@@ -17,4 +17,8 @@ remote_content_senders: Array<string>,
  * Local port of the webhook receiver (WhatsApp Cloud API, Messenger/Instagram): the shop
  * exposes it with a tunnel. Takes effect at the next start.
  */
-webhook_port: number, };
+webhook_port: number, 
+/**
+ * Show an email's plain-text alternative instead of its HTML.
+ */
+prefer_plain_text: boolean, };

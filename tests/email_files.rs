@@ -1,0 +1,336 @@
+//! Files leaving by email, against the real SMTP server and Dovecot: a reply with a file
+//! (kept in the outbox across a restart), a forward carrying the original's files, and the
+//! size limit refusing before anything is queued. What arrived is parsed back with the
+//! email crate's parser (mail-parser) and compared byte for byte.
+
+use std::time::Duration;
+
+use base64::Engine;
+use sportello_core::channel::{Channel, SyncContext};
+use sportello_core::model::{Account, ChannelKind, Delivery, Direction};
+use sportello_core::outbox::{self, Draft, OutgoingFile, ReplyExtras};
+use sportello_core::store::ConversationQuery;
+use sportello_core::{ErrorCode, Store};
+use sportello_email::{EmailAccountInput, EmailChannel};
+
+use crate::support::mail::{MailServers, SENT, USER, customer_mail};
+
+fn open(dir: &std::path::Path, input: &EmailAccountInput) -> (Store, Account, EmailChannel) {
+    let store = Store::open(dir).unwrap();
+    let settings = input.validate().unwrap();
+    let account = match store.accounts().unwrap().into_iter().next() {
+        Some(a) => a,
+        None => store
+            .add_account(
+                ChannelKind::Email,
+                &input.name,
+                &input.address,
+                &settings.to_json(),
+            )
+            .unwrap(),
+    };
+    let channel = EmailChannel::new(account.clone(), settings, input.password.clone());
+    (store, account, channel)
+}
+
+async fn sync(store: &Store, account: &Account, channel: &EmailChannel) {
+    channel
+        .sync(&SyncContext::new(store.clone(), account.clone()))
+        .await
+        .unwrap_or_else(|e| panic!("sync failed: {} ({})", e.message, e.code));
+}
+
+fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
+    let prefix = format!("{}:", name.to_ascii_lowercase());
+    raw.split("\r\n\r\n")
+        .next()
+        .unwrap()
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with(&prefix))
+        .map(|l| l[prefix.len()..].trim())
+}
+
+/// Some bytes that are not text (every byte value), so a wrong encoding shows.
+fn binary(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+fn conversation_of(store: &Store, external_id: &str) -> i64 {
+    store
+        .conversations(&ConversationQuery {
+            limit: 1000,
+            ..Default::default()
+        })
+        .unwrap()
+        .items
+        .iter()
+        .find(|c| {
+            store
+                .conversation(c.id)
+                .unwrap()
+                .messages
+                .iter()
+                .any(|m| m.external_id == external_id)
+        })
+        .unwrap_or_else(|| panic!("no conversation holds {external_id}"))
+        .id
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reply_with_a_file_survives_a_restart_and_arrives_with_name_type_and_bytes() {
+    let servers = MailServers::start();
+    servers.deliver(
+        "INBOX",
+        &customer_mail(
+            "Maria Rossi <maria.rossi@example.com>",
+            "Ricevuta ordine 42",
+            "r42@example.com",
+            "Mi mandate la ricevuta?",
+        ),
+    );
+    let data = tempfile::tempdir().unwrap();
+    let input = servers.account_input();
+    let pdf = binary(300_000, 7);
+    let queued = {
+        let (store, account, channel) = open(data.path(), &input);
+        sync(&store, &account, &channel).await;
+        let conversation = conversation_of(&store, "r42@example.com");
+        let queued = store
+            .queue_reply_with(
+                conversation,
+                &Draft {
+                    text: "Eccola in allegato.".into(),
+                    quote: false,
+                },
+                &ReplyExtras {
+                    files: vec![OutgoingFile {
+                        filename: "ricevuta però n°42.pdf".into(),
+                        mime_type: "application/pdf".into(),
+                        data: pdf.clone(),
+                    }],
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(queued.delivery, Delivery::Queued);
+        assert_eq!(queued.attachments.len(), 1);
+        assert_eq!(queued.attachments[0].size, pdf.len() as i64);
+        queued
+        // The app stops here, before the reply went out.
+    };
+
+    // Restart: a new store on the same folder, as the app does at start-up.
+    let (store, account, channel) = open(data.path(), &input);
+    store.recover_outbox().unwrap();
+    assert_eq!(
+        outbox::flush(&store, &channel, &account).await.unwrap(),
+        (1, 0)
+    );
+    let received = servers.wait_received(1, Duration::from_secs(10));
+    let raw = String::from_utf8_lossy(&received[0]).into_owned();
+    assert!(
+        header(&raw, "Content-Type")
+            .unwrap()
+            .starts_with("multipart/mixed"),
+        "{raw}"
+    );
+    let parsed = sportello_email::parse_message(received[0].clone(), USER, None);
+    assert_eq!(parsed.text.trim_end(), "Eccola in allegato.");
+    assert_eq!(parsed.attachments.len(), 1, "{raw}");
+    let file = &parsed.attachments[0];
+    assert_eq!(file.filename, "ricevuta però n°42.pdf");
+    assert_eq!(file.mime_type, "application/pdf");
+    assert!(!file.inline);
+    assert_eq!(file.data, pdf);
+
+    let sent = store.message(queued.id).unwrap();
+    assert_eq!(sent.delivery, Delivery::Sent);
+    assert_eq!(sent.attachments.len(), 1);
+    // Sent once: nothing left to send.
+    assert_eq!(
+        outbox::flush(&store, &channel, &account).await.unwrap(),
+        (0, 0)
+    );
+    assert_eq!(servers.received().len(), 1);
+}
+
+fn mail_with_file(file_name: &str, bytes: &[u8]) -> Vec<u8> {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "From: Maria Rossi <maria.rossi@example.com>\r\nTo: Negozio <{USER}>\r\n\
+         Subject: Pacco rovinato\r\nMessage-ID: <danno@example.com>\r\n\
+         Date: Mon, 23 Nov 2026 09:15:00 +0100\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
+         --b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Il pacco è arrivato rovinato, ecco la foto.\r\n\
+         --b1\r\nContent-Type: image/jpeg; name=\"{file_name}\"\r\n\
+         Content-Disposition: attachment; filename=\"{file_name}\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b1--\r\n",
+        lines.join("\r\n")
+    )
+    .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forward_carries_the_original_and_its_file_and_shows_as_ours() {
+    let servers = MailServers::start();
+    let photo = binary(120_000, 3);
+    servers.deliver("INBOX", &mail_with_file("pacco.jpg", &photo));
+    let data = tempfile::tempdir().unwrap();
+    let (store, account, channel) = open(data.path(), &servers.account_input());
+    sync(&store, &account, &channel).await;
+    let conversation = conversation_of(&store, "danno@example.com");
+    let original = store.conversation(conversation).unwrap().messages[0].clone();
+    assert_eq!(original.attachments.len(), 1);
+
+    // Not an address: refused at once, nothing queued.
+    let e = store
+        .queue_forward(original.id, "magazzino at example", "")
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidInput);
+
+    let forward = store
+        .queue_forward(
+            original.id,
+            "magazzino@example.org",
+            "Potete controllare l'imballo?",
+        )
+        .unwrap();
+    assert_eq!(forward.direction, Direction::Outbound);
+    assert_eq!(forward.conversation_id, conversation);
+    assert_eq!(forward.recipients, vec!["magazzino@example.org".to_string()]);
+    assert_eq!(
+        outbox::flush(&store, &channel, &account).await.unwrap(),
+        (1, 0)
+    );
+
+    let received = servers.wait_received(1, Duration::from_secs(10));
+    let raw = String::from_utf8_lossy(&received[0]).into_owned();
+    assert_eq!(header(&raw, "To").unwrap(), "magazzino@example.org");
+    assert_eq!(header(&raw, "Subject").unwrap(), "Fwd: Pacco rovinato");
+    assert_eq!(header(&raw, "In-Reply-To"), None);
+    assert_eq!(
+        servers.received_envelopes()[0],
+        vec![USER.to_string(), "magazzino@example.org".to_string()]
+    );
+    let parsed = sportello_email::parse_message(received[0].clone(), USER, None);
+    let text = parsed.text.replace("\r\n", "\n");
+    assert!(
+        text.starts_with("Potete controllare l'imballo?\n\n---------- Forwarded message ---------\n\
+             From: Maria Rossi <maria.rossi@example.com>\nDate: "),
+        "{text}"
+    );
+    assert!(text.contains("\nSubject: Pacco rovinato\n"), "{text}");
+    assert!(text.contains(&format!("\nTo: {USER}\n")), "{text}");
+    assert!(
+        text.ends_with("Il pacco è arrivato rovinato, ecco la foto."),
+        "{text}"
+    );
+    assert_eq!(parsed.attachments.len(), 1);
+    assert_eq!(parsed.attachments[0].filename, "pacco.jpg");
+    assert_eq!(parsed.attachments[0].mime_type, "image/jpeg");
+    assert_eq!(parsed.attachments[0].data, photo);
+
+    // In the thread as ours, sent; the copy in Sent joins it instead of a new conversation.
+    let thread = store.conversation(conversation).unwrap().messages;
+    assert_eq!(thread.len(), 2);
+    assert_eq!(thread[1].id, forward.id);
+    assert_eq!(thread[1].delivery, Delivery::Sent);
+    assert_eq!(thread[1].subject, "Fwd: Pacco rovinato");
+    servers.deliver(SENT, &received[0]);
+    sync(&store, &account, &channel).await;
+    assert_eq!(store.conversation(conversation).unwrap().messages.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn files_over_the_email_limit_are_refused_and_nothing_is_queued() {
+    let servers = MailServers::start();
+    servers.deliver(
+        "INBOX",
+        &customer_mail("a@example.com", "Catalogo", "cat@example.com", "Il catalogo?"),
+    );
+    let data = tempfile::tempdir().unwrap();
+    let (store, account, channel) = open(data.path(), &servers.account_input());
+    sync(&store, &account, &channel).await;
+    let conversation = conversation_of(&store, "cat@example.com");
+    let before = store.conversation(conversation).unwrap().messages.len();
+
+    // 20 MB of files are about 27 MB once encoded: more than the 25 MB an email may be.
+    let big = vec![0x55u8; 10 * 1024 * 1024];
+    let files = vec![
+        OutgoingFile {
+            filename: "catalogo-1.pdf".into(),
+            mime_type: "application/pdf".into(),
+            data: big.clone(),
+        },
+        OutgoingFile {
+            filename: "catalogo-2.pdf".into(),
+            mime_type: "application/pdf".into(),
+            data: big.clone(),
+        },
+    ];
+    let e = store
+        .queue_reply_with(
+            conversation,
+            &Draft {
+                text: "Ecco il catalogo.".into(),
+                quote: false,
+            },
+            &ReplyExtras {
+                files,
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::FileTooLarge);
+    assert!(e.message.contains("25 MB"), "{}", e.message);
+    assert_eq!(
+        store.conversation(conversation).unwrap().messages.len(),
+        before
+    );
+    assert!(store.due_outbox(account.id).unwrap().is_empty());
+    use sha2::Digest;
+    let hash = hex::encode(sha2::Sha256::digest(&big));
+    assert!(
+        !store.blob_path(&hash).exists(),
+        "no bytes kept for a refused reply"
+    );
+    assert_eq!(
+        outbox::flush(&store, &channel, &account).await.unwrap(),
+        (0, 0)
+    );
+    assert!(servers.received().is_empty());
+
+    // One file under the limit goes.
+    store
+        .queue_reply_with(
+            conversation,
+            &Draft {
+                text: "Ecco la prima parte.".into(),
+                quote: false,
+            },
+            &ReplyExtras {
+                files: vec![OutgoingFile {
+                    filename: "catalogo-1.pdf".into(),
+                    mime_type: "application/pdf".into(),
+                    data: big.clone(),
+                }],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        outbox::flush(&store, &channel, &account).await.unwrap(),
+        (1, 0)
+    );
+    let received = servers.wait_received(1, Duration::from_secs(20));
+    let parsed = sportello_email::parse_message(received[0].clone(), USER, None);
+    assert_eq!(parsed.attachments[0].data.len(), big.len());
+}
