@@ -1705,6 +1705,7 @@ describe('customer care: saved views, response times, report, care settings', ()
     );
     assert.equal(await heat.locator('rect[data-weekday="7"]:not(.zero)').count(), 0);
     assert.match(await heat.locator('desc').textContent(), /Il momento più intenso/);
+    await page.screenshot({ path: join(artifacts, 'report-light.png') });
 
     // The same numbers as tables.
     await report.getByTestId('report-tables').click();
