@@ -5,6 +5,7 @@
 import { SvelteMap } from 'svelte/reactivity';
 import * as ipc from '$lib/ipc/ipc';
 import type { ConversationSummary } from '$lib/ipc/ipc';
+import { rememberSidebarSelection, savedSidebarSelection } from './selection';
 export type { View } from '$lib/ipc/ipc';
 
 export const PAGE_SIZE = 100;
@@ -16,6 +17,14 @@ export function viewFilter(view: ipc.View): ipc.ConversationFilter {
   return { view, statuses: [], unread: false, waiting: false };
 }
 
+/** The fixed view a sidebar selection shows, or null for a channel, account, tag, saved view. */
+function viewOf(key: string, filter: ipc.ConversationFilter): ipc.View | null {
+  return key.startsWith('view:') ? (filter.view ?? null) : null;
+}
+
+/** What the sidebar showed when the app was last closed: shown again at start. */
+const restored = savedSidebarSelection() ?? { key: 'view:inbox', filter: viewFilter('inbox') };
+
 class ConversationList {
   total = $state(0);
   /** False until the first page answered: shows skeleton rows, not "no conversations". */
@@ -23,11 +32,11 @@ class ConversationList {
   failed = $state(false);
   readonly pages = new SvelteMap<number, ConversationSummary[]>();
   /** The sidebar view the list shows (`null` while a channel, account, tag or saved view does). */
-  view = $state<ipc.View | null>('inbox');
+  view = $state<ipc.View | null>(viewOf(restored.key, restored.filter));
   /** What the sidebar selected: `view:inbox`, `channel:email`, `account:2`, `saved:3`, `tag:1`. */
-  key = $state('view:inbox');
+  key = $state(restored.key);
   /** The filter the list is fetched with. */
-  filter = $state.raw<ipc.ConversationFilter>(viewFilter('inbox'));
+  filter = $state.raw<ipc.ConversationFilter>(restored.filter);
   counts = $state<ipc.ViewCounts | null>(null);
 }
 
@@ -182,7 +191,8 @@ export async function selectFilter(key: string, filter: ipc.ConversationFilter):
   if (list.key === key && JSON.stringify(list.filter) === JSON.stringify(filter)) return;
   list.key = key;
   list.filter = filter;
-  list.view = key.startsWith('view:') ? (filter.view ?? null) : null;
+  list.view = viewOf(key, filter);
+  rememberSidebarSelection({ key, filter });
   list.pages.clear();
   list.total = 0;
   list.loaded = false;

@@ -5,7 +5,8 @@ import * as ipc from '$lib/ipc/ipc';
 import type { Change } from '$lib/ipc/ipc';
 import { tn } from '$lib/i18n/index.svelte';
 import { loadAccounts, onAccountsAddedOrRemoved } from './accounts.svelte';
-import { loadCounts, refreshList } from './conversations.svelte';
+import { list, loadCounts, refreshList, selectView } from './conversations.svelte';
+import { selectedAccount } from './selection';
 import { closeConversation, openConversation, reloadConversation, thread } from './thread.svelte';
 import { notify } from './toasts.svelte';
 import { updateAvailable } from './desktop.svelte';
@@ -15,7 +16,10 @@ import { updateAvailable } from './desktop.svelte';
 // account that was known and is now removed closes the open conversation: a list that was
 // still loading, or a reordered one, never does.
 onAccountsAddedOrRemoved((removed) => {
-  void refreshList();
+  // The list showed that account alone: back to the inbox (and so at the next start too).
+  const shown = selectedAccount(list.key);
+  if (shown !== null && removed.includes(shown)) void selectView('inbox');
+  else void refreshList();
   void loadCounts();
   const open = thread.detail?.conversation.account_id;
   if (open !== undefined && removed.includes(open)) closeConversation();
