@@ -1441,6 +1441,68 @@ describe('desktop citizen', () => {
     await context.close();
   });
 
+  test('the sidebar selection survives a restart; a removed account’s filter falls back to the inbox', async () => {
+    const { page, context, errors } = await openApp(browser, server.url, { accounts: 'demo' });
+    const nav = page.getByRole('navigation');
+    const filters = async () =>
+      (await calls(page, 'list_conversations_filtered')).map((c) => c.args.filter);
+
+    // A fixed view: after the restart it is selected and the very first page asked is its own
+    // (no flash of the inbox).
+    await nav.locator('[data-view=waiting]').click();
+    await page.waitForFunction(() =>
+      window.__sportelloMock.calls.some(
+        (c) => c.cmd === 'list_conversations_filtered' && c.args.filter.view === 'waiting',
+      ),
+    );
+    await page.reload();
+    await nav.locator('[data-view=waiting][aria-current=page]').waitFor();
+    await page.getByTestId('conversation-row').first().waitFor();
+    assert.ok(
+      (await filters()).every((f) => f.view === 'waiting'),
+      'only the waiting view asked',
+    );
+    assert.equal(await nav.locator('[aria-current=page]').count(), 1);
+
+    // A channel filter.
+    await nav.locator('[data-channel-filter=whatsapp]').click();
+    await nav.locator('[data-channel-filter=whatsapp][aria-current=page]').waitFor();
+    await page.reload();
+    await nav.locator('[data-channel-filter=whatsapp][aria-current=page]').waitFor();
+    await page.waitForFunction(async () => {
+      const marks = [...document.querySelectorAll('[data-testid=conversation-row] [data-channel]')];
+      return marks.length > 0 && marks.every((m) => m.getAttribute('data-channel') === 'whatsapp');
+    });
+    assert.ok((await filters()).every((f) => f.channel === 'whatsapp'));
+    assert.equal(await nav.locator('[data-view][aria-current=page]').count(), 0);
+
+    // An account's filter; the account is removed: back to the inbox, now and at next start.
+    await nav.locator('[data-account-filter="1"]').click();
+    await page.waitForFunction(
+      () => JSON.parse(localStorage.getItem('sportello.sidebar') ?? '{}').key === 'account:1',
+    );
+    await nav.getByRole('button', { name: 'Impostazioni' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Impostazioni' });
+    await dialog.getByRole('button', { name: 'Rimuovi Bottega' }).click();
+    await dialog.getByRole('button', { name: 'Sì, rimuovi' }).click();
+    await page.getByText('Account rimosso.').waitFor();
+    await page.keyboard.press('Escape');
+    await nav.locator('[data-view=inbox][aria-current=page]').waitFor();
+    assert.equal(
+      await page.evaluate(() => JSON.parse(localStorage.getItem('sportello.sidebar') ?? '{}').key),
+      'view:inbox',
+    );
+    assert.equal((await filters()).at(-1).account_id, undefined);
+
+    // A value this version cannot read: the inbox, quietly.
+    await page.evaluate(() => localStorage.setItem('sportello.sidebar', '{"key":3}'));
+    await page.reload();
+    await nav.locator('[data-view=inbox][aria-current=page]').waitFor();
+    await page.getByTestId('conversation-row').first().waitFor();
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
   test('a click right after start stays open through the restore and start-up change events', async () => {
     const context = await browser.newContext({
       viewport: { width: 1280, height: 800 },
