@@ -11,8 +11,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use sportello_core::channel::{Channel, SyncContext};
-use sportello_core::model::{Account, ChannelKind, Delivery, Direction};
-use sportello_core::outbox::{Draft, ReplyExtras, flush};
+use sportello_core::model::{
+    Account, ChannelKind, Delivery, Direction, Identity, IdentityKind, IncomingMessage,
+};
+use sportello_core::outbox::{Draft, OutgoingFile, ReplyExtras, flush};
 use sportello_core::store::ConversationQuery;
 use sportello_core::{ErrorCode, Store, now_ms};
 use sportello_messaging::webhook::{Receiver, sign};
@@ -836,6 +838,7 @@ fn cli(data: &std::path::Path, args: &[&str]) -> std::process::Output {
         .env("WA_TOKEN", fake_graph::TOKEN)
         .env("WA_SECRET", APP_SECRET)
         .env("WA_VERIFY", VERIFY_TOKEN)
+        .env("META_VERIFY", "meta-verify-token")
         .env("TW_TOKEN", fake_twilio::TOKEN)
         .env_remove("SPORTELLO_DATA_DIR")
         .stdin(std::process::Stdio::null())
@@ -948,6 +951,8 @@ fn cli_chat_accounts_sync_reply_and_daemon_webhook() {
             "WA_TOKEN",
             "--app-secret-env",
             "WA_SECRET",
+            "--verify-token-env",
+            "META_VERIFY",
             "--api-base",
             &graph.base(),
         ],
@@ -1017,6 +1022,15 @@ fn cli_chat_accounts_sync_reply_and_daemon_webhook() {
         "http://127.0.0.1:{port}/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}&hub.challenge=42"
     ));
     assert_eq!(challenge, (200, "42".to_string()));
+    // /webhooks/meta answers the token given with add-meta --verify-token-env (kept in the
+    // keyring), not the WhatsApp account's.
+    let meta_challenge = |token: &str| {
+        reqwest::blocking_get(&format!(
+            "http://127.0.0.1:{port}/webhooks/meta?hub.mode=subscribe&hub.verify_token={token}&hub.challenge=43"
+        ))
+    };
+    assert_eq!(meta_challenge("meta-verify-token"), (200, "43".to_string()));
+    assert_eq!(meta_challenge(VERIFY_TOKEN).0, 403);
     let body = json!({"object": "whatsapp_business_account", "entry": [{"id": fake_graph::WABA_ID, "changes": [{"field": "messages", "value": {
         "messaging_product": "whatsapp", "metadata": {"display_phone_number": "390212345678", "phone_number_id": fake_graph::PHONE_NUMBER_ID},
         "contacts": [{"profile": {"name": "Giulia"}, "wa_id": "393471234567"}],
@@ -1068,4 +1082,574 @@ mod reqwest {
             (r.status().as_u16(), r.text().await.unwrap())
         })
     }
+}
+
+// ---- media sending: each provider's multipart contract, checked by the fakes ----
+
+fn file(name: &str, mime: &str, data: &[u8]) -> OutgoingFile {
+    OutgoingFile {
+        filename: name.into(),
+        mime_type: mime.into(),
+        data: data.to_vec(),
+    }
+}
+
+fn with_files(files: Vec<OutgoingFile>) -> ReplyExtras {
+    ReplyExtras {
+        template: None,
+        files,
+    }
+}
+
+fn draft(text: &str) -> Draft {
+    Draft {
+        text: text.into(),
+        quote: false,
+    }
+}
+
+const JPEG: &[u8] = b"\xff\xd8\xff\xe0\x00\x10JFIF fake picture";
+const PDF: &[u8] = b"%PDF-1.4\n% fake receipt\n%%EOF\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn whatsapp_media_reply_uploads_each_file_then_sends_it_by_id() {
+    let graph = FakeGraph::start();
+    let (_dir, store) = store();
+    let account = whatsapp_account(&store, &graph.base());
+    let channel = WhatsAppChannel::new(&store, &account, fake_graph::TOKEN.into()).unwrap();
+    let conv = inbound(&store, &account, "393471234567", "wamid.M", now_ms() / 1000).await;
+    let files = vec![
+        file("borsa blu.jpg", "image/jpeg", JPEG),
+        file("ricevuta è.pdf", "application/pdf", PDF),
+    ];
+    sportello_messaging::check_reply_files(&store, conv, &files).unwrap();
+    let r = store
+        .queue_reply_with(conv, &draft("Ecco la foto"), &with_files(files))
+        .unwrap();
+    flush(&store, &channel, &account).await.unwrap();
+    let sent = store.message(r.id).unwrap();
+    assert_eq!(sent.delivery, Delivery::Sent, "{:?}", sent.delivery_error);
+    assert_eq!(sent.external_id, "wamid.SENT1");
+
+    // Each file went to /PHONE_NUMBER_ID/media as multipart: messaging_product, type, file.
+    let uploads = graph.state.uploads.lock().unwrap().clone();
+    assert_eq!(uploads.len(), 2);
+    assert_eq!(uploads[0].field, "file");
+    assert_eq!(uploads[0].filename, "borsa blu.jpg");
+    assert_eq!(uploads[0].content_type, "image/jpeg");
+    assert_eq!(uploads[0].data, JPEG);
+    assert!(
+        uploads[0]
+            .fields
+            .contains(&("messaging_product".into(), "whatsapp".into()))
+    );
+    assert!(
+        uploads[0]
+            .fields
+            .contains(&("type".into(), "image/jpeg".into()))
+    );
+    assert_eq!(uploads[1].filename, "ricevuta è.pdf");
+    assert_eq!(uploads[1].content_type, "application/pdf");
+    assert_eq!(uploads[1].data, PDF);
+    let upload_calls = graph
+        .server
+        .calls(&format!("/{}/media", fake_graph::PHONE_NUMBER_ID));
+    assert!(
+        upload_calls
+            .iter()
+            .all(|r| r.header("authorization") == Some(&format!("Bearer {}", fake_graph::TOKEN)))
+    );
+
+    // Then one message per file, by media id: the text is the picture's caption, the
+    // document keeps its name, and no separate text message is sent.
+    let sends: Vec<Value> = graph
+        .server
+        .calls(&format!("/{}/messages", fake_graph::PHONE_NUMBER_ID))
+        .iter()
+        .map(|r| r.json())
+        .collect();
+    assert_eq!(sends.len(), 2, "{sends:?}");
+    assert_eq!(sends[0]["type"], "image");
+    assert_eq!(sends[0]["to"], "393471234567");
+    assert_eq!(sends[0]["image"]["id"], uploads[0].id);
+    assert_eq!(sends[0]["image"]["caption"], "Ecco la foto");
+    assert_eq!(sends[1]["type"], "document");
+    assert_eq!(sends[1]["document"]["id"], uploads[1].id);
+    assert_eq!(sends[1]["document"]["filename"], "ricevuta è.pdf");
+    assert!(sends[1]["document"]["caption"].is_null());
+
+    // A picture over WhatsApp's 5 MB is refused before queueing, with the code the UI shows...
+    let big = vec![file(
+        "grande.jpg",
+        "image/jpeg",
+        &vec![0u8; 5 * 1024 * 1024 + 1],
+    )];
+    let e = sportello_messaging::check_reply_files(&store, conv, &big).unwrap_err();
+    assert_eq!(e.code, ErrorCode::FileTooLarge);
+    assert!(e.message.contains("5 MB"), "{}", e.message);
+    // ...and if it was queued anyway (an older queue), the send fails before any upload.
+    let r = store
+        .queue_reply_with(conv, &draft("grande"), &with_files(big))
+        .unwrap();
+    flush(&store, &channel, &account).await.unwrap();
+    let m = store.message(r.id).unwrap();
+    assert_eq!(m.delivery, Delivery::Failed);
+    assert_eq!(m.delivery_error.unwrap().code, ErrorCode::FileTooLarge);
+    assert_eq!(graph.state.uploads.lock().unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn telegram_media_reply_uses_send_photo_and_send_document_multipart() {
+    let tg = FakeTelegram::start();
+    let (_dir, store) = store();
+    let account = store
+        .add_account(
+            ChannelKind::Telegram,
+            "Bottega bot",
+            "@bottega_bot",
+            &json!({"api_base": tg.server.base()}),
+        )
+        .unwrap();
+    let channel = TelegramChannel::new(&store, &account, fake_telegram::TOKEN.into());
+    tg.push(FakeTelegram::text_update(1, 1, "Avete la ricevuta?"));
+    channel
+        .sync(&SyncContext::new(store.clone(), account.clone()))
+        .await
+        .unwrap();
+    let conv = only_conversation(&store);
+    let big_picture = vec![7u8; 10 * 1024 * 1024 + 1];
+    let files = vec![
+        file("foto.jpg", "image/jpeg", JPEG),
+        file("ricevuta è.pdf", "application/pdf", PDF),
+        file("animazione.gif", "image/gif", b"GIF89a fake"),
+        file("enorme.jpg", "image/jpeg", &big_picture),
+    ];
+    sportello_messaging::check_reply_files(&store, conv, &files).unwrap();
+    let r = store
+        .queue_reply_with(conv, &draft("Eccola"), &with_files(files))
+        .unwrap();
+    flush(&store, &channel, &account).await.unwrap();
+    let sent = store.message(r.id).unwrap();
+    assert_eq!(sent.delivery, Delivery::Sent, "{:?}", sent.delivery_error);
+    assert_eq!(sent.external_id, "1111111:9001");
+
+    let got = tg.state.files.lock().unwrap().clone();
+    assert_eq!(got.len(), 4);
+    // A picture by sendPhoto under `photo`, with the text as its caption.
+    assert_eq!(got[0].method, "sendPhoto");
+    assert_eq!(got[0].chat_id, "1111111");
+    assert_eq!(got[0].filename, "foto.jpg");
+    assert_eq!(got[0].content_type, "image/jpeg");
+    assert_eq!(got[0].data, JPEG);
+    assert_eq!(got[0].caption.as_deref(), Some("Eccola"));
+    // Anything else by sendDocument under `document`, caption used once only.
+    assert_eq!(got[1].method, "sendDocument");
+    assert_eq!(got[1].filename, "ricevuta è.pdf");
+    assert_eq!(got[1].content_type, "application/pdf");
+    assert_eq!(got[1].data, PDF);
+    assert_eq!(got[1].caption, None);
+    assert_eq!(got[2].method, "sendDocument");
+    assert_eq!(got[2].content_type, "image/gif");
+    // A picture over sendPhoto's 10 MB goes as a document, whole.
+    assert_eq!(got[3].method, "sendDocument");
+    assert_eq!(got[3].data.len(), big_picture.len());
+    assert!(tg.server.calls("/sendMessage").is_empty());
+
+    // Over 50 MB: not for a bot.
+    let e = sportello_messaging::check_reply_files(
+        &store,
+        conv,
+        &[file(
+            "video.mp4",
+            "video/mp4",
+            &vec![0u8; 50 * 1024 * 1024 + 1],
+        )],
+    )
+    .unwrap_err();
+    assert_eq!(e.code, ErrorCode::FileTooLarge);
+}
+
+fn meta_account(store: &Store, kind: ChannelKind, base: &str, human_agent: bool) -> Account {
+    let settings = if kind == ChannelKind::Instagram {
+        json!({"page_id": fake_graph::PAGE_ID, "instagram_id": fake_graph::IG_ID, "platform": "instagram",
+               "human_agent": human_agent, "api_base": base})
+    } else {
+        json!({"page_id": fake_graph::PAGE_ID, "platform": "messenger", "human_agent": human_agent,
+               "api_base": base})
+    };
+    store
+        .add_account(kind, "Bottega", fake_graph::PAGE_ID, &settings)
+        .unwrap()
+}
+
+/// A customer message `age_ms` old in a Messenger/Instagram conversation; returns its id.
+fn meta_inbound(store: &Store, account: &Account, customer: &str, id: &str, age_ms: i64) -> i64 {
+    let owner = sportello_messaging::meta::owner_id(account)
+        .unwrap()
+        .to_string();
+    let m = sportello_messaging::meta::to_incoming(
+        account,
+        json!({"id": id, "message": "Ciao", "from": {"id": customer, "name": "Giulia"},
+               "to": {"data": [{"id": owner}]}, "created_time": iso(now_ms() - age_ms)}),
+    );
+    store
+        .ingest(account.id, vec![m], None, Default::default())
+        .unwrap();
+    let page = store
+        .conversations(&ConversationQuery {
+            offset: 0,
+            limit: 50,
+            account_id: Some(account.id),
+        })
+        .unwrap();
+    page.items
+        .iter()
+        .find(|c| c.contact_handle == customer)
+        .unwrap()
+        .id
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn messenger_media_reply_is_one_multipart_send() {
+    let graph = FakeGraph::start();
+    let (_dir, store) = store();
+    let account = meta_account(&store, ChannelKind::Messenger, &graph.base(), false);
+    let channel = MetaChannel::new(&store, &account, fake_graph::TOKEN.into())
+        .unwrap()
+        .with_min_interval(Duration::from_millis(10));
+    let conv = meta_inbound(&store, &account, "PSID1", "m_in1", 60_000);
+    let files = vec![
+        file("borsa.png", "image/png", b"\x89PNG fake"),
+        file("ricevuta.pdf", "application/pdf", PDF),
+    ];
+    sportello_messaging::check_reply_files(&store, conv, &files).unwrap();
+    let r = store
+        .queue_reply_with(conv, &draft("Ecco"), &with_files(files))
+        .unwrap();
+    flush(&store, &channel, &account).await.unwrap();
+    let sent = store.message(r.id).unwrap();
+    assert_eq!(sent.delivery, Delivery::Sent, "{:?}", sent.delivery_error);
+    assert_eq!(sent.external_id, "m_sent1");
+
+    let sends = graph.state.page_sends.lock().unwrap().clone();
+    assert_eq!(sends.len(), 3, "{sends:?}");
+    // The Send API with the file in the same multipart request: recipient and message as
+    // JSON strings, the file as `filedata` with its name and type.
+    assert_eq!(sends[0]["recipient"]["id"], "PSID1");
+    assert_eq!(sends[0]["messaging_type"], "RESPONSE");
+    assert_eq!(sends[0]["message"]["attachment"]["type"], "image");
+    assert_eq!(sends[0]["filedata"]["filename"], "borsa.png");
+    assert_eq!(sends[0]["filedata"]["content_type"], "image/png");
+    assert_eq!(sends[1]["message"]["attachment"]["type"], "file");
+    assert_eq!(sends[1]["filedata"]["filename"], "ricevuta.pdf");
+    let uploads = graph.state.uploads.lock().unwrap().clone();
+    assert_eq!(uploads[0].data, b"\x89PNG fake");
+    assert_eq!(uploads[1].data, PDF);
+    // The text after the files.
+    assert_eq!(sends[2]["message"]["text"], "Ecco");
+
+    let e = sportello_messaging::check_reply_files(
+        &store,
+        conv,
+        &[file(
+            "a.zip",
+            "application/zip",
+            &vec![0u8; 25 * 1024 * 1024 + 1],
+        )],
+    )
+    .unwrap_err();
+    assert_eq!(e.code, ErrorCode::FileTooLarge);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn instagram_media_reply_uploads_then_sends_the_attachment_id() {
+    let graph = FakeGraph::start();
+    let (_dir, store) = store();
+    let account = meta_account(&store, ChannelKind::Instagram, &graph.base(), false);
+    let channel = MetaChannel::new(&store, &account, fake_graph::TOKEN.into())
+        .unwrap()
+        .with_min_interval(Duration::from_millis(10));
+    let conv = meta_inbound(&store, &account, "IGSID1", "ig_in1", 60_000);
+    let files = vec![file("borsa.jpg", "image/jpeg", JPEG)];
+    sportello_messaging::check_reply_files(&store, conv, &files).unwrap();
+    let r = store
+        .queue_reply_with(conv, &draft(""), &with_files(files))
+        .unwrap();
+    flush(&store, &channel, &account).await.unwrap();
+    let sent = store.message(r.id).unwrap();
+    assert_eq!(sent.delivery, Delivery::Sent, "{:?}", sent.delivery_error);
+
+    let uploads = graph.state.uploads.lock().unwrap().clone();
+    assert_eq!(uploads.len(), 1);
+    assert_eq!(uploads[0].field, "filedata");
+    assert_eq!(uploads[0].filename, "borsa.jpg");
+    assert_eq!(uploads[0].content_type, "image/jpeg");
+    assert_eq!(uploads[0].data, JPEG);
+    assert!(
+        uploads[0]
+            .fields
+            .contains(&("platform".into(), "instagram".into()))
+    );
+    let sends = graph.state.page_sends.lock().unwrap().clone();
+    assert_eq!(sends.len(), 1);
+    assert_eq!(sends[0]["recipient"]["id"], "IGSID1");
+    assert_eq!(sends[0]["message"]["attachment"]["type"], "image");
+    assert_eq!(
+        sends[0]["message"]["attachment"]["payload"]["attachment_id"],
+        uploads[0].id
+    );
+
+    // Instagram takes pictures up to 8 MB and, as files, only PDFs.
+    let e = sportello_messaging::check_reply_files(
+        &store,
+        conv,
+        &[file("a.png", "image/png", &vec![0u8; 8 * 1024 * 1024 + 1])],
+    )
+    .unwrap_err();
+    assert_eq!(e.code, ErrorCode::FileTooLarge);
+    let e = sportello_messaging::check_reply_files(
+        &store,
+        conv,
+        &[file("listino.xlsx", "application/vnd.ms-excel", b"x")],
+    )
+    .unwrap_err();
+    assert_eq!(e.code, ErrorCode::AttachmentNotSupported);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn meta_human_agent_tag_between_24_hours_and_7_days_else_window_closed() {
+    let graph = FakeGraph::start();
+    let (_dir, store) = store();
+    let day = 86_400_000;
+
+    // The app has the HUMAN_AGENT permission: 3 days after, the reply is tagged.
+    let agent = meta_account(&store, ChannelKind::Messenger, &graph.base(), true);
+    let channel = MetaChannel::new(&store, &agent, fake_graph::TOKEN.into())
+        .unwrap()
+        .with_min_interval(Duration::from_millis(10));
+    let conv = meta_inbound(&store, &agent, "PSID3", "m_old3", 3 * day);
+    let window = sportello_messaging::conversation_window(&store, conv).unwrap();
+    let ReplyWindow::HumanAgent { closes_at } = window else {
+        panic!("expected the HUMAN_AGENT rule, got {window:?}");
+    };
+    assert!((closes_at - (now_ms() + 4 * day)).abs() < 60_000);
+    let r = store.queue_reply(conv, &draft("Scusi il ritardo")).unwrap();
+    flush(&store, &channel, &agent).await.unwrap();
+    let m = store.message(r.id).unwrap();
+    assert_eq!(m.delivery, Delivery::Sent, "{:?}", m.delivery_error);
+    let body = graph
+        .state
+        .page_sends
+        .lock()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(body["messaging_type"], "MESSAGE_TAG");
+    assert_eq!(body["tag"], "HUMAN_AGENT");
+    assert_eq!(body["recipient"]["id"], "PSID3");
+    // Inside 24 hours the same account answers with RESPONSE, untagged.
+    let fresh = meta_inbound(&store, &agent, "PSID4", "m_new4", 60_000);
+    store.queue_reply(fresh, &draft("Subito")).unwrap();
+    flush(&store, &channel, &agent).await.unwrap();
+    let body = graph
+        .state
+        .page_sends
+        .lock()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(body["messaging_type"], "RESPONSE");
+    assert!(body["tag"].is_null());
+    // After 7 days even a human may not answer.
+    let gone = meta_inbound(&store, &agent, "PSID5", "m_old5", 8 * day);
+    assert_eq!(
+        sportello_messaging::conversation_window(&store, gone).unwrap(),
+        ReplyWindow::Closed
+    );
+
+    // Without the permission, 3 days after is a closed window: refused without calling Meta.
+    let (_dir2, store2) = self::store();
+    let plain = meta_account(&store2, ChannelKind::Instagram, &graph.base(), false);
+    let channel = MetaChannel::new(&store2, &plain, fake_graph::TOKEN.into())
+        .unwrap()
+        .with_min_interval(Duration::from_millis(10));
+    let conv = meta_inbound(&store2, &plain, "IGSID3", "ig_old3", 3 * day);
+    assert_eq!(
+        sportello_messaging::conversation_window(&store2, conv).unwrap(),
+        ReplyWindow::Closed
+    );
+    let calls = graph.server.calls("/messages").len();
+    let r = store2.queue_reply(conv, &draft("Ciao")).unwrap();
+    flush(&store2, &channel, &plain).await.unwrap();
+    let m = store2.message(r.id).unwrap();
+    assert_eq!(m.delivery, Delivery::Failed);
+    assert_eq!(m.delivery_error.unwrap().code, ErrorCode::OutsideWindow);
+    assert_eq!(graph.server.calls("/messages").len(), calls);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn twilio_refuses_local_files_with_a_clear_code() {
+    let tw = FakeTwilio::start();
+    let (_dir, store) = store();
+    let account = store
+        .add_account(ChannelKind::Whatsapp, "Bottega Twilio", "+14155238886",
+            &json!({"provider": "twilio", "account_sid": fake_twilio::SID, "from": fake_twilio::FROM, "api_base": tw.server.base()}))
+        .unwrap();
+    let channel = TwilioChannel::new(&store, &account, fake_twilio::TOKEN.into()).unwrap();
+    let m = IncomingMessage {
+        external_id: "SMin1".into(),
+        direction: Some(Direction::Inbound),
+        thread_keys: vec!["wa:+393471234567".into()],
+        counterpart: Some(Identity {
+            kind: IdentityKind::Whatsapp,
+            value: "+393471234567".into(),
+            display_name: String::new(),
+        }),
+        sender_handle: "+393471234567".into(),
+        text: "Ciao".into(),
+        sent_at: now_ms(),
+        meta: json!({}),
+        ..Default::default()
+    };
+    store
+        .ingest(account.id, vec![m], None, Default::default())
+        .unwrap();
+    let conv = only_conversation(&store);
+    let files = vec![file("foto.jpg", "image/jpeg", JPEG)];
+    let e = sportello_messaging::check_reply_files(&store, conv, &files).unwrap_err();
+    assert_eq!(e.code, ErrorCode::AttachmentNotSupported);
+    assert!(e.message.contains("public web address"), "{}", e.message);
+    // Queued anyway (an older queue): failed with the same code, nothing posted to Twilio.
+    let r = store
+        .queue_reply_with(conv, &draft("foto"), &with_files(files))
+        .unwrap();
+    flush(&store, &channel, &account).await.unwrap();
+    let m = store.message(r.id).unwrap();
+    assert_eq!(m.delivery, Delivery::Failed);
+    assert_eq!(
+        m.delivery_error.unwrap().code,
+        ErrorCode::AttachmentNotSupported
+    );
+    assert!(tw.server.requests().iter().all(|r| r.method != "POST"));
+    // Text alone still goes.
+    let r = store.queue_reply(conv, &draft("Ciao")).unwrap();
+    flush(&store, &channel, &account).await.unwrap();
+    assert_eq!(store.message(r.id).unwrap().delivery, Delivery::Sent);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn meta_webhook_has_its_own_verify_token_and_checks_signatures() {
+    const META_SECRET: &str = "meta-page-app-secret";
+    const META_VERIFY: &str = "meta-verify-token";
+    let (_dir, store) = store();
+    let wa = whatsapp_account(&store, "http://127.0.0.1:9");
+    let messenger = meta_account(&store, ChannelKind::Messenger, "http://127.0.0.1:9", false);
+    let instagram = meta_account(&store, ChannelKind::Instagram, "http://127.0.0.1:9", false);
+    let mut secrets = wa_secrets(wa.id);
+    for id in [messenger.id, instagram.id] {
+        secrets.insert((id, "app_secret"), META_SECRET.to_string());
+        secrets.insert((id, "verify_token"), META_VERIFY.to_string());
+    }
+    let (base, cancel) = receiver(&store, secrets).await;
+    let client = reqwest::Client::new();
+    let verify = |path: &str, token: &str| {
+        let url =
+            format!("{base}{path}?hub.mode=subscribe&hub.verify_token={token}&hub.challenge=31337");
+        let client = client.clone();
+        async move {
+            let r = client.get(url).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    // /webhooks/meta answers its own token, and not a WhatsApp account's (nor the reverse).
+    assert_eq!(
+        verify("/webhooks/meta", META_VERIFY).await,
+        (200, "31337".to_string())
+    );
+    assert_eq!(verify("/webhooks/meta", VERIFY_TOKEN).await.0, 403);
+    assert_eq!(verify("/webhooks/whatsapp", META_VERIFY).await.0, 403);
+    assert_eq!(verify("/webhooks/meta", "").await.0, 403);
+
+    let body = json!({"object": "page", "entry": [{"id": fake_graph::PAGE_ID, "time": 1458692752478i64,
+        "messaging": [{"sender": {"id": "PSID9"}, "recipient": {"id": fake_graph::PAGE_ID}, "timestamp": 1458692752478i64,
+            "message": {"mid": "m_webhook1", "text": "hello, world!"}}]}]})
+    .to_string();
+    let url = format!("{base}/webhooks/meta");
+    // Missing, forged, signed with the WhatsApp app's secret, stale (another body's).
+    assert_eq!(post(&url, &body, None).await, 401);
+    assert_eq!(
+        post(&url, &body, Some(&sign(b"forged", body.as_bytes()))).await,
+        401
+    );
+    assert_eq!(
+        post(
+            &url,
+            &body,
+            Some(&sign(APP_SECRET.as_bytes(), body.as_bytes()))
+        )
+        .await,
+        401
+    );
+    let older = body.replace("hello, world!", "hello");
+    assert_eq!(
+        post(
+            &url,
+            &body,
+            Some(&sign(META_SECRET.as_bytes(), older.as_bytes()))
+        )
+        .await,
+        401
+    );
+    assert_eq!(message_count(&store), 0);
+    // Signed with the Meta app secret: stored once, however often Meta delivers it.
+    let sig = sign(META_SECRET.as_bytes(), body.as_bytes());
+    assert_eq!(post(&url, &body, Some(&sig)).await, 200);
+    assert_eq!(post(&url, &body, Some(&sig)).await, 200);
+    assert_eq!(message_count(&store), 1);
+
+    // Instagram: a story mention and a story reply, each shown with the story it refers to.
+    let ig = json!({"object": "instagram", "entry": [{"id": fake_graph::IG_ID, "time": 1700000000000i64, "messaging": [
+        {"sender": {"id": "IGSID7"}, "recipient": {"id": fake_graph::IG_ID}, "timestamp": 1700000000000i64,
+         "message": {"mid": "ig_mention1", "attachments": [{"type": "story_mention", "payload": {"url": "https://lookaside.example/story1"}}]}},
+        {"sender": {"id": "IGSID7"}, "recipient": {"id": fake_graph::IG_ID}, "timestamp": 1700000001000i64,
+         "message": {"mid": "ig_reply1", "text": "Che bella!", "reply_to": {"story": {"url": "https://lookaside.example/story2", "id": "ST2"}}}}
+    ]}]})
+    .to_string();
+    let sig = sign(META_SECRET.as_bytes(), ig.as_bytes());
+    assert_eq!(post(&url, &ig, Some(&sig)).await, 200);
+    assert_eq!(post(&url, &ig, Some(&sig)).await, 200);
+    assert_eq!(message_count(&store), 3);
+    let conv = store
+        .conversations(&ConversationQuery {
+            offset: 0,
+            limit: 10,
+            account_id: Some(instagram.id),
+        })
+        .unwrap()
+        .items[0]
+        .id;
+    let details = sportello_messaging::display::conversation_details(&store, conv).unwrap();
+    let stories: Vec<(String, String)> = details
+        .iter()
+        .filter_map(|d| d.story.as_ref())
+        .map(|s| (s.kind.clone(), s.link.clone()))
+        .collect();
+    assert_eq!(
+        stories,
+        [
+            (
+                "mention".to_string(),
+                "https://lookaside.example/story1".to_string()
+            ),
+            (
+                "reply".to_string(),
+                "https://lookaside.example/story2".to_string()
+            )
+        ]
+    );
+    let thread = store.conversation(conv).unwrap();
+    assert!(thread.messages[1].text.contains("Che bella!"));
+    cancel.cancel();
 }

@@ -30,6 +30,115 @@ pub struct GraphState {
     pub rate_limit_next: AtomicU32,
     pub conversations: Mutex<Vec<Value>>,
     pub messages: Mutex<Vec<(String, Vec<Value>)>>,
+    /// Files received by WhatsApp's `/media` and Instagram's `/message_attachments`, with the
+    /// id handed back.
+    pub uploads: Mutex<Vec<Upload>>,
+    /// Every message accepted by `/{page-id}/messages`, multipart fields read back as JSON
+    /// (the file under `filedata` as an [`Upload`]'s fields).
+    pub page_sends: Mutex<Vec<Value>>,
+    /// Graph errors `(status, code, subcode, message)` to answer to the next API calls,
+    /// first in first out (an expired token, a revoked permission...).
+    pub fail_next: Mutex<Vec<(u16, i64, i64, String)>>,
+}
+
+/// A file as the fake received it in a multipart body.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub id: String,
+    /// The multipart field it came in.
+    pub field: String,
+    pub filename: String,
+    pub content_type: String,
+    pub data: Vec<u8>,
+    /// The other (text) fields of the same body.
+    pub fields: Vec<(String, String)>,
+}
+
+/// Reads the file part `field` of a multipart request; `Err` is the Graph error to answer
+/// (a missing file, a part without a name or type: what Graph refuses too).
+fn read_upload(r: &Request, field: &str, id: String) -> Result<Upload, Response> {
+    let parts = r.multipart();
+    if parts.is_empty() {
+        return Err(error(
+            400,
+            100,
+            "(#100) The request must be multipart/form-data",
+            None,
+        ));
+    }
+    let Some(file) = parts.iter().find(|p| p.name == field) else {
+        return Err(error(
+            400,
+            100,
+            &format!("(#100) The parameter {field} is required"),
+            None,
+        ));
+    };
+    let (Some(filename), Some(content_type)) = (file.filename.clone(), file.content_type.clone())
+    else {
+        return Err(error(
+            400,
+            100,
+            "(#100) The file needs a file name and a type",
+            None,
+        ));
+    };
+    Ok(Upload {
+        id,
+        field: field.into(),
+        filename,
+        content_type,
+        data: file.data.clone(),
+        fields: parts
+            .iter()
+            .filter(|p| p.filename.is_none())
+            .map(|p| {
+                (
+                    p.name.clone(),
+                    String::from_utf8_lossy(&p.data).into_owned(),
+                )
+            })
+            .collect(),
+    })
+}
+
+fn field<'a>(u: &'a Upload, name: &str) -> Option<&'a str> {
+    u.fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// A Send API body: JSON, or multipart whose text fields hold JSON strings (`recipient`,
+/// `message`) and plain values (`messaging_type`, `tag`).
+fn page_send(s: &GraphState, r: &Request) -> Result<Value, Response> {
+    if !r.multipart().is_empty() {
+        let n = s.uploads.lock().unwrap().len() + 1;
+        let upload = read_upload(r, "filedata", format!("inline{n}"))?;
+        let mut body = json!({});
+        for (k, v) in &upload.fields {
+            body[k] = serde_json::from_str(v).unwrap_or_else(|_| json!(v));
+        }
+        if body["message"]["attachment"]["type"].as_str().is_none() {
+            return Err(error(
+                400,
+                100,
+                "(#100) message.attachment.type is required",
+                None,
+            ));
+        }
+        body["filedata"] = json!({"filename": upload.filename, "content_type": upload.content_type,
+            "size": upload.data.len()});
+        s.uploads.lock().unwrap().push(upload);
+        return Ok(body);
+    }
+    let body = r.json();
+    if let Some(id) = body["message"]["attachment"]["payload"]["attachment_id"].as_str()
+        && !s.uploads.lock().unwrap().iter().any(|u| u.id == id)
+    {
+        return Err(error(400, 100, "(#100) Invalid attachment_id", None));
+    }
+    Ok(body)
 }
 
 pub struct FakeGraph {
@@ -90,8 +199,64 @@ fn handle(s: &GraphState, port: u32, r: &Request) -> Response {
             None,
         );
     }
+    let queued = {
+        let mut fail = s.fail_next.lock().unwrap();
+        (!fail.is_empty()).then(|| fail.remove(0))
+    };
+    if let Some((status, code, subcode, message)) = queued {
+        let mut e = json!({"message": message, "type": "OAuthException", "code": code,
+            "fbtrace_id": "AbCdEf"});
+        if subcode != 0 {
+            e["error_subcode"] = json!(subcode);
+        }
+        return Response::json(status, json!({"error": e}));
+    }
     let base = format!("http://127.0.0.1:{port}");
     match (r.method.as_str(), path.as_str()) {
+        ("POST", p) if p == format!("/{PHONE_NUMBER_ID}/media") => {
+            // WhatsApp's media upload: messaging_product, type (the file's MIME type), file.
+            let n = s.uploads.lock().unwrap().len() + 1;
+            let upload = match read_upload(r, "file", format!("UPLOADED{n}")) {
+                Ok(u) => u,
+                Err(e) => return e,
+            };
+            if field(&upload, "messaging_product") != Some("whatsapp") {
+                return error(
+                    400,
+                    100,
+                    "(#100) The parameter messaging_product is required.",
+                    None,
+                );
+            }
+            if field(&upload, "type") != Some(upload.content_type.as_str()) {
+                return error(
+                    400,
+                    131053,
+                    "(#131053) Media upload error",
+                    Some("The type field does not match the file's type."),
+                );
+            }
+            let id = upload.id.clone();
+            s.uploads.lock().unwrap().push(upload);
+            Response::json(200, json!({"id": id}))
+        }
+        ("POST", p) if p == format!("/{PAGE_ID}/message_attachments") => {
+            // Instagram's Attachment Upload API: platform, message, filedata.
+            let n = s.uploads.lock().unwrap().len() + 1;
+            let upload = match read_upload(r, "filedata", format!("ATT{n}")) {
+                Ok(u) => u,
+                Err(e) => return e,
+            };
+            let message: Value = field(&upload, "message")
+                .and_then(|m| serde_json::from_str(m).ok())
+                .unwrap_or(Value::Null);
+            if message["attachment"]["type"].as_str().is_none() {
+                return error(400, 100, "(#100) message.attachment.type is required", None);
+            }
+            let id = upload.id.clone();
+            s.uploads.lock().unwrap().push(upload);
+            Response::json(200, json!({"attachment_id": id}))
+        }
         ("GET", p) if p == format!("/{PHONE_NUMBER_ID}") => Response::json(
             200,
             json!({
@@ -131,6 +296,13 @@ fn handle(s: &GraphState, port: u32, r: &Request) -> Response {
                         "Message failed to send because more than 24 hours have passed since the customer last replied to this number.",
                     ),
                 );
+            }
+            let kind = body["type"].as_str().unwrap_or("");
+            if matches!(kind, "image" | "video" | "audio" | "document")
+                && let Some(id) = body[kind]["id"].as_str()
+                && !s.uploads.lock().unwrap().iter().any(|u| u.id == id)
+            {
+                return error(400, 100, "(#100) Invalid parameter", None);
             }
             let n = s.sent.fetch_add(1, Ordering::SeqCst) + 1;
             Response::json(
@@ -173,8 +345,16 @@ fn handle(s: &GraphState, port: u32, r: &Request) -> Response {
             )
         }
         ("POST", p) if p == format!("/{PAGE_ID}/messages") => {
+            let body = match page_send(s, r) {
+                Ok(b) => b,
+                Err(e) => return e,
+            };
+            // Outside the standard window only a tagged human reply is allowed.
+            if body["messaging_type"] == "MESSAGE_TAG" && body["tag"] != "HUMAN_AGENT" {
+                return error(400, 100, "(#100) Tag is not valid", None);
+            }
             let n = s.sent.fetch_add(1, Ordering::SeqCst) + 1;
-            let body = r.json();
+            s.page_sends.lock().unwrap().push(body.clone());
             Response::json(
                 200,
                 json!({"recipient_id": body["recipient"]["id"], "message_id": format!("m_sent{n}")}),

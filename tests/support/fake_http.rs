@@ -34,6 +34,102 @@ impl Request {
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
     }
+    /// The parts of a `multipart/form-data` body (RFC 7578), in order; empty if the body is
+    /// not multipart or is malformed (a missing boundary, a part without a name).
+    pub fn multipart(&self) -> Vec<Part> {
+        let Some(ct) = self.header("content-type") else {
+            return Vec::new();
+        };
+        if !ct.to_ascii_lowercase().starts_with("multipart/form-data") {
+            return Vec::new();
+        }
+        let Some(boundary) = ct
+            .split(';')
+            .filter_map(|p| p.trim().strip_prefix("boundary="))
+            .next()
+            .map(|b| b.trim_matches('"').to_string())
+        else {
+            return Vec::new();
+        };
+        let delimiter = format!("--{boundary}").into_bytes();
+        let body = &self.body;
+        let mut starts = Vec::new();
+        let mut i = 0;
+        while i + delimiter.len() <= body.len() {
+            if body[i..].starts_with(&delimiter) {
+                starts.push(i);
+                i += delimiter.len();
+            } else {
+                i += 1;
+            }
+        }
+        let mut parts = Vec::new();
+        for w in starts.windows(2) {
+            let chunk = &body[w[0] + delimiter.len()..w[1]];
+            // Each part: CRLF, headers, CRLF CRLF, data, CRLF (before the next delimiter).
+            let Some(chunk) = chunk.strip_prefix(b"\r\n") else {
+                return Vec::new();
+            };
+            let Some(chunk) = chunk.strip_suffix(b"\r\n") else {
+                return Vec::new();
+            };
+            let Some(split) = chunk.windows(4).position(|w| w == b"\r\n\r\n") else {
+                return Vec::new();
+            };
+            let head = String::from_utf8_lossy(&chunk[..split]).into_owned();
+            let data = chunk[split + 4..].to_vec();
+            let mut part = Part {
+                name: String::new(),
+                filename: None,
+                content_type: None,
+                data,
+            };
+            for line in head.split("\r\n") {
+                let Some((k, v)) = line.split_once(':') else {
+                    continue;
+                };
+                if k.trim().eq_ignore_ascii_case("content-disposition") {
+                    for attr in v.split(';').skip(1) {
+                        let Some((ak, av)) = attr.trim().split_once('=') else {
+                            continue;
+                        };
+                        let av = av.trim().trim_matches('"').to_string();
+                        match ak.trim() {
+                            "name" => part.name = av,
+                            "filename" => part.filename = Some(av),
+                            _ => {}
+                        }
+                    }
+                } else if k.trim().eq_ignore_ascii_case("content-type") {
+                    part.content_type = Some(v.trim().to_string());
+                }
+            }
+            if part.name.is_empty() {
+                return Vec::new();
+            }
+            parts.push(part);
+        }
+        // The last delimiter must close the body.
+        if let Some(&last) = starts.last()
+            && !body[last + delimiter.len()..].starts_with(b"--")
+        {
+            return Vec::new();
+        }
+        parts
+    }
+
+    /// The multipart part called `name`.
+    pub fn part(&self, name: &str) -> Option<Part> {
+        self.multipart().into_iter().find(|p| p.name == name)
+    }
+
+    /// A text field of a multipart body.
+    pub fn part_text(&self, name: &str) -> Option<String> {
+        self.part(name)
+            .filter(|p| p.filename.is_none())
+            .map(|p| String::from_utf8_lossy(&p.data).into_owned())
+    }
+
     /// A form field of an `application/x-www-form-urlencoded` body.
     pub fn form(&self, key: &str) -> Option<String> {
         let body = String::from_utf8_lossy(&self.body);
@@ -42,6 +138,15 @@ impl Request {
             (decode(k) == key).then(|| decode(v))
         })
     }
+}
+
+/// One part of a multipart body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    pub name: String,
+    pub filename: Option<String>,
+    pub content_type: Option<String>,
+    pub data: Vec<u8>,
 }
 
 pub fn decode(s: &str) -> String {

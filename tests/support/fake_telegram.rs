@@ -16,7 +16,22 @@ pub struct TelegramState {
     pub pending: Mutex<Vec<Value>>,
     /// Answer the next N sendMessage calls with 429.
     pub throttle_next: AtomicU32,
+    /// Answer the next N getUpdates calls with 429 and `retry_after` 1.
+    pub throttle_updates_next: AtomicU32,
     pub sent: AtomicU32,
+    /// Files received by sendPhoto/sendDocument: (method, field, file name, type, bytes,
+    /// caption).
+    pub files: Mutex<Vec<SentFile>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SentFile {
+    pub method: String,
+    pub chat_id: String,
+    pub filename: String,
+    pub content_type: String,
+    pub data: Vec<u8>,
+    pub caption: Option<String>,
 }
 
 pub struct FakeTelegram {
@@ -62,12 +77,59 @@ fn handle(s: &TelegramState, r: &Request) -> Response {
         return fail(401, "Unauthorized", None);
     };
     let params = r.json();
+    if matches!(method, "sendPhoto" | "sendDocument") {
+        // Files are uploaded as multipart/form-data: chat_id, the file under `photo` or
+        // `document` with its name and type, an optional caption (at most 1024 characters).
+        let field = if method == "sendPhoto" {
+            "photo"
+        } else {
+            "document"
+        };
+        let Some(chat_id) = r.part_text("chat_id") else {
+            return fail(400, "Bad Request: chat_id is empty", None);
+        };
+        let Some(file) = r.part(field).filter(|p| p.filename.is_some()) else {
+            return fail(
+                400,
+                &format!("Bad Request: there is no {field} in the request"),
+                None,
+            );
+        };
+        let Some(content_type) = file.content_type.clone() else {
+            return fail(400, "Bad Request: the file has no type", None);
+        };
+        if method == "sendPhoto" && file.data.len() > 10 * 1024 * 1024 {
+            return fail(400, "Bad Request: PHOTO_INVALID_DIMENSIONS", None);
+        }
+        let caption = r.part_text("caption");
+        if caption.as_ref().is_some_and(|c| c.chars().count() > 1024) {
+            return fail(400, "Bad Request: message caption is too long", None);
+        }
+        s.files.lock().unwrap().push(SentFile {
+            method: method.into(),
+            chat_id: chat_id.clone(),
+            filename: file.filename.clone().unwrap_or_default(),
+            content_type,
+            data: file.data.clone(),
+            caption: caption.clone(),
+        });
+        let n = s.sent.fetch_add(1, Ordering::SeqCst) + 1;
+        return Response::json(
+            200,
+            json!({"ok": true, "result": {"message_id": 9000 + n, "date": 1441645600,
+            "chat": {"id": chat_id.parse::<i64>().unwrap_or(0), "type": "private"}, "caption": caption}}),
+        );
+    }
     match method {
         "getMe" => Response::json(
             200,
             json!({"ok": true, "result": {"id": 123456, "is_bot": true, "first_name": "Bottega", "username": "bottega_bot"}}),
         ),
         "getUpdates" => {
+            if s.throttle_updates_next.load(Ordering::SeqCst) > 0 {
+                s.throttle_updates_next.fetch_sub(1, Ordering::SeqCst);
+                return fail(429, "Too Many Requests: retry after 1", Some(1));
+            }
             let offset = params["offset"].as_i64().unwrap_or(0);
             let mut pending = s.pending.lock().unwrap();
             // Asking with an offset confirms every update below it.

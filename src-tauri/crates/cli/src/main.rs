@@ -312,6 +312,10 @@ fn env_secret(var: &str) -> Result<String, Error> {
         .filter(|v| !v.is_empty())
         .ok_or_else(|| Error::invalid(format!("environment variable {var} is not set")))
 }
+    /// Environment variable holding the verify token typed into the Meta app's webhook
+    /// settings for /webhooks/meta (needs --app-secret-env).
+    #[arg(long, value_name = "VAR", requires = "app_secret_env")]
+    verify_token_env: Option<String>,
 
 fn print_accounts(json: bool, accounts: &[sportello_core::model::Account]) {
     out(json, json!(accounts), || {
@@ -669,6 +673,7 @@ async fn run(cli: Cli) -> CliResult {
                             f.role.map(|r| format!("{r:?}")).unwrap_or_default()
                         )
                     })
+                verify_token: a.verify_token_env.as_deref().map(env_secret).transpose()?,
                     .collect::<Vec<_>>()
                     .join("\n")
             });

@@ -11,6 +11,7 @@
 
 pub mod display;
 pub mod http;
+pub mod limits;
 mod media;
 pub mod meta;
 pub mod telegram;
@@ -208,7 +209,8 @@ pub fn conversation_window(store: &Store, conversation_id: i64) -> Result<ReplyW
     ))
 }
 
-/// The largest file a reply may carry: WhatsApp's limit for documents.
+/// The largest file any chat channel takes (WhatsApp documents); each channel's own limits
+/// are in [`limits`].
 pub const MAX_FILE_BYTES: u64 = 100 * 1024 * 1024;
 
 /// Reads a file the user picked to send with a chat reply.
@@ -217,10 +219,13 @@ pub fn outgoing_file(path: &std::path::Path) -> Result<OutgoingFile> {
         .map_err(|e| Error::invalid(format!("cannot read {}: {e}", path.display())))?
         .len();
     if size > MAX_FILE_BYTES {
-        return Err(Error::invalid(format!(
-            "{} is larger than 100 MB, the most a chat channel accepts",
-            path.display()
-        )));
+        return Err(Error::new(
+            sportello_core::ErrorCode::FileTooLarge,
+            format!(
+                "{} is larger than 100 MB, the most a chat channel accepts",
+                path.display()
+            ),
+        ));
     }
     let data = std::fs::read(path)
         .map_err(|e| Error::invalid(format!("cannot read {}: {e}", path.display())))?;
@@ -232,6 +237,59 @@ pub fn outgoing_file(path: &std::path::Path) -> Result<OutgoingFile> {
         mime_type: mime_for_name(&path.to_string_lossy()).into(),
         data,
     })
+}
+
+/// Checks the files of a reply against what the conversation's channel accepts, before the
+/// reply is queued (`file_too_large`, `attachment_not_supported`): nothing is queued then.
+/// The same model as every outgoing reply: [`OutgoingFile`]s in
+/// [`sportello_core::outbox::ReplyExtras::files`], stored as the message's attachments.
+pub fn check_reply_files(
+    store: &Store,
+    conversation_id: i64,
+    files: &[OutgoingFile],
+) -> Result<()> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    let account = store.account(store.conversation_summary(conversation_id)?.account_id)?;
+    limits::check_files(
+        &account,
+        files.iter().map(|f| {
+            (
+                f.filename.as_str(),
+                f.mime_type.as_str(),
+                f.data.len() as u64,
+            )
+        }),
+    )
+}
+
+/// A file as a multipart part: its name (quotes and line breaks replaced, UTF-8 kept as is,
+/// as browsers send it — RFC 7578 §4.2), its type and its bytes.
+pub(crate) fn file_part(
+    filename: &str,
+    mime_type: &str,
+    data: Vec<u8>,
+) -> Result<reqwest::multipart::Part> {
+    let name: String = filename
+        .chars()
+        .map(|c| {
+            if matches!(c, '"' | '\\' | '\r' | '\n') {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    reqwest::multipart::Part::bytes(data)
+        .file_name(name)
+        .mime_str(mime_type)
+        .map_err(|e| Error::invalid(format!("bad file type {mime_type}: {e}")))
+}
+
+/// A multipart form that sends file names unescaped (see [`file_part`]).
+pub(crate) fn form() -> reqwest::multipart::Form {
+    reqwest::multipart::Form::new().percent_encode_noop()
 }
 
 /// The type of a file by its extension (what the APIs need to know to show it).

@@ -26,7 +26,7 @@ use ts_rs::TS;
 
 use crate::http::{Api, Family};
 use crate::media::{Fetched, MediaSource, download_pending};
-use crate::{ACCESS_TOKEN, APP_SECRET, ReplyWindow, time};
+use crate::{ACCESS_TOKEN, APP_SECRET, ReplyWindow, VERIFY_TOKEN, time};
 
 pub const DEFAULT_API_BASE: &str = "https://graph.facebook.com/v23.0";
 const CURSOR: &str = "conversations";
@@ -47,6 +47,11 @@ pub struct MetaInput {
     /// The Meta app's secret, to receive webhooks as well as polling.
     #[serde(default)]
     pub app_secret: Option<String>,
+    /// The token typed into the Meta app's webhook settings for `/webhooks/meta` (its own,
+    /// not a WhatsApp account's); needs the app secret.
+    #[serde(default)]
+    #[ts(optional)]
+    pub verify_token: Option<String>,
     /// The app was granted the HUMAN_AGENT tag: replies allowed up to 7 days.
     #[serde(default)]
     pub human_agent: bool,
@@ -95,6 +100,17 @@ pub async fn add_accounts(store: &Store, input: &MetaInput, test: bool) -> Resul
         }
     }
     let secret = input.app_secret.clone().unwrap_or_default();
+    let verify_token = input.verify_token.clone().unwrap_or_default();
+    if !verify_token.trim().is_empty() && secret.trim().is_empty() {
+        return Err(Error::invalid(
+            "the webhook verify token needs the app secret too (it signs every delivery)",
+        ));
+    }
+    let secrets = [
+        (ACCESS_TOKEN, token.as_str()),
+        (APP_SECRET, secret.trim()),
+        (VERIFY_TOKEN, verify_token.trim()),
+    ];
     let mut out = Vec::new();
     let messenger = crate::save_account(
         store,
@@ -102,7 +118,7 @@ pub async fn add_accounts(store: &Store, input: &MetaInput, test: bool) -> Resul
         &input.name,
         &page_name,
         &json!({"page_id": page_id, "platform": "messenger", "human_agent": input.human_agent, "api_base": base}),
-        &[(ACCESS_TOKEN, &token), (APP_SECRET, secret.trim())],
+        &secrets,
     )?;
     out.push(messenger);
     if let Some(ig) = instagram {
@@ -112,7 +128,7 @@ pub async fn add_accounts(store: &Store, input: &MetaInput, test: bool) -> Resul
             &format!("{} (Instagram)", input.name.trim()),
             ig,
             &json!({"page_id": page_id, "instagram_id": ig, "platform": "instagram", "human_agent": input.human_agent, "api_base": base}),
-            &[(ACCESS_TOKEN, &token), (APP_SECRET, secret.trim())],
+            &secrets,
         )?;
         out.push(account);
     }
@@ -457,49 +473,78 @@ impl Channel for MetaChannel {
         if let Some(tag) = tag {
             envelope["tag"] = json!(tag);
         }
-        let message = self.store.message(item.message_id)?;
+        // Every file is checked before the first upload: a reply is never half sent.
+        let files = crate::limits::check_item(&self.store, account, item)?;
         let mut first = None;
-        for a in &message.attachments {
-            let Some(hash) = &a.content_hash else {
-                continue;
-            };
-            let data = std::fs::read(self.store.blob_path(hash))?;
-            let kind = if a.mime_type.starts_with("image/") {
-                "image"
-            } else if a.mime_type.starts_with("video/") {
-                "video"
-            } else if a.mime_type.starts_with("audio/") {
-                "audio"
+        for a in &files {
+            let data = std::fs::read(&a.path)?;
+            let kind = crate::limits::meta_kind(&a.mime_type).graph_name();
+            let part = crate::file_part(&a.filename, &a.mime_type, data)?;
+            let answer = if self.platform == "instagram" {
+                // Instagram: the Attachment Upload API (`message_attachments`, platform
+                // instagram) gives an attachment id, then the message refers to it.
+                let form = crate::form()
+                    .text("platform", "instagram")
+                    .text(
+                        "message",
+                        json!({"attachment": {"type": kind, "payload": {"is_reusable": true}}})
+                            .to_string(),
+                    )
+                    .part("filedata", part);
+                let uploaded = self
+                    .api
+                    .json(
+                        self.api
+                            .post(&format!("/{}/message_attachments", self.page_id))
+                            .bearer_auth(&self.token)
+                            .multipart(form),
+                    )
+                    .await?;
+                let id = uploaded["attachment_id"].as_str().ok_or_else(|| {
+                    Error::new(
+                        ErrorCode::Protocol,
+                        "Instagram stored the file without an attachment id",
+                    )
+                })?;
+                let mut body = envelope.clone();
+                body["message"] =
+                    json!({"attachment": {"type": kind, "payload": {"attachment_id": id}}});
+                self.api
+                    .json(
+                        self.api
+                            .post(&format!("/{}/messages", self.page_id))
+                            .bearer_auth(&self.token)
+                            .json(&body),
+                    )
+                    .await?
             } else {
-                "file"
+                // Messenger: the Send API takes the file in the same call (multipart: the
+                // envelope's fields as JSON strings, the file as `filedata`).
+                let mut form = crate::form();
+                for (k, v) in envelope.as_object().into_iter().flatten() {
+                    form = form.text(
+                        k.clone(),
+                        v.as_str()
+                            .map(String::from)
+                            .unwrap_or_else(|| v.to_string()),
+                    );
+                }
+                form = form
+                    .text(
+                        "message",
+                        json!({"attachment": {"type": kind, "payload": {"is_reusable": false}}})
+                            .to_string(),
+                    )
+                    .part("filedata", part);
+                self.api
+                    .json(
+                        self.api
+                            .post(&format!("/{}/messages", self.page_id))
+                            .bearer_auth(&self.token)
+                            .multipart(form),
+                    )
+                    .await?
             };
-            let part = reqwest::multipart::Part::bytes(data)
-                .file_name(a.filename.clone())
-                .mime_str(&a.mime_type)
-                .map_err(|e| Error::invalid(format!("bad file type: {e}")))?;
-            let mut body = envelope.clone();
-            body["message"] =
-                json!({"attachment": {"type": kind, "payload": {"is_reusable": false}}});
-            let mut form = reqwest::multipart::Form::new().part("filedata", part);
-            for (k, v) in body.as_object().into_iter().flatten() {
-                form = form.text(
-                    k.clone(),
-                    if v.is_string() {
-                        v.as_str().unwrap_or("").to_string()
-                    } else {
-                        v.to_string()
-                    },
-                );
-            }
-            let answer = self
-                .api
-                .json(
-                    self.api
-                        .post(&format!("/{}/messages", self.page_id))
-                        .bearer_auth(&self.token)
-                        .multipart(form),
-                )
-                .await?;
             first.get_or_insert(answer["message_id"].as_str().unwrap_or("").to_string());
         }
         if !item.message.text.trim().is_empty() {

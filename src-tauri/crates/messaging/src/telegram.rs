@@ -129,25 +129,22 @@ impl TelegramChannel {
         call(&self.api, &self.token, method, params).await
     }
 
-    /// `sendPhoto` for pictures, `sendDocument` for everything else.
+    /// `sendPhoto` for pictures up to 10 MB, `sendDocument` for everything else (multipart:
+    /// `chat_id`, the file under `photo` or `document`, optional `caption`).
     async fn send_file(
         &self,
         chat_id: &str,
-        file: &sportello_core::model::Attachment,
+        file: &crate::limits::QueuedFile,
         data: Vec<u8>,
         caption: Option<&str>,
     ) -> Result<Value> {
         let mime = file.mime_type.as_str();
-        let (method, field) = if mime.starts_with("image/") && mime != "image/gif" {
-            ("sendPhoto", "photo")
-        } else {
-            ("sendDocument", "document")
+        let (method, field) = match crate::limits::telegram_kind(mime, data.len() as u64) {
+            crate::limits::SendAs::Image => ("sendPhoto", "photo"),
+            _ => ("sendDocument", "document"),
         };
-        let part = reqwest::multipart::Part::bytes(data)
-            .file_name(file.filename.clone())
-            .mime_str(mime)
-            .map_err(|e| Error::invalid(format!("bad file type {mime}: {e}")))?;
-        let mut form = reqwest::multipart::Form::new()
+        let part = crate::file_part(&file.filename, mime, data)?;
+        let mut form = crate::form()
             .text("chat_id", chat_id.to_string())
             .part(field.to_string(), part);
         if let Some(c) = caption {
@@ -340,22 +337,20 @@ impl Channel for TelegramChannel {
         Ok(report)
     }
 
-    async fn send(&self, _account: &Account, item: &OutboxItem) -> Result<SendReceipt> {
+    async fn send(&self, account: &Account, item: &OutboxItem) -> Result<SendReceipt> {
         let chat_id = item
             .message
             .to
             .first()
             .ok_or_else(|| Error::invalid("the reply has no chat"))?
             .clone();
-        let message = self.store.message(item.message_id)?;
+        // Every file is checked before the first upload: a reply is never half sent.
+        let files = crate::limits::check_item(&self.store, account, item)?;
         let text = item.message.text.trim();
         let mut first = None;
         let mut caption_used = false;
-        for a in &message.attachments {
-            let Some(hash) = &a.content_hash else {
-                continue;
-            };
-            let data = std::fs::read(self.store.blob_path(hash))?;
+        for a in &files {
+            let data = std::fs::read(&a.path)?;
             // Captions are limited to 1024 characters; a longer text goes as its own message.
             let caption =
                 (!caption_used && !text.is_empty() && text.chars().count() <= 1024).then_some(text);

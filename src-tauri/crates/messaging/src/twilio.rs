@@ -326,7 +326,7 @@ impl Channel for TwilioChannel {
         Ok(out)
     }
 
-    async fn send(&self, _account: &Account, item: &OutboxItem) -> Result<SendReceipt> {
+    async fn send(&self, account: &Account, item: &OutboxItem) -> Result<SendReceipt> {
         let customer = item
             .message
             .to
@@ -351,13 +351,9 @@ impl Channel for TwilioChannel {
             if self.from.starts_with("whatsapp:") {
                 crate::whatsapp::check_window(&self.store, item)?;
             }
-            let message = self.store.message(item.message_id)?;
-            if message.attachments.iter().any(|a| a.content_hash.is_some()) {
-                return Err(Error::new(
-                    ErrorCode::Rejected,
-                    "Twilio only sends files from a public web address; send the file by another channel",
-                ));
-            }
+            // Twilio takes files only as public `MediaUrl`s: a file from this computer is
+            // refused (`attachment_not_supported`) before asking the API.
+            crate::limits::check_item(&self.store, account, item)?;
             form.push(("Body", item.message.text.clone()));
         }
         let answer = self

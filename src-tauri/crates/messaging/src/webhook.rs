@@ -3,11 +3,13 @@
 //! owner exposes with a tunnel (cloudflared, ngrok; see docs/channels.md).
 //!
 //! `GET` answers Meta's subscription check (`hub.mode=subscribe`, `hub.verify_token`,
-//! `hub.challenge`) when the token is one of our accounts' verify tokens. `POST` is accepted
-//! only with an `X-Hub-Signature-256` that is the HMAC-SHA256 of the raw body under one of our
-//! accounts' app secrets; anything else is refused (401) before it is parsed. The payload is
-//! stored first and 200 answered after, so a delivery that fails to store is retried by Meta;
-//! storing is idempotent by message id, so a retried delivery is one message.
+//! `hub.challenge`) when the token is the verify token of one of that path's accounts
+//! (WhatsApp Cloud accounts for `/webhooks/whatsapp`, Messenger/Instagram accounts for
+//! `/webhooks/meta`). `POST` is accepted only with an `X-Hub-Signature-256` that is the
+//! HMAC-SHA256 of the raw body under the app secret of one of that path's accounts; anything
+//! else is refused (401) before it is parsed. The payload is stored first and 200 answered
+//! after, so a delivery that fails to store is retried by Meta; storing is idempotent by
+//! message id, so a retried delivery is one message.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -119,13 +121,9 @@ impl Receiver {
         let Some(token) = q.verify_token.as_deref().filter(|t| !t.is_empty()) else {
             return (StatusCode::FORBIDDEN, "missing hub.verify_token".into());
         };
-        // Meta apps share one verify token scheme: /webhooks/meta also accepts the token of a
-        // WhatsApp account of the same app (Messenger accounts keep none of their own).
-        let mut candidates = self.accounts(meta_family);
-        if meta_family {
-            candidates.extend(self.accounts(false));
-        }
-        let known = candidates.iter().any(|a| {
+        // Each path answers only to its own accounts' tokens: /webhooks/meta to the token given
+        // with `account add-meta --verify-token-env`, never to a WhatsApp account's.
+        let known = self.accounts(meta_family).iter().any(|a| {
             (self.secret)(a.id, VERIFY_TOKEN)
                 .is_some_and(|t| constant_time_eq(t.as_bytes(), token.as_bytes()))
         });

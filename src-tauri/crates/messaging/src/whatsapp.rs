@@ -193,12 +193,11 @@ impl WhatsAppChannel {
             })
     }
 
+    /// Uploads a file (`POST /{phone-number-id}/media`, multipart: `messaging_product`,
+    /// `type`, `file`) and returns the media id a message then refers to.
     async fn upload(&self, filename: &str, mime_type: &str, data: Vec<u8>) -> Result<String> {
-        let part = reqwest::multipart::Part::bytes(data)
-            .file_name(filename.to_string())
-            .mime_str(mime_type)
-            .map_err(|e| Error::invalid(format!("bad file type {mime_type}: {e}")))?;
-        let form = reqwest::multipart::Form::new()
+        let part = crate::file_part(filename, mime_type, data)?;
+        let form = crate::form()
             .text("messaging_product", "whatsapp")
             .text("type", mime_type.to_string())
             .part("file", part);
@@ -289,16 +288,13 @@ fn template_payload(to: &str, template: &Value) -> Result<Value> {
     }))
 }
 
+/// WhatsApp's message type for a file.
 fn media_kind(mime_type: &str) -> &'static str {
-    let m = mime_type.to_ascii_lowercase();
-    if m.starts_with("image/jpeg") || m.starts_with("image/png") {
-        "image"
-    } else if m.starts_with("video/") {
-        "video"
-    } else if m.starts_with("audio/") {
-        "audio"
-    } else {
-        "document"
+    match crate::limits::whatsapp_kind(mime_type) {
+        crate::limits::SendAs::Image => "image",
+        crate::limits::SendAs::Video => "video",
+        crate::limits::SendAs::Audio => "audio",
+        crate::limits::SendAs::File => "document",
     }
 }
 
@@ -346,7 +342,7 @@ impl Channel for WhatsAppChannel {
         Ok(report)
     }
 
-    async fn send(&self, _account: &Account, item: &OutboxItem) -> Result<SendReceipt> {
+    async fn send(&self, account: &Account, item: &OutboxItem) -> Result<SendReceipt> {
         let to = recipient(item)?;
         let meta = self.store.message_meta(item.message_id)?;
         if let Some(template) = meta.get("template").filter(|t| !t.is_null()) {
@@ -356,14 +352,12 @@ impl Channel for WhatsAppChannel {
             });
         }
         check_window(&self.store, item)?;
-        let message = self.store.message(item.message_id)?;
+        // Every file is checked before the first upload: a reply is never half sent.
+        let files = crate::limits::check_item(&self.store, account, item)?;
         let mut first_id = None;
         let mut caption_used = false;
-        for a in &message.attachments {
-            let Some(hash) = &a.content_hash else {
-                continue;
-            };
-            let data = std::fs::read(self.store.blob_path(hash))?;
+        for a in &files {
+            let data = std::fs::read(&a.path)?;
             let media_id = self.upload(&a.filename, &a.mime_type, data).await?;
             let kind = media_kind(&a.mime_type);
             let mut body = json!({"id": media_id});

@@ -14,6 +14,11 @@ access_token: string,
  */
 app_secret: string | null, 
 /**
+ * The token typed into the Meta app's webhook settings for `/webhooks/meta` (its own,
+ * not a WhatsApp account's); needs the app secret.
+ */
+verify_token?: string, 
+/**
  * The app was granted the HUMAN_AGENT tag: replies allowed up to 7 days.
  */
 human_agent: boolean, api_base: string | null, };
