@@ -972,7 +972,7 @@ describe('customer care: tags and contacts', () => {
     );
     // Newest activity first, the open conversation marked; each shows its channel.
     assert.deepEqual(
-      await items.evaluateAll((els) => els.map((el) => el.getAttribute('data-conversation'))),
+      await items.evaluateAll((els) => els.map((el) => el.getAttribute('data-timeline'))),
       ['1', '2'],
     );
     assert.equal(await items.first().getAttribute('aria-current'), 'true');
@@ -986,7 +986,7 @@ describe('customer care: tags and contacts', () => {
     await page.waitForFunction(
       () =>
         document
-          .querySelector('[data-testid=timeline-item][data-conversation="2"]')
+          .querySelector('[data-testid=timeline-item][data-timeline="2"]')
           ?.getAttribute('aria-current') === 'true',
     );
     // Still the same customer, with both ways to reach them.
