@@ -1,6 +1,6 @@
-// The fixed palette new tags choose from. Each colour keeps at least 3:1 against the light
-// and the dark background (a chip's dot and border are non-text contrast), and a chip always
-// shows the tag's name too: colour is never the only thing that tells tags apart.
+// The fixed palette new tags choose from. Each dot keeps at least 3:1 against every surface a
+// chip sits on (in dark mode lifted toward white by --tag-lift), and a chip always shows the
+// tag's name too: colour is never the only thing that tells tags apart (tests/tags.test.js).
 
 export const TAG_PALETTE = [
   { color: '#c62828', name: 'red' },
