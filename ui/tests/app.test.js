@@ -2045,9 +2045,11 @@ describe('customer care in the composer and on the keyboard', () => {
       await composer.getAttribute('aria-activedescendant'),
       await options.nth(0).getAttribute('id'),
     );
+    // The highlighted reply is previewed as the core renders it for this conversation.
+    await picker.getByTestId('canned-preview').getByText(`Ciao ${first}, il tuo ordine`).waitFor();
     await page.keyboard.press('Enter');
     await picker.waitFor({ state: 'detached' });
-    const [rendered] = await calls(page, 'render_canned_reply');
+    const rendered = (await calls(page, 'render_canned_reply')).at(-1);
     assert.deepEqual(rendered.args, { id: 1, conversationId: 3, language: 'it' });
     // Filled in by the backend; the missing agent name is a visible marker, never a blank.
     await page.waitForFunction(() =>
