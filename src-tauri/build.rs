@@ -84,6 +84,7 @@ fn sportello_commands() -> &'static [&'static str] {
         "delete_tag",
         "tag_conversation",
         "tag_contact",
+        "find_contacts",
         "list_canned_replies",
         "save_canned_reply",
         "delete_canned_reply",

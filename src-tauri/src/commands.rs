@@ -380,6 +380,12 @@ pub fn tag_conversation(
     app.store.tag_conversation(conversation_id, tag_id, on)
 }
 
+/// Contacts whose name or identity contains `text` (to merge one the suggestions missed).
+#[tauri::command]
+pub fn find_contacts(app: State<App>, text: String) -> Result<Vec<sportello_core::model::Contact>> {
+    app.store.find_contacts(&text, 20)
+}
+
 /// Puts a tag on a contact (`on`) or takes it off.
 #[tauri::command]
 pub fn tag_contact(app: State<App>, contact_id: i64, tag_id: i64, on: bool) -> Result<()> {

@@ -91,6 +91,7 @@ pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, store: Store) -> tauri:
             commands::delete_tag,
             commands::tag_conversation,
             commands::tag_contact,
+            commands::find_contacts,
             commands::list_canned_replies,
             commands::save_canned_reply,
             commands::delete_canned_reply,

@@ -956,6 +956,49 @@ describe('customer care: tags and contacts', () => {
     await context.close();
   });
 
+  test('merge by hand: find another customer by name, never itself; merge; Undo restores', async () => {
+    const { page, context, errors } = await openApp(
+      browser,
+      server.url,
+      { accounts: 'demo' },
+      wide,
+    );
+    const other = await mock(page, () => window.__sportelloMock.summaryAt(4));
+    await page.getByTestId('conversation-row').first().click();
+    const panel = page.getByTestId('contact-panel');
+    const identities = panel.getByTestId('contact-identities').locator('li');
+    await panel.locator('[data-action=merge-other]').click();
+    const search = panel.getByTestId('contact-search');
+    // "Greco" is this customer's name too: the others are offered, this one never.
+    await search.fill('Greco');
+    await panel.locator('[data-testid=contact-result][data-contact="18"]').waitFor();
+    assert.equal(await panel.locator('[data-testid=contact-result][data-contact="1"]').count(), 0);
+    assert.equal((await calls(page, 'find_contacts')).at(-1).args.text, 'Greco');
+
+    await search.fill(other.contact_name);
+    const result = panel.locator(
+      `[data-testid=contact-result][data-contact="${other.contact_id}"]`,
+    );
+    await result.waitFor();
+    await result.locator('[data-action=merge-found]').click();
+    await page.waitForFunction(
+      () => document.querySelectorAll('[data-testid=contact-identities] li').length === 2,
+    );
+    assert.deepEqual((await calls(page, 'merge_contacts'))[0].args, {
+      survivorId: 1,
+      mergedId: other.contact_id,
+    });
+    assert.match((await identities.allTextContents()).join(' '), new RegExp(other.contact_handle));
+
+    await page.locator('.toast', { hasText: 'Ho unito' }).getByTestId('toast-action').click();
+    await page.waitForFunction(
+      () => document.querySelectorAll('[data-testid=contact-identities] li').length === 1,
+    );
+    assert.equal((await calls(page, 'undo_merge')).length, 1);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
   test('the timeline opens another conversation of the customer; rename and notes are saved', async () => {
     const { page, context, errors } = await openApp(
       browser,

@@ -199,6 +199,21 @@ export function createContacts(host: ContactsHost) {
       const contactId = host.summary(id).contact_id;
       return contactId === null ? null : detail(contactId);
     },
+    find_contacts: (a) => {
+      const text = String(a.text).trim().toLowerCase();
+      if (!text) return [];
+      return host
+        .order()
+        .map((id) => raw(id))
+        .filter((c): c is MockContact => !!c && c.merged_into === null)
+        .filter(
+          (c) =>
+            c.display_name.toLowerCase().includes(text) ||
+            c.identities.some((i) => i.value.toLowerCase().includes(text)),
+        )
+        .slice(0, 20)
+        .map(asContact);
+    },
     contact_suggestions: (a) => suggestions((a.contactId as number | null) ?? null),
     dismiss_suggestion: (a) => {
       const [x, y] = [a.contactId as number, a.otherId as number].sort((p, q) => p - q);

@@ -10,6 +10,7 @@ import type { AppInfo } from './bindings/AppInfo';
 import type { Change } from './bindings/Change';
 import type { ChatDetails } from './bindings/ChatDetails';
 import type { ConversationDetail } from './bindings/ConversationDetail';
+import type { Contact } from './bindings/Contact';
 import type { ContactDetail } from './bindings/ContactDetail';
 import type { ContactSuggestion } from './bindings/ContactSuggestion';
 import type { MergeRecord } from './bindings/MergeRecord';
@@ -193,6 +194,8 @@ export const dismissSuggestion = (contactId: number, otherId: number) =>
 export const mergeContacts = (survivorId: number, mergedId: number) =>
   call<MergeRecord>('merge_contacts', { survivorId, mergedId });
 export const undoMerge = (mergeId: number) => call<MergeRecord>('undo_merge', { mergeId });
+/** Contacts whose name or identity contains `text` (at most 20), for a merge by hand. */
+export const findContacts = (text: string) => call<Contact[]>('find_contacts', { text });
 export const renameContact = (contactId: number, name: string) =>
   call<null>('rename_contact', { contactId, name });
 export const setContactNotes = (contactId: number, notes: string) =>
