@@ -546,6 +546,8 @@ pub fn describe_files(paths: Vec<String>) -> Result<Vec<LocalFile>> {
             if !meta.is_file() {
                 return Err(Error::invalid(format!("{path} is not a file")));
             }
+    // The chat channel's limits (file_too_large, attachment_not_supported): nothing queued.
+    sportello_messaging::check_reply_files(&app.store, conversation_id, &extras.files)?;
             Ok(LocalFile {
                 name: p
                     .file_name()

@@ -1023,3 +1023,5 @@ async fn shutdown_signal() {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
+            // The chat channel's limits (file_too_large, attachment_not_supported).
+            sportello_messaging::check_reply_files(&store, conversation_id, &extras.files)?;
