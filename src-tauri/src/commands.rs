@@ -504,6 +504,8 @@ pub fn send_reply(
             .map(|p| sportello_messaging::outgoing_file(std::path::Path::new(p)))
             .collect::<Result<_>>()?,
     };
+    // The chat channel's limits (file_too_large, attachment_not_supported): nothing queued.
+    sportello_messaging::check_reply_files(&app.store, conversation_id, &extras.files)?;
     let message = app
         .store
         .queue_reply_with(conversation_id, &Draft { text, quote }, &extras)?;
@@ -546,8 +548,6 @@ pub fn describe_files(paths: Vec<String>) -> Result<Vec<LocalFile>> {
             if !meta.is_file() {
                 return Err(Error::invalid(format!("{path} is not a file")));
             }
-    // The chat channel's limits (file_too_large, attachment_not_supported): nothing queued.
-    sportello_messaging::check_reply_files(&app.store, conversation_id, &extras.files)?;
             Ok(LocalFile {
                 name: p
                     .file_name()

@@ -885,6 +885,8 @@ async fn run(cli: Cli) -> CliResult {
                     })?,
                 });
             }
+            // The chat channel's limits (file_too_large, attachment_not_supported).
+            sportello_messaging::check_reply_files(&store, conversation_id, &extras.files)?;
             let message =
                 store.queue_reply_with(conversation_id, &Draft { text, quote }, &extras)?;
             let account = store.account(message.account_id)?;
@@ -1023,5 +1025,3 @@ async fn shutdown_signal() {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
-            // The chat channel's limits (file_too_large, attachment_not_supported).
-            sportello_messaging::check_reply_files(&store, conversation_id, &extras.files)?;
