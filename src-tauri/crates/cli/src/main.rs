@@ -284,6 +284,10 @@ struct AddMeta {
     /// Environment variable holding the Meta app secret (to receive webhooks too).
     #[arg(long, value_name = "VAR")]
     app_secret_env: Option<String>,
+    /// Environment variable holding the verify token typed into the Meta app's webhook
+    /// settings for /webhooks/meta (needs --app-secret-env).
+    #[arg(long, value_name = "VAR", requires = "app_secret_env")]
+    verify_token_env: Option<String>,
     /// The app has the HUMAN_AGENT permission: allow replies up to 7 days.
     #[arg(long)]
     human_agent: bool,
@@ -312,10 +316,6 @@ fn env_secret(var: &str) -> Result<String, Error> {
         .filter(|v| !v.is_empty())
         .ok_or_else(|| Error::invalid(format!("environment variable {var} is not set")))
 }
-    /// Environment variable holding the verify token typed into the Meta app's webhook
-    /// settings for /webhooks/meta (needs --app-secret-env).
-    #[arg(long, value_name = "VAR", requires = "app_secret_env")]
-    verify_token_env: Option<String>,
 
 fn print_accounts(json: bool, accounts: &[sportello_core::model::Account]) {
     out(json, json!(accounts), || {
@@ -533,6 +533,7 @@ async fn run(cli: Cli) -> CliResult {
                 instagram_id: a.instagram_id,
                 access_token: env_secret(&a.token_env)?,
                 app_secret: a.app_secret_env.as_deref().map(env_secret).transpose()?,
+                verify_token: a.verify_token_env.as_deref().map(env_secret).transpose()?,
                 human_agent: a.human_agent,
                 api_base: a.api_base,
             };
@@ -673,7 +674,6 @@ async fn run(cli: Cli) -> CliResult {
                             f.role.map(|r| format!("{r:?}")).unwrap_or_default()
                         )
                     })
-                verify_token: a.verify_token_env.as_deref().map(env_secret).transpose()?,
                     .collect::<Vec<_>>()
                     .join("\n")
             });
