@@ -55,6 +55,8 @@ export type MockConfig = {
   autoDeliver?: boolean;
   /** What the file picker returns (default: one PDF). */
   pickedFiles?: string[];
+  /** Sizes describe_files reports, by path (default: 48 213 bytes). */
+  fileSizes?: Record<string, number>;
   desktop?: Partial<DesktopSettings>;
   /** Milliseconds install_update takes before it fails or "restarts" (reloads the page). */
   updateDelay?: number;
@@ -541,11 +543,19 @@ export function createBackend(config: MockConfig, emit: Emit) {
           is_read: true,
         }),
         message(conv, {
-          text: 'Grazie! Allego la foto del pacco: è arrivato rovinato. Vedi anche la fattura.',
+          text:
+            'Grazie! Allego la foto del pacco: è arrivato rovinato. Vedi anche la fattura.\n\n' +
+            'Il giorno lun 2 mar 2026 alle ore 10:00 Bottega <ciao@bottega.example> ha scritto:\n' +
+            '> È partita ieri con BRT.',
+          // As the core reports it: the text folds from the attribution line, the HTML has
+          // Gmail's quote markers.
+          fold_line: 2,
+          html_folds: true,
           html:
             '<div style="font-family:Georgia,serif"><p>Grazie! Allego la <b>foto del pacco</b>: è arrivato rovinato.</p>' +
             '<p><img src="https://images.example.com/pacco.png" alt="Foto del pacco" width="240" height="120"></p>' +
-            '<p>Vedi anche la fattura.</p><blockquote>È partita ieri con BRT.</blockquote></div>',
+            '<p>Vedi anche la fattura.</p><div class="gmail_quote"><div class="gmail_attr">Il giorno lun 2 mar 2026 ha scritto:</div>' +
+            '<blockquote class="gmail_quote">È partita ieri con BRT.</blockquote></div></div>',
           has_remote_content: true,
           attachments: [
             attachment(501, 'fattura-1042.pdf', 'application/pdf', 245_812),
@@ -1192,6 +1202,42 @@ export function createBackend(config: MockConfig, emit: Emit) {
       if (config.autoDeliver) setTimeout(() => setDelivery(sent.id, 'sent'), 1200);
       return sent;
     },
+    describe_files: (a) =>
+      (a.paths as string[]).map((path) => ({
+        path,
+        name: path.split('/').pop() ?? path,
+        size: config.fileSizes?.[path] ?? 48_213,
+      })),
+    forward_message: (a) => {
+      const original = findMessage(a.messageId as number);
+      if (!original) throw { code: 'not_found', message: 'message' };
+      const to = (a.to as string).trim();
+      if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(to))
+        throw { code: 'invalid_input', message: `"${to}" is not a valid email address` };
+      const id = original.conversation_id;
+      const detail = thread(id);
+      const conv = detail.conversation;
+      const note = (a.text as string).trim();
+      const forward = message(conv, {
+        direction: 'outbound',
+        sender_name: conv.account_name,
+        sender_handle: 'ciao@bottega.example',
+        recipients: [to],
+        subject: `Fwd: ${original.subject}`,
+        text:
+          (note ? `${note}\n\n` : '') +
+          `---------- Forwarded message ---------\nFrom: ${original.sender_name} <${original.sender_handle}>\n` +
+          `Subject: ${original.subject}\nTo: ${original.recipients.join(', ')}\n\n${original.text}`,
+        sent_at: Date.now(),
+        delivery: 'queued',
+        is_read: true,
+        has_raw: false,
+        attachments: original.attachments.map((x) => ({ ...x, id: x.id + 100_000 })),
+      });
+      store.threads.set(id, { ...detail, messages: [...detail.messages, forward] });
+      change({ conversations: [id] });
+      return forward;
+    },
     retry_message: (a) => {
       const found = findMessage(a.messageId as number);
       if (!found) throw { code: 'not_found', message: 'message' };
@@ -1314,6 +1360,9 @@ export function createBackend(config: MockConfig, emit: Emit) {
     },
     /** A notification was clicked: the shell asks the window to show a conversation. */
     emitOpen: (conversationId: number) => emit('sportello://open-conversation', conversationId),
+    /** Files dropped on the window (Tauri's native drag and drop event). */
+    dropFiles: (paths: string[]) =>
+      emit('tauri://drag-drop', { paths, position: { x: 10, y: 10 } }),
   };
 
   return { handle, controls };

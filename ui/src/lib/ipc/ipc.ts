@@ -31,6 +31,7 @@ import type { DesktopSettings } from './bindings/DesktopSettings';
 import type { EmailAccountInput } from './bindings/EmailAccountInput';
 import type { Error as ErrorBody } from './bindings/Error';
 import type { ErrorCode } from './bindings/ErrorCode';
+import type { LocalFile } from './bindings/LocalFile';
 import type { Message } from './bindings/Message';
 import type { MetaInput } from './bindings/MetaInput';
 import type { ReplyTemplate } from './bindings/ReplyTemplate';
@@ -265,6 +266,17 @@ export async function pickFiles(title: string): Promise<string[]> {
   return Array.isArray(picked) ? picked : [picked];
 }
 export const retryMessage = (messageId: number) => call<null>('retry_message', { messageId });
+/** Forwards an email with its files; resolves with the forward, stored as `queued`. */
+export const forwardMessage = (messageId: number, to: string, text: string) =>
+  call<Message>('forward_message', { messageId, to, text });
+/** Names and sizes of files picked or dropped (for the composer's chips and size limit). */
+export const describeFiles = (paths: string[]) => call<LocalFile[]>('describe_files', { paths });
+/** Files dropped on the window (the webview's native drag and drop gives their paths). */
+export function onFileDrop(handler: (paths: string[]) => void): Promise<UnlistenFn> {
+  return listen<{ paths: string[] }>('tauri://drag-drop', (event) =>
+    handler(event.payload.paths ?? []),
+  );
+}
 export const search = (query: string) => call<SearchHit[]>('search', { query });
 
 export const openAttachment = (attachmentId: number) =>

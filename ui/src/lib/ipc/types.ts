@@ -33,6 +33,7 @@ export type { Identity } from './bindings/Identity';
 export type { IdentityKind } from './bindings/IdentityKind';
 export type { InboundNote } from './bindings/InboundNote';
 export type { Location } from './bindings/Location';
+export type { LocalFile } from './bindings/LocalFile';
 export type { Message } from './bindings/Message';
 export type { MetaInput } from './bindings/MetaInput';
 export type { ProviderPreset } from './bindings/ProviderPreset';

@@ -20,18 +20,29 @@ const BASE_STYLE = `
   pre { white-space: pre-wrap; }
 `;
 
+// The quote and signature markers the sanitiser keeps (sportello_core::quotes::html_folds):
+// Gmail's, Apple Mail's and Thunderbird's quotes and signatures, Outlook's reply header with
+// its rule and everything after it.
+const FOLD_STYLE = `
+  .gmail_quote, blockquote[type="cite"], .moz-cite-prefix, .gmail_signature, .moz-signature,
+  #divRplyFwdMsg, #divRplyFwdMsg ~ *, hr:has(+ #divRplyFwdMsg) { display: none !important; }
+`;
+
 export function cspFor(allowRemote: boolean): string {
   return allowRemote ? ALLOWED : BLOCKED;
 }
 
-/** The srcdoc for one message's HTML. `html` was sanitised by the backend already. */
-export function emailSrcdoc(html: string, allowRemote: boolean): string {
+/**
+ * The srcdoc for one message's HTML. `html` was sanitised by the backend already; `folded`
+ * hides the quoted messages and the signature.
+ */
+export function emailSrcdoc(html: string, allowRemote: boolean, folded = false): string {
   return (
     '<!doctype html><html><head>' +
     `<meta http-equiv="Content-Security-Policy" content="${cspFor(allowRemote)}">` +
     '<meta charset="utf-8"><meta name="referrer" content="no-referrer">' +
     '<base target="_blank">' +
-    `<style>${BASE_STYLE}</style>` +
+    `<style>${BASE_STYLE}${folded ? FOLD_STYLE : ''}</style>` +
     `</head><body>${html}</body></html>`
   );
 }
