@@ -47,7 +47,8 @@ pub struct OutgoingFile {
 }
 
 /// The largest email Sportello sends: 25 MB as the server counts it, attachments encoded
-/// (Gmail's limit, and within Outlook's and most providers'; see docs/channels.md).
+/// (Gmail's limit, and within Outlook's and most providers'; see docs/channels.md, "Files
+/// and forwarding by email").
 pub const EMAIL_MAX_BYTES: u64 = 25 * 1024 * 1024;
 
 /// What `len` bytes of a file weigh in an email: base64 in lines of 76 characters + CRLF.
