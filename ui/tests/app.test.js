@@ -877,6 +877,47 @@ describe('customer care: tags and contacts', () => {
     await context.close();
   });
 
+  test('tags are renamed, recoloured and deleted from the picker; chips follow', async () => {
+    const { page, context, errors } = await openApp(browser, server.url, { accounts: 'demo' });
+    await page.getByTestId('conversation-row').first().click();
+    const thread = page.getByTestId('thread');
+    await thread.locator('[data-action=tag]').click();
+    const picker = page.getByRole('dialog', { name: 'Etichette' });
+    await picker.getByTestId('tag-filter').fill('VIP');
+    await picker.getByTestId('tag-filter').press('Enter');
+    await picker.locator('[data-testid=tag-option][data-tag="1"]:checked').waitFor();
+
+    await picker.getByRole('button', { name: 'Modifica VIP' }).click();
+    await picker.getByTestId('tag-edit-name').fill('Cliente VIP');
+    await picker.getByRole('radio', { name: 'Verde', exact: true }).check();
+    await picker.getByRole('button', { name: 'Salva' }).click();
+    await picker.locator('[data-testid=tag-option][data-tag="1"]').waitFor();
+    assert.deepEqual((await calls(page, 'update_tag'))[0].args, {
+      id: 1,
+      name: 'Cliente VIP',
+      color: '#1a7f37',
+    });
+    const chip = thread.getByTestId('thread-tags').locator('[data-tag="1"]');
+    await page.waitForFunction(() =>
+      document
+        .querySelector('[data-testid=thread-tags] [data-tag="1"]')
+        ?.textContent?.includes('Cliente VIP'),
+    );
+    assert.equal(await chip.evaluate((el) => el.style.getPropertyValue('--tag')), '#1a7f37');
+
+    // Deleting asks once more, then the tag leaves every conversation.
+    await picker.getByRole('button', { name: 'Modifica Cliente VIP' }).click();
+    await picker.getByRole('button', { name: 'Elimina', exact: true }).click();
+    assert.equal((await calls(page, 'delete_tag')).length, 0);
+    await picker.getByRole('button', { name: 'Elimina davvero' }).click();
+    await picker.getByText('Ancora nessuna etichetta').waitFor();
+    assert.deepEqual((await calls(page, 'delete_tag'))[0].args, { id: 1 });
+    await page.keyboard.press('Escape');
+    await thread.getByTestId('thread-tags').waitFor({ state: 'detached' });
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
   test('merge a "likely the same customer" suggestion: both identities, Undo restores; Separate unmerges', async () => {
     const { page, context, errors } = await openApp(
       browser,
