@@ -20,6 +20,9 @@ pub struct ChatDetails {
     pub story: Option<StoryRef>,
     /// The WhatsApp template name (or Twilio Content SID) a reply was sent with.
     pub template: Option<String>,
+    /// The customer edited the message (Telegram) at this time; the text shown is the edit.
+    #[ts(type = "number", optional)]
+    pub edited_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
@@ -114,7 +117,9 @@ pub fn details(message_id: i64, meta: &Value) -> Option<ChatDetails> {
         let name = t["name"].as_str().or(t["content_sid"].as_str());
         d.template = name.map(String::from);
     }
+    d.edited_at = meta.get("edited_at").and_then(Value::as_i64);
     let empty = d.reaction.is_none()
+        && d.edited_at.is_none()
         && d.location.is_none()
         && d.contacts.is_empty()
         && d.story.is_none()

@@ -1,8 +1,9 @@
 //! Telegram bots through the Bot API: `getUpdates` long polling with an offset (an update is
-//! confirmed by asking past it, and the offset is stored in the same transaction as the
-//! messages, so nothing is lost or stored twice), text, photos, documents, voice; replies by
+//! confirmed by asking past it, and the offset is stored only after the messages, so nothing
+//! is lost, and stored idempotently, so nothing twice), text, photos, documents, voice; replies by
 //! `sendMessage`, `sendPhoto` and `sendDocument`. A bot can only talk to people who started
-//! it, and only private chats are shown.
+//! it. Private chats and the groups the bot is in are shown (see [`incoming`]); an edited
+//! message replaces the stored text and is marked edited.
 
 use std::time::Duration;
 
@@ -162,15 +163,46 @@ impl TelegramChannel {
     }
 }
 
-/// A private-chat message of an update, as Sportello stores it.
+/// Service messages of a group (members joining or leaving, a new title...): not customer
+/// messages, not stored.
+const SERVICE_FIELDS: &[&str] = &[
+    "new_chat_members",
+    "left_chat_member",
+    "new_chat_title",
+    "new_chat_photo",
+    "delete_chat_photo",
+    "group_chat_created",
+    "supergroup_chat_created",
+    "migrate_to_chat_id",
+    "migrate_from_chat_id",
+    "pinned_message",
+    "message_auto_delete_timer_changed",
+    "forum_topic_created",
+    "forum_topic_closed",
+    "forum_topic_reopened",
+    "video_chat_started",
+    "video_chat_ended",
+];
+
+/// A message of an update (`message` or `edited_message`) as Sportello stores it.
+///
+/// Private chats are a conversation with that person. Groups and supergroups where the shop's
+/// bot is a member are a conversation with the group (its title as the name), each message
+/// carrying its sender's name: a shop's bot in a customers' group should see what they ask
+/// there. Channel posts, service messages and every other update kind are skipped.
 pub fn incoming(update: &Value) -> Option<IncomingMessage> {
     let m = if update["message"].is_object() {
         &update["message"]
     } else {
-        // An edit keeps the original id: it is the same message (stored once).
+        // An edit keeps the original id: it is the same message (stored once, then updated).
         &update["edited_message"]
     };
-    if !m.is_object() || m["chat"]["type"].as_str() != Some("private") {
+    let chat_type = m["chat"]["type"].as_str()?;
+    let group = matches!(chat_type, "group" | "supergroup");
+    if !m.is_object() || !(chat_type == "private" || group) {
+        return None;
+    }
+    if SERVICE_FIELDS.iter().any(|f| !m[*f].is_null()) {
         return None;
     }
     let chat_id = m["chat"]["id"].as_i64()?;
@@ -184,6 +216,7 @@ pub fn incoming(update: &Value) -> Option<IncomingMessage> {
     let handle = from["username"]
         .as_str()
         .map(|u| format!("@{u}"))
+        .or_else(|| from["id"].as_i64().map(|id| id.to_string()))
         .unwrap_or_else(|| chat_id.to_string());
     let mut text = m["text"]
         .as_str()
@@ -233,6 +266,10 @@ pub fn incoming(update: &Value) -> Option<IncomingMessage> {
         }
     }
     let mut meta = json!({"chat_id": chat_id, "message_id": message_id});
+    if group {
+        meta["chat_type"] = json!(chat_type);
+        meta["chat_title"] = m["chat"]["title"].clone();
+    }
     if let Some(l) = m["location"].as_object() {
         let (lat, lon) = (
             l.get("latitude").and_then(Value::as_f64).unwrap_or(0.0),
@@ -262,7 +299,12 @@ pub fn incoming(update: &Value) -> Option<IncomingMessage> {
         counterpart: Some(Identity {
             kind: IdentityKind::Telegram,
             value: chat_id.to_string(),
-            display_name: name.clone(),
+            // A group is the conversation's counterpart: it goes by its title.
+            display_name: if group {
+                m["chat"]["title"].as_str().unwrap_or("").to_string()
+            } else {
+                name.clone()
+            },
         }),
         sender_name: name,
         sender_handle: handle,
@@ -316,12 +358,33 @@ impl Channel for TelegramChannel {
                 .filter_map(|u| u["update_id"].as_i64())
                 .max()
                 .unwrap_or(offset - 1);
+            // Updates of other kinds (callback queries, member changes, polls...) and chats we
+            // do not show are skipped; the offset still moves past them.
             let messages: Vec<IncomingMessage> = updates.iter().filter_map(incoming).collect();
+            let edits: Vec<(String, String, i64)> = updates
+                .iter()
+                .filter(|u| u["edited_message"].is_object())
+                .filter_map(|u| {
+                    let m = incoming(u)?;
+                    let at =
+                        time::from_unix(&u["edited_message"]["edit_date"]).unwrap_or(m.sent_at);
+                    Some((m.external_id, m.text, at))
+                })
+                .collect();
             folder.fetched += messages.len() as u32;
             cursor.extra = json!({"offset": last + 1});
-            let stored = ctx.store.ingest(
+            // Messages first (an edit of a message never seen is stored as a message), then
+            // the edits, then the offset: a crash in between gets the same updates again, and
+            // storing and editing are both idempotent.
+            let stored =
+                ctx.store
+                    .ingest(ctx.account.id, messages, None, IngestOptions::default())?;
+            for (id, text, at) in &edits {
+                ctx.store.edit_message_text(ctx.account.id, id, text, *at)?;
+            }
+            ctx.store.ingest(
                 ctx.account.id,
-                messages,
+                Vec::new(),
                 Some(&cursor),
                 IngestOptions::default(),
             )?;
@@ -430,13 +493,26 @@ mod tests {
     }
 
     #[test]
-    fn photo_keeps_the_largest_size_and_groups_are_skipped() {
+    fn photo_keeps_the_largest_size_and_channel_posts_are_skipped() {
         let u = json!({"update_id":1,"message":{"date":1,"chat":{"id":5,"type":"private"},"message_id":2,"from":{"id":5,"first_name":"A"},
             "caption":"guarda","photo":[{"file_id":"small","width":90,"height":60},{"file_id":"big","width":1280,"height":853}]}});
         let m = incoming(&u).unwrap();
         assert_eq!(m.text, "guarda");
         assert_eq!(m.remote_attachments[0].remote_ref, "big");
-        let g = json!({"update_id":2,"message":{"date":1,"chat":{"id":-100,"type":"group"},"message_id":3,"text":"hi"}});
-        assert!(incoming(&g).is_none());
+        // A group is a conversation with the group; its members are the senders.
+        let g = json!({"update_id":2,"message":{"date":1,"chat":{"id":-100,"type":"group","title":"Clienti"},
+            "message_id":3,"from":{"id":7,"first_name":"Anna"},"text":"hi"}});
+        let m = incoming(&g).unwrap();
+        assert_eq!(m.thread_keys, ["tg:-100"]);
+        assert_eq!(m.counterpart.unwrap().display_name, "Clienti");
+        assert_eq!(
+            (m.sender_name.as_str(), m.sender_handle.as_str()),
+            ("Anna", "7")
+        );
+        let c = json!({"update_id":3,"channel_post":{"date":1,"chat":{"id":-200,"type":"channel"},"message_id":4,"text":"hi"}});
+        assert!(incoming(&c).is_none());
+        let joined = json!({"update_id":4,"message":{"date":1,"chat":{"id":-100,"type":"group","title":"Clienti"},
+            "message_id":5,"from":{"id":7,"first_name":"Anna"},"new_chat_members":[{"id":8,"first_name":"Luca"}]}});
+        assert!(incoming(&joined).is_none());
     }
 }

@@ -132,6 +132,45 @@ impl Store {
     }
 
     /// The channel-specific facts stored with a message (a reply's template, a chat's ids).
+    /// The customer edited a message they sent (Telegram's `edited_message`): its text is
+    /// replaced (the search index follows) and `edited_at` is kept in its meta, so the thread
+    /// marks it edited. Returns false when no such message is stored.
+    pub fn edit_message_text(
+        &self,
+        account_id: i64,
+        external_id: &str,
+        text: &str,
+        edited_at: i64,
+    ) -> Result<bool> {
+        let conversation = {
+            let conn = self.writer();
+            let found: Option<i64> = conn
+                .query_row(
+                    "SELECT conversation_id FROM messages
+                     WHERE account_id = ?1 AND external_id = ?2 AND direction = 'inbound'",
+                    params![account_id, external_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(conversation) = found else {
+                return Ok(false);
+            };
+            conn.execute(
+                "UPDATE messages
+                 SET body_text = ?3, meta = json_set(COALESCE(meta, '{}'), '$.edited_at', ?4)
+                 WHERE account_id = ?1 AND external_id = ?2 AND direction = 'inbound'",
+                params![account_id, external_id, text, edited_at],
+            )?;
+            super::ingest::refresh_conversation(&conn, conversation)?;
+            conversation
+        };
+        self.announce(Change {
+            conversations: vec![conversation],
+            ..Default::default()
+        });
+        Ok(true)
+    }
+
     pub fn message_meta(&self, message_id: i64) -> Result<serde_json::Value> {
         let meta: String = self
             .reader()

@@ -11,4 +11,8 @@ reaction: string | null, location: Location | null, contacts: Array<SharedContac
 /**
  * The WhatsApp template name (or Twilio Content SID) a reply was sent with.
  */
-template: string | null, };
+template: string | null, 
+/**
+ * The customer edited the message (Telegram) at this time; the text shown is the edit.
+ */
+edited_at?: number, };
