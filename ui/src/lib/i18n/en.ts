@@ -248,7 +248,7 @@ export const en: Catalogue = {
   'contact.merged': 'Merged {name} into this customer.',
   'contact.undo': 'Undo',
   'contact.unmerged': '{name} is a separate customer again.',
-  'contact.tags': 'Tags',
+  'contact.tags': 'Customer tags',
   'contact.editTags': 'Edit',
   'contact.noTags': 'No tags',
   'contact.conversations.one': '{count} conversation',

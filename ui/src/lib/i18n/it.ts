@@ -249,7 +249,7 @@ export const it = {
   'contact.merged': 'Ho unito {name} a questo cliente.',
   'contact.undo': 'Annulla',
   'contact.unmerged': '{name} è di nuovo un cliente a parte.',
-  'contact.tags': 'Etichette',
+  'contact.tags': 'Etichette del cliente',
   'contact.editTags': 'Modifica',
   'contact.noTags': 'Nessuna etichetta',
   'contact.conversations.one': '{count} conversazione',
