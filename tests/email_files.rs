@@ -205,7 +205,10 @@ async fn a_forward_carries_the_original_and_its_file_and_shows_as_ours() {
         .unwrap();
     assert_eq!(forward.direction, Direction::Outbound);
     assert_eq!(forward.conversation_id, conversation);
-    assert_eq!(forward.recipients, vec!["magazzino@example.org".to_string()]);
+    assert_eq!(
+        forward.recipients,
+        vec!["magazzino@example.org".to_string()]
+    );
     assert_eq!(
         outbox::flush(&store, &channel, &account).await.unwrap(),
         (1, 0)
@@ -223,8 +226,10 @@ async fn a_forward_carries_the_original_and_its_file_and_shows_as_ours() {
     let parsed = sportello_email::parse_message(received[0].clone(), USER, None);
     let text = parsed.text.replace("\r\n", "\n");
     assert!(
-        text.starts_with("Potete controllare l'imballo?\n\n---------- Forwarded message ---------\n\
-             From: Maria Rossi <maria.rossi@example.com>\nDate: "),
+        text.starts_with(
+            "Potete controllare l'imballo?\n\n---------- Forwarded message ---------\n\
+             From: Maria Rossi <maria.rossi@example.com>\nDate: "
+        ),
         "{text}"
     );
     assert!(text.contains("\nSubject: Pacco rovinato\n"), "{text}");
@@ -254,7 +259,12 @@ async fn files_over_the_email_limit_are_refused_and_nothing_is_queued() {
     let servers = MailServers::start();
     servers.deliver(
         "INBOX",
-        &customer_mail("a@example.com", "Catalogo", "cat@example.com", "Il catalogo?"),
+        &customer_mail(
+            "a@example.com",
+            "Catalogo",
+            "cat@example.com",
+            "Il catalogo?",
+        ),
     );
     let data = tempfile::tempdir().unwrap();
     let (store, account, channel) = open(data.path(), &servers.account_input());

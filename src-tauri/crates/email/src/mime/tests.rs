@@ -548,3 +548,77 @@ fn quote_markers_survive_sanitising_and_nothing_else_does() {
     let (clean, _) = sanitize_html(plain);
     assert!(!sportello_core::quotes::html_folds(&clean), "{clean}");
 }
+
+#[test]
+fn inline_cid_images_are_shown_as_data_urls_and_quotes_fold_once_stored() {
+    use base64::Engine;
+    let png: Vec<u8> = vec![0x89, b'P', b'N', b'G', 13, 10, 26, 10, 0, 0, 0, 13, 1, 2, 3];
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&png);
+    let raw = eml(&[
+        "From: Mario Rossi <mario@example.com>",
+        "To: negozio@bottega.it",
+        "Subject: Logo",
+        "Message-ID: <logo@example.com>",
+        "Date: Tue, 14 May 2024 10:00:00 +0200",
+        "MIME-Version: 1.0",
+        "Content-Type: multipart/alternative; boundary=\"alt\"",
+        "",
+        "--alt",
+        "Content-Type: text/plain; charset=utf-8",
+        "",
+        "Ecco il logo.",
+        "",
+        "Il giorno lun 13 mag 2024 alle ore 09:00 Negozio <negozio@bottega.it> ha scritto:",
+        "> Ci mandi il logo?",
+        "--alt",
+        "Content-Type: multipart/related; boundary=\"rel\"",
+        "",
+        "--rel",
+        "Content-Type: text/html; charset=utf-8",
+        "",
+        "<p>Ecco il <img src=\"cid:logo-1@example.com\" alt=\"logo\">.</p><div class=\"gmail_quote\"><blockquote class=\"gmail_quote\">Ci mandi il logo?</blockquote></div>",
+        "--rel",
+        "Content-Type: image/png",
+        "Content-ID: <logo-1@example.com>",
+        "Content-Disposition: inline",
+        "Content-Transfer-Encoding: base64",
+        "",
+        &b64,
+        "--rel--",
+        "--alt--",
+    ]);
+    let data = tempfile::tempdir().unwrap();
+    let store = sportello_core::Store::open(data.path()).unwrap();
+    let account = crate::imported_account(&store).unwrap();
+    let m = parse(raw);
+    assert!(!m.has_remote_content);
+    store
+        .ingest(
+            account.id,
+            vec![m],
+            None,
+            IngestOptions { summarize: false },
+        )
+        .unwrap();
+    let conversation = store
+        .conversations(&sportello_core::store::ConversationQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap()
+        .items[0]
+        .id;
+    let detail = store.conversation_for_display(conversation).unwrap();
+    let message = &detail.messages[0];
+    let html = message.html.as_deref().unwrap();
+    assert!(!html.contains("cid:"), "{html}");
+    assert!(
+        html.contains(&format!("src=\"data:image/png;base64,{b64}\"")),
+        "{html}"
+    );
+    // The inline image is not offered as a file to open.
+    assert!(message.attachments[0].inline);
+    // The text folds from the attribution line; the HTML has Gmail's quote markers.
+    assert_eq!(message.fold_line, Some(2), "{:?}", message.text);
+    assert!(message.html_folds);
+}
