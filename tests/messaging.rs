@@ -1790,3 +1790,122 @@ async fn telegram_edits_groups_and_other_update_kinds() {
     assert_eq!(report.stored, 1);
     assert!(started.elapsed() >= Duration::from_millis(900));
 }
+
+/// Waits (async) until the account's status satisfies `check`.
+async fn wait_state(
+    store: &Store,
+    account_id: i64,
+    what: &str,
+    check: impl Fn(&sportello_core::model::AccountStatus) -> bool,
+) -> sportello_core::model::AccountStatus {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = store.account(account_id).unwrap().status;
+        if check(&status) {
+            return status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}: {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn meta_expired_token_revoked_permission_and_rate_limit_show_on_the_account() {
+    use sportello_core::model::SyncState;
+    use sportello_core::supervisor::Supervisor;
+
+    let graph = FakeGraph::start();
+    let (_dir, store) = store();
+    let account = meta_account(&store, ChannelKind::Messenger, &graph.base(), false);
+    let now = now_ms();
+    *graph.state.conversations.lock().unwrap() =
+        vec![json!({"id": "t_conv1", "updated_time": iso(now)})];
+    graph.state.messages.lock().unwrap().push((
+        "t_conv1".into(),
+        vec![json!({"id": "m_kept1", "created_time": iso(now), "message": "C'è ancora?",
+               "from": {"id": "PSID8", "name": "Giulia"}, "to": {"data": [{"id": fake_graph::PAGE_ID}]}})],
+    ));
+    // The worker opens the channel as the app does, with the token the fake accepts.
+    let opener: sportello_core::channel::OpenChannel =
+        Arc::new(|store: &Store, account: &Account| {
+            let channel = MetaChannel::new(store, account, fake_graph::TOKEN.into())?
+                .with_min_interval(Duration::from_millis(10));
+            Ok(Some(Arc::new(channel) as Arc<dyn Channel>))
+        });
+    let supervisor = Supervisor::new(store.clone(), opener, Duration::from_secs(3600));
+
+    // Graph code 190 (expired token): the account needs attention, no retry storm.
+    graph.state.fail_next.lock().unwrap().push((
+        401,
+        190,
+        463,
+        "Error validating access token: Session has expired".into(),
+    ));
+    supervisor.start(account.id);
+    let status = wait_state(&store, account.id, "needs attention (190)", |s| {
+        s.state == SyncState::NeedsAttention
+    })
+    .await;
+    let error = status.last_error.unwrap();
+    assert_eq!(error.code, ErrorCode::AuthFailed);
+    assert!(error.message.contains("code 190"), "{}", error.message);
+    let calls = graph.server.requests().len();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        graph.server.requests().len(),
+        calls,
+        "no retries until the user acts"
+    );
+    assert_eq!(message_count(&store), 0);
+
+    // Codes 10 and 200 (permission revoked or missing): the same clear state.
+    for (code, message) in [
+        (
+            10,
+            "(#10) Application does not have permission for this action",
+        ),
+        (
+            200,
+            "(#200) Requires pages_messaging permission to manage the object",
+        ),
+    ] {
+        graph
+            .state
+            .fail_next
+            .lock()
+            .unwrap()
+            .push((403, code, 0, message.into()));
+        supervisor.wake(Some(account.id));
+        let status = wait_state(&store, account.id, "needs attention", |s| {
+            s.state == SyncState::NeedsAttention
+                && s.last_error
+                    .as_ref()
+                    .is_some_and(|e| e.message.contains(&format!("code {code}")))
+        })
+        .await;
+        assert_eq!(status.last_error.unwrap().code, ErrorCode::AuthFailed);
+    }
+
+    // Rate limited (code 4) three times in a row: the pass gives up, the account shows it and
+    // the worker backs off by itself; the next pass stores everything, nothing lost.
+    graph.state.rate_limit_next.store(3, Ordering::SeqCst);
+    supervisor.wake(Some(account.id));
+    let status = wait_state(&store, account.id, "rate limited", |s| {
+        s.last_error
+            .as_ref()
+            .is_some_and(|e| e.code == ErrorCode::RateLimited)
+    })
+    .await;
+    assert_eq!(status.state, SyncState::Offline);
+    wait_state(&store, account.id, "synced after the backoff", |s| {
+        s.state == SyncState::Idle && s.last_error.is_none()
+    })
+    .await;
+    assert_eq!(message_count(&store), 1);
+    let conv = store.conversation(only_conversation(&store)).unwrap();
+    assert_eq!(conv.messages[0].text, "C'è ancora?");
+    supervisor.stop(account.id);
+}

@@ -331,6 +331,22 @@ mod tests {
     }
 
     #[test]
+    fn revoked_or_missing_permissions_need_attention() {
+        for (code, subcode) in [(10, 0), (200, 0), (230, 0), (102, 0), (190, 460)] {
+            let body = format!(
+                r#"{{"error":{{"message":"(#{code}) permission","type":"OAuthException","code":{code},"error_subcode":{subcode},"fbtrace_id":"x"}}}}"#
+            );
+            let (e, _) = classify(Family::Graph, StatusCode::FORBIDDEN, body.as_bytes());
+            assert_eq!(e.code, ErrorCode::AuthFailed, "{code}");
+            assert!(!e.code.is_transient());
+        }
+        // Code 10 with Messenger's subcode 2018278 is the reply window, not a permission.
+        let body = br#"{"error":{"message":"(#10) This message is sent outside of allowed window.","type":"OAuthException","code":10,"error_subcode":2018278,"fbtrace_id":"x"}}"#;
+        let (e, _) = classify(Family::Graph, StatusCode::BAD_REQUEST, body);
+        assert_eq!(e.code, ErrorCode::OutsideWindow);
+    }
+
+    #[test]
     fn telegram_429_carries_retry_after() {
         let body = br#"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 7","parameters":{"retry_after":7}}"#;
         let (e, wait) = classify(Family::Telegram, StatusCode::TOO_MANY_REQUESTS, body);
