@@ -997,6 +997,38 @@ describe('customer care: tags and contacts', () => {
     await context.close();
   });
 
+  test('"not the same person" dismisses the suggestion for good', async () => {
+    const { page, context, errors } = await openApp(
+      browser,
+      server.url,
+      { accounts: 'demo' },
+      wide,
+    );
+    await page.getByTestId('conversation-row').first().click();
+    const panel = page.getByTestId('contact-panel');
+    const suggestion = panel.getByTestId('contact-suggestion');
+    await suggestion.getByRole('button', { name: 'Non è la stessa persona' }).click();
+    await suggestion.waitFor({ state: 'detached' });
+    assert.deepEqual((await calls(page, 'dismiss_suggestion'))[0].args, {
+      contactId: 1,
+      otherId: 2,
+    });
+    assert.equal((await calls(page, 'merge_contacts')).length, 0);
+    // Reopened later, it is still not offered.
+    await page.getByTestId('conversation-row').nth(1).click();
+    await page.getByTestId('conversation-row').first().click();
+    await page.locator('[data-testid=thread][data-conversation="1"]').waitFor();
+    // The loaded detail shows the timeline; the suggestions come with it.
+    await page.waitForFunction(
+      () =>
+        document.querySelector('[data-testid=timeline-item]')?.getAttribute('aria-current') ===
+        'true',
+    );
+    assert.equal(await suggestion.count(), 0);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
   test('merge by hand: find another customer by name, never itself; merge; Undo restores', async () => {
     const { page, context, errors } = await openApp(
       browser,
