@@ -91,5 +91,8 @@ fn sportello_commands() -> &'static [&'static str] {
         "render_canned_reply",
         "email_presets",
         "email_preset_for_address",
+        "email_oauth_sign_in",
+        "email_sign_in_again",
+        "cancel_email_sign_in",
     ]
 }

@@ -11,4 +11,6 @@ mod email;
 mod email_files;
 // WhatsApp (Cloud webhooks, Twilio), Messenger/Instagram, Telegram against local fakes.
 mod messaging;
+// OAuth2 browser sign-in against a local OAuth2 server, XOAUTH2 against Dovecot/aiosmtpd.
+mod oauth;
 mod window;

@@ -15,7 +15,7 @@ use sportello_core::store::{
 use sportello_core::store::{ContactDetail, ContactSuggestion, MergeRecord, Tag};
 use sportello_core::templates::RenderedTemplate;
 use sportello_core::{Error, Result};
-use sportello_email::{EmailAccountInput, ProviderPreset};
+use sportello_email::{EmailAccountInput, OAuthAccountInput, ProviderPreset};
 use sportello_messaging::display::ChatDetails;
 use sportello_messaging::{
     MetaInput, ReplyWindow, TelegramInput, Template, TwilioInput, WhatsAppInput,
@@ -75,6 +75,48 @@ pub fn add_email_account(app: State<App>, input: EmailAccountInput) -> Result<Ac
     let account = sportello_email::add_account(&app.store, &input)?;
     app.supervisor.start(account.id);
     Ok(account)
+}
+
+/// Ends a browser sign-in that is waiting (the dialog was closed).
+static SIGN_IN_CANCEL: std::sync::LazyLock<tokio::sync::Notify> =
+    std::sync::LazyLock::new(tokio::sync::Notify::new);
+
+/// Opens the provider's page in the system browser and waits for it to come back.
+async fn browser_sign_in(
+    flow: sportello_email::BrowserSignIn,
+) -> Result<sportello_email::SignedIn> {
+    let open = |url: &str| {
+        open::that_detached(url)
+            .map_err(|e| Error::internal(format!("cannot open the browser: {e}")))
+    };
+    sportello_email::run_browser_sign_in(flow, open, SIGN_IN_CANCEL.notified()).await
+}
+
+/// Adds a Gmail or Microsoft account by signing in in the browser (OAuth2); returns when the
+/// browser comes back, the sign-in is cancelled, or it times out.
+#[tauri::command]
+pub async fn email_oauth_sign_in(app: State<'_, App>, input: OAuthAccountInput) -> Result<Account> {
+    let signed = browser_sign_in(sportello_email::start_oauth_sign_in(&input).await?).await?;
+    let account = sportello_email::add_oauth_account(&app.store, &input, None, &signed)?;
+    app.supervisor.start(account.id);
+    Ok(account)
+}
+
+/// Signs an OAuth2 account in again after its sign-in was revoked or expired; the account
+/// and its mail stay, and it syncs at once.
+#[tauri::command]
+pub async fn email_sign_in_again(app: State<'_, App>, account_id: i64) -> Result<()> {
+    let account = app.store.account(account_id)?;
+    let flow = sportello_email::start_sign_in_again(&app.store, &account).await?;
+    let signed = browser_sign_in(flow).await?;
+    sportello_email::finish_sign_in_again(&app.store, &account, &signed)?;
+    app.supervisor.wake(Some(account_id));
+    Ok(())
+}
+
+#[tauri::command]
+pub fn cancel_email_sign_in() {
+    SIGN_IN_CANCEL.notify_waiters();
 }
 
 /// What a connection test found: the number, Page or bot the credentials serve.

@@ -33,6 +33,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 folder, host, plain_port, tls_port, cert, key, user, password = sys.argv[1:9]
+# With a 10th argument, XOAUTH2 is accepted for access tokens that this RFC 7662 introspection
+# URL (the fake OAuth2 server) calls active for the user.
+introspection = sys.argv[9] if len(sys.argv) > 9 else None
 plain_port, tls_port = int(plain_port), int(tls_port)
 os.makedirs(os.path.join(folder, "received"), exist_ok=True)
 
@@ -43,6 +46,20 @@ def authenticator(server, session, envelope, mechanism, auth_data):
 
 class Capture:
     count = 0
+    async def auth_XOAUTH2(self, server, args):
+        import base64, json, urllib.parse, urllib.request
+        if introspection is None or len(args) < 2:
+            return AuthResult(success=False, handled=False)
+        fields = base64.b64decode(args[1]).decode().split("\x01")
+        login = next((f[5:] for f in fields if f.startswith("user=")), "")
+        token = next((f[12:] for f in fields if f.startswith("auth=Bearer ")), "")
+        body = urllib.parse.urlencode({"token": token}).encode()
+        def ask():
+            with urllib.request.urlopen(introspection, data=body, timeout=10) as r:
+                return json.load(r)
+        answer = await asyncio.get_running_loop().run_in_executor(None, ask)
+        ok = login == user and answer.get("active") is True and answer.get("email") == user
+        return AuthResult(success=ok, handled=False)
     async def handle_DATA(self, server, session, envelope):
         fail = os.path.join(folder, "fail")
         if os.path.exists(fail):
@@ -92,6 +109,8 @@ pub struct MailServers {
     smtp: Option<Child>,
     /// Dovecot offers neither IDLE nor CONDSTORE/QRESYNC (the fallback paths).
     basic: bool,
+    /// Both servers also take XOAUTH2, asking this introspection URL about the token.
+    oauth: Option<String>,
 }
 
 fn run(cmd: &mut Command, what: &str) -> Vec<u8> {
@@ -150,7 +169,18 @@ impl MailServers {
         Self::start_with(true)
     }
 
+    /// Like [`start`](Self::start), and both servers also accept XOAUTH2 with an access token
+    /// that `introspection_url` (RFC 7662, the fake OAuth2 server) calls active for [`USER`]:
+    /// Dovecot through its `oauth2` passdb, aiosmtpd through an `auth_XOAUTH2` hook.
+    pub fn start_oauth(introspection_url: &str) -> MailServers {
+        Self::start_full(false, Some(introspection_url.to_string()))
+    }
+
     fn start_with(basic: bool) -> MailServers {
+        Self::start_full(basic, None)
+    }
+
+    fn start_full(basic: bool, oauth: Option<String>) -> MailServers {
         let dir = tempfile::Builder::new()
             .prefix("sportello-mail.")
             .tempdir()
@@ -166,6 +196,7 @@ impl MailServers {
             dovecot: None,
             smtp: None,
             basic,
+            oauth,
         };
         servers.write_files();
         let mut servers = servers;
@@ -297,7 +328,9 @@ ssl = yes
 ssl_cert = <{cert}
 ssl_key = <{key}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{xoauth2}
+# One "Password mismatch" line per refused login: tests count them.
+auth_verbose = yes
 mail_location = maildir:~/Maildir
 mail_fsync = never
 {users}service imap-login {{
@@ -309,7 +342,7 @@ mail_fsync = never
     ssl = yes
   }}
 }}
-passdb {{
+{oauth_passdb}passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {passwd}
 }}
@@ -349,6 +382,15 @@ namespace inbox {{
             passwd = p("users"),
             sent = SENT,
             archive = ARCHIVE,
+            xoauth2 = if self.oauth.is_some() { " xoauth2" } else { "" },
+            oauth_passdb = if self.oauth.is_some() {
+                format!(
+                    "passdb {{\n  driver = oauth2\n  mechanisms = xoauth2\n  args = {}\n}}\n",
+                    p("oauth2.conf.ext")
+                )
+            } else {
+                String::new()
+            },
             capabilities = if self.basic {
                 // A server like Outlook's: no IDLE, no CONDSTORE/QRESYNC.
                 "imap_capability = IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE \
@@ -358,6 +400,20 @@ namespace inbox {{
             },
         );
         std::fs::write(self.config(), config).unwrap();
+        if let Some(url) = &self.oauth {
+            // Dovecot 2.3's oauth2 passdb: POST token=... to the introspection URL; the
+            // answer's `email` must be the user named in the XOAUTH2 string.
+            std::fs::write(
+                d.join("oauth2.conf.ext"),
+                format!(
+                    "introspection_mode = post\nintrospection_url = {url}\n\
+                     force_introspection = yes\nusername_attribute = email\n\
+                     active_attribute = active\nactive_value = true\n"
+                ),
+            )
+            .unwrap();
+            set_mode(&d.join("oauth2.conf.ext"), 0o644);
+        }
         std::fs::write(d.join("smtp_server.py"), SMTP_SERVER).unwrap();
     }
 
@@ -406,6 +462,7 @@ namespace inbox {{
             .arg(self.path("key.pem"))
             .arg(USER)
             .arg(PASSWORD)
+            .args(self.oauth.iter())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(self.path("smtp.stderr")).unwrap())
@@ -670,6 +727,14 @@ namespace inbox {{
     /// Dovecot's log, for assertion messages.
     pub fn imap_log(&self) -> String {
         std::fs::read_to_string(self.path("dovecot.log")).unwrap_or_default()
+    }
+
+    /// How many logins Dovecot refused for a wrong password (its `auth_verbose` lines).
+    pub fn refused_logins(&self) -> usize {
+        self.imap_log()
+            .lines()
+            .filter(|l| l.to_ascii_lowercase().contains("password mismatch"))
+            .count()
     }
 }
 

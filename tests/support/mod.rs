@@ -5,6 +5,7 @@
 
 pub mod fake_graph;
 pub mod fake_http;
+pub mod fake_oauth;
 pub mod fake_telegram;
 pub mod fake_twilio;
 pub mod mail;

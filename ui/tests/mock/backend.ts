@@ -24,6 +24,8 @@ import type {
   ErrorBody,
   Message,
   MetaInput,
+  OAuthAccountInput,
+  ProviderPreset,
   RenderedTemplate,
   ReplyTemplate,
   ReplyWindow,
@@ -1132,7 +1134,58 @@ export function createBackend(config: MockConfig, emit: Emit) {
       return { text: out, language, missing };
     },
     email_presets: () => [],
-    email_preset_for_address: () => null,
+    // Gmail and Outlook addresses sign in in the browser (the real table is presets.rs).
+    email_preset_for_address: (a): ProviderPreset | null => {
+      const domain = String(a.address).split('@')[1]?.toLowerCase() ?? '';
+      const oauth = ({ 'gmail.com': 'google', 'outlook.it': 'microsoft' } as const)[
+        domain as 'gmail.com' | 'outlook.it'
+      ];
+      if (!oauth) return null;
+      return {
+        id: oauth === 'google' ? 'gmail' : 'outlook',
+        name: oauth === 'google' ? 'Gmail / Google Workspace' : 'Outlook.com / Microsoft 365',
+        domains: [domain],
+        imap_host: oauth === 'google' ? 'imap.gmail.com' : 'outlook.office365.com',
+        imap_port: 993,
+        imap_security: 'tls',
+        smtp_host: oauth === 'google' ? 'smtp.gmail.com' : 'smtp.office365.com',
+        smtp_port: oauth === 'google' ? 465 : 587,
+        smtp_security: oauth === 'google' ? 'tls' : 'starttls',
+        auth: oauth,
+        app_password: oauth === 'google',
+      };
+    },
+    // The browser sign-in "comes back" at once (after `delays.email_oauth_sign_in`, if set).
+    email_oauth_sign_in: (a) => {
+      const input = a.input as OAuthAccountInput;
+      const account: Account = {
+        id: store.nextAccountId++,
+        kind: 'email',
+        name: input.name,
+        address: input.address ?? 'negozio@gmail.com',
+        settings: { oauth: { provider: input.provider, auth_base: null, client_id: null } },
+        enabled: true,
+        created_at: Date.now(),
+        status: { state: 'syncing', last_sync_at: null, last_error: null, progress: null },
+      };
+      store.accounts = [...store.accounts, account];
+      change({ accounts: [account.id] });
+      return account;
+    },
+    email_sign_in_again: (a) => {
+      const id = a.accountId as number;
+      store.accounts = store.accounts.map((x) =>
+        x.id === id
+          ? {
+              ...x,
+              status: { ...x.status, state: 'idle', last_error: null, last_sync_at: Date.now() },
+            }
+          : x,
+      );
+      change({ accounts: [id] });
+      return null;
+    },
+    cancel_email_sign_in: () => null,
     get_conversation: (a) => {
       const id = a.conversationId as number;
       if (id < 1 || !store.order.includes(id))
@@ -1304,6 +1357,22 @@ export function createBackend(config: MockConfig, emit: Emit) {
     calls,
     /** The next call of `cmd` rejects with `error`. */
     failNext(cmd: string, error: ErrorBody) {
+    /** The provider revoked an OAuth2 account's sign-in: it needs the user to sign in again. */
+    revokeSignIn(accountId: number) {
+      store.accounts = store.accounts.map((x) =>
+        x.id === accountId
+          ? {
+              ...x,
+              status: {
+                ...x.status,
+                state: 'needs_attention',
+                last_error: { code: 'sign_in_again', message: 'invalid_grant: sign in again' },
+              },
+            }
+          : x,
+      );
+      change({ accounts: [accountId] });
+    },
       failures.set(cmd, error);
     },
     setDelivery,

@@ -33,6 +33,8 @@ const SECRET_KEYS: &[&str] = &[
     "app_secret",
     "verify_token",
     "token",
+    // OAuth2 email accounts (Gmail, Microsoft): a desktop client's secret.
+    "client_secret",
 ];
 
 /// Removes an account, everything synced from it and its secrets in the keyring.

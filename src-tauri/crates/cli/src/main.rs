@@ -177,6 +177,14 @@ enum AccountCommand {
     },
     /// The known email providers (for --provider).
     Presets,
+    /// Sign an OAuth2 (Gmail, Microsoft) account in again in the browser, keeping the account
+    /// and its mail (after "sign in again": the sign-in was revoked or expired).
+    SignIn {
+        id: i64,
+        /// Only print the sign-in address; do not try to open a browser.
+        #[arg(long)]
+        no_browser: bool,
+    },
     /// An email account's server folders; with --inbox, choose which feed the inbox.
     Folders {
         id: i64,
@@ -191,8 +199,28 @@ struct AddEmail {
     /// Shown in the inbox (default: the address).
     #[arg(long)]
     name: Option<String>,
-    #[arg(long)]
-    address: String,
+    /// Required with a password; with --oauth, it pre-fills the provider's sign-in page and
+    /// the account gets the address the provider signed in.
+    #[arg(long, required_unless_present = "oauth")]
+    address: Option<String>,
+    /// Sign in in the browser instead of a password: google or microsoft (OAuth2 with PKCE,
+    /// a loopback redirect; the tokens go to the OS keyring only). The address to open is
+    /// printed, and opened with xdg-open/open unless --no-browser.
+    #[arg(long, value_parser = parse_oauth, conflicts_with_all = ["password_env", "password_stdin"])]
+    oauth: Option<sportello_email::AuthKind>,
+    /// With --oauth: the provider's sign-in server (`{URL}/authorize`, `{URL}/token`), for
+    /// tests and proxies. Also SPORTELLO_GOOGLE_AUTH_BASE / SPORTELLO_MICROSOFT_AUTH_BASE.
+    #[arg(long, value_name = "URL", requires = "oauth")]
+    auth_base: Option<String>,
+    /// With --oauth: the OAuth2 client id instead of the built-in one.
+    #[arg(long, value_name = "ID", requires = "oauth")]
+    client_id: Option<String>,
+    /// With --oauth: read the (Google desktop) client secret from this environment variable.
+    #[arg(long, value_name = "VAR", requires = "oauth")]
+    client_secret_env: Option<String>,
+    /// With --oauth: only print the sign-in address; do not try to open a browser.
+    #[arg(long, requires = "oauth")]
+    no_browser: bool,
     /// A known provider (`sportello-cli account presets`); by default the address's domain
     /// picks one, and the server options below override it.
     #[arg(long)]
@@ -356,7 +384,105 @@ fn parse_security(s: &str) -> Result<Security, String> {
     }
 }
 
+fn parse_oauth(s: &str) -> Result<sportello_email::AuthKind, String> {
+    match s {
+        "google" | "gmail" => Ok(sportello_email::AuthKind::Google),
+        "microsoft" | "outlook" => Ok(sportello_email::AuthKind::Microsoft),
+        _ => Err("expected google or microsoft".into()),
+    }
+}
+
 type CliResult = Result<(), Error>;
+
+/// Prints the sign-in address, tries to open it in the browser, and waits for the browser
+/// to come back (at most [`sportello_email::SIGN_IN_TIMEOUT`]; Ctrl+C cancels).
+async fn browser_sign_in(
+    flow: sportello_email::BrowserSignIn,
+    no_browser: bool,
+) -> Result<sportello_email::SignedIn, Error> {
+    eprintln!(
+        "Open this address in your browser to sign in:\n{}",
+        flow.url()
+    );
+    if !no_browser {
+        let opener = if cfg!(target_os = "macos") {
+            "open"
+        } else {
+            "xdg-open"
+        };
+        let mut cmd = if cfg!(windows) {
+            let mut c = std::process::Command::new("cmd");
+            c.args(["/C", "start", ""]);
+            c
+        } else {
+            std::process::Command::new(opener)
+        };
+        let opened = cmd
+            .arg(flow.url())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        if let Err(e) = opened {
+            eprintln!("(could not open a browser: {e}; open the address yourself)");
+        }
+    }
+    eprintln!("Waiting for the browser...");
+    flow.finish(sportello_email::SIGN_IN_TIMEOUT).await
+}
+
+async fn add_oauth_email(
+    store: &Store,
+    a: &AddEmail,
+    provider: sportello_email::AuthKind,
+) -> Result<sportello_core::model::Account, Error> {
+    let client_secret = match &a.client_secret_env {
+        Some(var) => Some(env_secret(var)?),
+        None => None,
+    };
+    let input = sportello_email::OAuthAccountInput {
+        name: a.name.clone().unwrap_or_default(),
+        provider,
+        address: a.address.clone(),
+        auth_base: a.auth_base.clone(),
+        client_id: a.client_id.clone(),
+        client_secret,
+    };
+    let mut servers = sportello_email::oauth_servers(provider)?;
+    if let Some(v) = &a.imap_host {
+        servers.imap_host = v.clone();
+    }
+    if let Some(v) = a.imap_port {
+        servers.imap_port = v;
+    }
+    if let Some(v) = a.imap_security {
+        servers.imap_security = v;
+    }
+    if let Some(v) = &a.smtp_host {
+        servers.smtp_host = v.clone();
+    }
+    if let Some(v) = a.smtp_port {
+        servers.smtp_port = v;
+    }
+    if let Some(v) = a.smtp_security {
+        servers.smtp_security = v;
+    }
+    servers.ca_file = a.ca_file.as_ref().map(|p| p.display().to_string());
+    let flow = sportello_email::start_oauth_sign_in(&input).await?;
+    let signed = browser_sign_in(flow, a.no_browser).await?;
+    let account = sportello_email::add_oauth_account(store, &input, Some(servers), &signed)?;
+    if !a.no_test
+        && let Err(e) = sportello_email::open(store, &account)?
+            .expect("an OAuth account syncs")
+            .test()
+            .await
+    {
+        // Keep nothing half-working: the account and its tokens go again.
+        let _ = sportello_channels::remove_account(store, account.id);
+        return Err(e);
+    }
+    Ok(account)
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -438,29 +564,46 @@ async fn run(cli: Cli) -> CliResult {
         Command::Canned(cmd) => care::canned(&store, json, cmd)?,
         Command::Views => care::views(&store, json)?,
         Command::Care(cmd) => care::care(&store, json, cmd)?,
+        Command::Account(AccountCommand::AddEmail(a)) if a.oauth.is_some() => {
+            let provider = a.oauth.expect("checked");
+            let account = add_oauth_email(&store, &a, provider).await?;
+            out(json, json!(account), || {
+                format!("added account {} ({})", account.id, account.address)
+            });
+        }
+        Command::Account(AccountCommand::SignIn { id, no_browser }) => {
+            let account = store.account(id)?;
+            let flow = sportello_email::start_sign_in_again(&store, &account).await?;
+            let signed = browser_sign_in(flow, no_browser).await?;
+            sportello_email::finish_sign_in_again(&store, &account, &signed)?;
+            out(json, json!({"account": id, "signed_in": true}), || {
+                format!("account {id} ({}) is signed in again", account.address)
+            });
+        }
         Command::Account(AccountCommand::AddEmail(a)) => {
+            let address = a.address.clone().unwrap_or_default();
             let preset = match &a.provider {
                 Some(id) => Some(sportello_email::preset(id).ok_or_else(|| {
                     Error::invalid(format!(
                         "unknown provider \"{id}\" (see `sportello-cli account presets`)"
                     ))
                 })?),
-                None => sportello_email::preset_for_address(&a.address),
+                None => sportello_email::preset_for_address(&address),
             };
-            let name = a.name.clone().unwrap_or_else(|| a.address.clone());
+            let name = a.name.clone().unwrap_or_else(|| address.clone());
             let password = read_password(&a)?;
             let mut input = match &preset {
-                Some(p) => p.input(&name, &a.address, &password),
+                Some(p) => p.input(&name, &address, &password),
                 None if a.imap_host.is_none() || a.smtp_host.is_none() => {
                     return Err(Error::invalid(format!(
                         "no known provider for {}: give --provider or the server options \
                          (--imap-host, --smtp-host...)",
-                        a.address
+                        address
                     )));
                 }
                 None => EmailAccountInput {
                     name,
-                    address: a.address.clone(),
+                    address: address.clone(),
                     imap_host: String::new(),
                     imap_port: 993,
                     imap_security: Security::Tls,

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sportello_core::channel::{Channel, OutboxItem, SendReceipt, SyncContext, SyncReport};
 use sportello_core::model::{Account, ChannelKind};
-use sportello_core::{Error, Result, Store, secrets};
+use sportello_core::{Error, ErrorCode, Result, Store, secrets};
 
 pub use imap::{BatchLimits, FolderRole, MailFolder, SyncTuning};
 pub use import::{IMPORTED_NAME, ImportReport, MboxReader, import_paths, imported_account};
@@ -33,7 +33,9 @@ pub use oauth::{
     ACCESS_TOKEN_KEY, AccessToken, CLIENT_SECRET_KEY, Login, OAuthProvider, OAuthSession,
     OAuthSettings, REFRESH_MARGIN, REFRESH_TOKEN_KEY, Tokens, store_tokens, xoauth2_response,
 };
-pub use oauth_flow::{BrowserSignIn, SIGN_IN_TIMEOUT, SignedIn, address_from_id_token};
+pub use oauth_flow::{
+    BrowserSignIn, SIGN_IN_TIMEOUT, SignedIn, address_from_id_token, run_browser_sign_in,
+};
 pub use presets::{AuthKind, ProviderPreset, preset, preset_for_address, presets};
 pub use settings::{EmailAccountInput, EmailSettings, Security, is_loopback};
 pub use smtp::{BuiltMessage, build_reply};
@@ -68,7 +70,6 @@ pub fn add_account(store: &Store, input: &EmailAccountInput) -> Result<Account> 
     Ok(account)
 }
 
-/// Logs in to the IMAP server and authenticates to the SMTP server, storing nothing.
 /// What the browser sign-in needs to add an account (Gmail, Microsoft).
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, ts_rs::TS)]
 #[ts(export)]
@@ -224,6 +225,7 @@ pub fn finish_sign_in_again(store: &Store, account: &Account, signed: &SignedIn)
 }
 
 pub async fn test_settings(input: &EmailAccountInput) -> Result<()> {
+/// Logs in to the IMAP server and authenticates to the SMTP server, storing nothing.
     let settings = input.validate()?;
     let login = Login::Password(input.password.clone());
     let (imap, smtp) = tokio::join!(
@@ -269,7 +271,6 @@ pub fn open(store: &Store, account: &Account) -> Result<Option<Arc<dyn Channel>>
     Ok(EmailChannel::open(store, account)?.map(|c| Arc::new(c) as Arc<dyn Channel>))
 }
 
-/// An email account's connection details. Implements [`Channel`].
 /// How an [`EmailChannel`] signs in.
 enum Secret {
     Password(String),
@@ -277,6 +278,7 @@ enum Secret {
 }
 
 pub struct EmailChannel {
+/// An email account's connection details. Implements [`Channel`].
     account: Account,
     settings: EmailSettings,
     secret: Secret,
@@ -308,7 +310,6 @@ impl EmailChannel {
         if settings.local {
             return Ok(None);
         }
-        let password = secrets::get(store.installation_id(), account.id, PASSWORD_KEY)?;
         if let Some(oauth) = settings.oauth.clone() {
             let session = OAuthSession::new(store.installation_id(), account.id, oauth);
             let mut channel = EmailChannel::new(account.clone(), settings, String::new());
@@ -316,6 +317,7 @@ impl EmailChannel {
             return Ok(Some(channel.with_store(store.clone())));
         }
         Ok(Some(
+        let password = secrets::get(store.installation_id(), account.id, PASSWORD_KEY)?;
             EmailChannel::new(account.clone(), settings, password).with_store(store.clone()),
         ))
     }
@@ -354,15 +356,32 @@ impl EmailChannel {
         &self.settings
     }
 
-    async fn login(&self) -> Result<Login> {
     /// What the next connection signs in with; an OAuth2 access token is refreshed first when
     /// it has less than [`REFRESH_MARGIN`] left.
         match &self.secret {
+    async fn login(&self) -> Result<Login> {
             Secret::Password(p) => Ok(Login::Password(p.clone())),
             Secret::OAuth(session) => Ok(Login::Bearer(session.access_token().await?)),
         }
     }
 }
+
+    /// Whether to sign in once more after `failure`: a refused OAuth2 access token (revoked
+    /// before its expiry) is dropped so the retry refreshes it, and a revoked sign-in ends as
+    /// `SignInAgain`, not as a refused password.
+    async fn retry_refreshed(&self, failure: Option<ErrorCode>) -> Result<bool> {
+        match (&self.secret, failure) {
+            (Secret::OAuth(session), Some(ErrorCode::AuthFailed)) => {
+                tracing::info!(
+                    account = self.account.id,
+                    "the server refused the access token; refreshing it"
+                );
+                session.invalidate().await?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
 
 /// Gmail files what its SMTP sends in Sent Mail itself: a copy of ours would show twice.
 fn server_files_sent_mail(settings: &EmailSettings) -> bool {
@@ -374,7 +393,15 @@ fn server_files_sent_mail(settings: &EmailSettings) -> bool {
 impl Channel for EmailChannel {
     async fn sync(&self, ctx: &SyncContext) -> Result<SyncReport> {
         let login = self.login().await?;
-        imap::sync(ctx, &self.settings, &login, &self.tuning, &self.memory).await
+        let result = imap::sync(ctx, &self.settings, &login, &self.tuning, &self.memory).await;
+        if self
+            .retry_refreshed(result.as_ref().err().map(|e| e.code))
+            .await?
+        {
+            let login = self.login().await?;
+            return imap::sync(ctx, &self.settings, &login, &self.tuning, &self.memory).await;
+        }
+        result
     }
 
     async fn send(&self, account: &Account, item: &OutboxItem) -> Result<SendReceipt> {
@@ -416,13 +443,21 @@ impl Channel for EmailChannel {
     }
 
     async fn test(&self) -> Result<()> {
-        let login = self.login().await?;
-        let (imap, smtp) = tokio::join!(
-            imap::check(&self.settings, &login),
-            smtp::check(&self.settings, &login)
-        );
-        imap?;
-        smtp
+        let check = async |login: Login| {
+            let (imap, smtp) = tokio::join!(
+                imap::check(&self.settings, &login),
+                smtp::check(&self.settings, &login)
+            );
+            imap.and(smtp)
+        };
+        let result = check(self.login().await?).await;
+        if self
+            .retry_refreshed(result.as_ref().err().map(|e| e.code))
+            .await?
+        {
+            return check(self.login().await?).await;
+        }
+        result
     }
 
     /// With IDLE the sync itself waits for the server: start the next pass at once.

@@ -446,6 +446,21 @@ impl OAuthSession {
         Ok(token)
     }
 
+    /// Forgets the current access token (the server refused it before its expiry: revoked, or
+    /// the clocks disagree), so the next [`access_token`](Self::access_token) refreshes.
+    pub async fn invalidate(&self) -> Result<()> {
+        let mut current = self.current.lock().await;
+        if let Some(mut stale) = current
+            .take()
+            .or(stored_access(&self.installation, self.account_id)?)
+        {
+            stale.expires_at = 0;
+            let text = serde_json::to_string(&stale).expect("token serialises");
+            secrets::set(&self.installation, self.account_id, ACCESS_TOKEN_KEY, &text)?;
+        }
+        Ok(())
+    }
+
     async fn refresh(&self) -> Result<Tokens> {
         let refresh =
             secrets::get_optional(&self.installation, self.account_id, REFRESH_TOKEN_KEY)?

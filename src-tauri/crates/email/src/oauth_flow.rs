@@ -173,6 +173,21 @@ impl BrowserSignIn {
     }
 }
 
+/// The whole browser sign-in for a window: opens the sign-in page with `open` (the OS
+/// opener), then waits for the browser (at most [`SIGN_IN_TIMEOUT`]) unless `cancel` fires
+/// first (the user closed the dialog), which ends it with `InvalidInput`.
+pub async fn run_browser_sign_in(
+    flow: BrowserSignIn,
+    open: impl FnOnce(&str) -> Result<()>,
+    cancel: impl std::future::Future<Output = ()>,
+) -> Result<SignedIn> {
+    open(flow.url())?;
+    tokio::select! {
+        signed = flow.finish(SIGN_IN_TIMEOUT) => signed,
+        () = cancel => Err(Error::invalid("the sign-in was cancelled")),
+    }
+}
+
 /// Serves the loopback address until the browser brings back a code (or an error).
 async fn wait_for_code(listener: &TcpListener, state: &CsrfToken, name: &str) -> Result<String> {
     loop {

@@ -156,6 +156,9 @@ export const en: Catalogue = {
   'care.saveFailed': 'Customer care settings not saved.',
 
   'account.refresh': 'Refresh {name}',
+  'account.signInAgain': 'Sign in again',
+  'account.signInAgainTitle': 'Sign {name} in again in the browser',
+  'account.signedInAgain': '{name} is signed in again.',
   'account.state.idle': 'Updated {time}',
   'account.state.idleNever': 'Waiting for the first sync',
   'account.state.syncing': 'Syncing…',
@@ -462,6 +465,12 @@ export const en: Catalogue = {
   'accountDialog.passwordHint': 'It is stored in the computer’s keyring, not in Sportello.',
   'accountDialog.appPasswordHint':
     '{provider} needs an “app password”: create one in your account’s security settings.',
+  'accountDialog.oauth.google': 'Sign in with Google',
+  'accountDialog.oauth.microsoft': 'Sign in with Microsoft',
+  'accountDialog.oauthHint':
+    'Recommended: sign in in your browser, with no password to type here. Or use an app password below.',
+  'accountDialog.oauthWaiting': 'Finish signing in in the browser window that opened…',
+  'accountDialog.oauthCancel': 'Cancel sign-in',
   'accountDialog.incoming': 'Incoming mail (IMAP)',
   'accountDialog.outgoing': 'Outgoing mail (SMTP)',
   'accountDialog.host': 'Server',

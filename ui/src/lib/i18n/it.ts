@@ -156,6 +156,9 @@ export const it = {
   'care.saveFailed': 'Impostazioni dell’assistenza non salvate.',
 
   'account.refresh': 'Aggiorna {name}',
+  'account.signInAgain': 'Accedi di nuovo',
+  'account.signInAgainTitle': 'Accedi di nuovo a {name} dal browser',
+  'account.signedInAgain': '{name}: accesso effettuato di nuovo.',
   'account.state.idle': 'Aggiornato {time}',
   'account.state.idleNever': 'In attesa della prima sincronizzazione',
   'account.state.syncing': 'Sincronizzazione…',
@@ -465,6 +468,12 @@ export const it = {
   'accountDialog.passwordHint': 'Viene salvata nel portachiavi del computer, non in Sportello.',
   'accountDialog.appPasswordHint':
     'Con {provider} serve una “password per le app”: la crei nelle impostazioni di sicurezza del tuo account.',
+  'accountDialog.oauth.google': 'Accedi con Google',
+  'accountDialog.oauth.microsoft': 'Accedi con Microsoft',
+  'accountDialog.oauthHint':
+    'Consigliato: accedi dal browser, senza digitare qui la password. Oppure usa una password per app qui sotto.',
+  'accountDialog.oauthWaiting': 'Completa l’accesso nella finestra del browser che si è aperta…',
+  'accountDialog.oauthCancel': 'Annulla accesso',
   'accountDialog.incoming': 'Posta in arrivo (IMAP)',
   'accountDialog.outgoing': 'Posta in uscita (SMTP)',
   'accountDialog.host': 'Server',

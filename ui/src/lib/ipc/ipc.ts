@@ -34,6 +34,7 @@ import type { ErrorCode } from './bindings/ErrorCode';
 import type { LocalFile } from './bindings/LocalFile';
 import type { Message } from './bindings/Message';
 import type { MetaInput } from './bindings/MetaInput';
+import type { OAuthAccountInput } from './bindings/OAuthAccountInput';
 import type { ReplyTemplate } from './bindings/ReplyTemplate';
 import type { ReplyWindow } from './bindings/ReplyWindow';
 import type { SearchHit } from './bindings/SearchHit';
@@ -106,6 +107,13 @@ export const testEmailAccount = (input: EmailAccountInput) =>
   call<null>('test_email_account', { input });
 export const addEmailAccount = (input: EmailAccountInput) =>
   call<Account>('add_email_account', { input });
+// Gmail/Microsoft sign-in in the system browser (OAuth2): each resolves when the browser
+// comes back, and rejects when the sign-in is refused, cancelled or times out.
+export const emailOAuthSignIn = (input: OAuthAccountInput) =>
+  call<Account>('email_oauth_sign_in', { input });
+export const emailSignInAgain = (accountId: number) =>
+  call<null>('email_sign_in_again', { accountId });
+export const cancelEmailSignIn = () => call<null>('cancel_email_sign_in');
 // Chat channels: `test_*` checks the credentials without saving and resolves with what they
 // serve (number, Page or bot name); `add_*` tests again, saves and starts syncing.
 export const testWhatsAppAccount = (input: WhatsAppInput) =>

@@ -36,6 +36,8 @@ export type { Location } from './bindings/Location';
 export type { LocalFile } from './bindings/LocalFile';
 export type { Message } from './bindings/Message';
 export type { MetaInput } from './bindings/MetaInput';
+export type { AuthKind } from './bindings/AuthKind';
+export type { OAuthAccountInput } from './bindings/OAuthAccountInput';
 export type { ProviderPreset } from './bindings/ProviderPreset';
 export type { QuietHours } from './bindings/QuietHours';
 export type { RenderedTemplate } from './bindings/RenderedTemplate';

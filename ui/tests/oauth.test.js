@@ -1,0 +1,96 @@
+// Browser sign-in (OAuth2) for Gmail and Microsoft in the window, on the fake backend: the
+// dialog offers "Sign in with ..." when the backend's provider table says so, and an account
+// whose sign-in was revoked offers "Sign in again". Italian catalogue (the mock's it-IT).
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { mkdirSync } from 'node:fs';
+import { artifacts, calls, launch, openApp, serveDist } from './harness.js';
+
+let server;
+let browser;
+
+before(async () => {
+  mkdirSync(artifacts, { recursive: true });
+  server = await serveDist();
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+describe('browser sign-in', () => {
+  test('a Gmail address offers "Accedi con Google", which adds the account', async () => {
+    const { page, context, errors } = await openApp(browser, server.url, { accounts: 'none' });
+    await page.getByTestId('welcome').getByRole('button', { name: 'Collega la tua email' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Collega una casella email' });
+    await dialog.waitFor();
+    // A domain without browser sign-in shows no button.
+    await page.getByTestId('account-address').fill('info@bottega.example');
+    await page.getByTestId('account-name').click();
+    assert.equal(await page.getByTestId('account-oauth').count(), 0);
+
+    await page.getByTestId('account-address').fill('negozio@gmail.com');
+    await page.getByTestId('account-name').fill('Negozio');
+    const google = page.getByTestId('account-oauth-google');
+    await google.waitFor();
+    assert.equal((await google.textContent()).trim(), 'Accedi con Google');
+    await google.click();
+    await dialog.waitFor({ state: 'detached' });
+    const [signIn] = await calls(page, 'email_oauth_sign_in');
+    assert.deepEqual(signIn.args.input, {
+      name: 'Negozio',
+      provider: 'google',
+      address: 'negozio@gmail.com',
+      auth_base: null,
+      client_id: null,
+      client_secret: null,
+    });
+    assert.equal((await calls(page, 'add_email_account')).length, 0, 'no password account');
+    await page.locator('[data-account]', { hasText: 'Negozio' }).waitFor();
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('an Outlook address offers Microsoft; a refused sign-in is explained', async () => {
+    const { page, context } = await openApp(browser, server.url, { accounts: 'none' });
+    await page.getByTestId('welcome').getByRole('button', { name: 'Collega la tua email' }).click();
+    await page.getByTestId('account-address').fill('bottega@outlook.it');
+    await page.getByTestId('account-name').click();
+    const microsoft = page.getByTestId('account-oauth-microsoft');
+    await microsoft.waitFor();
+    assert.equal((await microsoft.textContent()).trim(), 'Accedi con Microsoft');
+    await page.evaluate(() =>
+      window.__sportelloMock.failNext('email_oauth_sign_in', {
+        code: 'auth_failed',
+        message: 'the Microsoft sign-in was cancelled or refused in the browser (access_denied)',
+      }),
+    );
+    await microsoft.click();
+    const alert = page.getByRole('dialog').locator('[data-result=error]');
+    await alert.waitFor();
+    assert.match(await alert.textContent(), /access_denied/);
+    await context.close();
+  });
+
+  test('a revoked sign-in shows "Accedi di nuovo", which keeps the account', async () => {
+    const { page, context, errors } = await openApp(browser, server.url, { accounts: 'demo' });
+    const nav = page.getByRole('navigation');
+    const account = nav.locator('[data-account="1"]');
+    await account.waitFor();
+    assert.equal(await account.getByTestId('account-sign-in-again').count(), 0);
+    await page.evaluate(() => window.__sportelloMock.revokeSignIn(1));
+    const again = account.getByTestId('account-sign-in-again');
+    await again.waitFor();
+    assert.match(await account.textContent(), /accedi di nuovo/i);
+    await again.click();
+    await page.getByText('accesso effettuato di nuovo').waitFor();
+    await account.getByTestId('account-sign-in-again').waitFor({ state: 'detached' });
+    assert.deepEqual((await calls(page, 'email_sign_in_again')).at(-1).args, { accountId: 1 });
+    await nav.locator('[data-account="1"][data-state="idle"]').waitFor();
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+});
