@@ -252,6 +252,40 @@ fn cli_email_round_trip_add_sync_list_search_reply_stats() {
     assert_eq!(sync["accounts"][0]["fetched"], 0, "{sync}");
     assert_eq!(sync["accounts"][0]["sent"], 0, "{sync}");
     assert_eq!(servers.received().len(), 1);
+
+    // Forward the customer's message to the warehouse; a bad address is refused, nothing sent.
+    let question = messages[0]["id"].as_i64().unwrap().to_string();
+    assert_eq!(
+        cli.fails(&["forward", &question, "--to", "magazzino"])["code"],
+        "invalid_input"
+    );
+    let forward = cli.ok(&[
+        "forward",
+        &question,
+        "--to",
+        "magazzino@example.org",
+        "--text",
+        "Controllate la spedizione?",
+    ]);
+    assert_eq!(forward["delivery"], "sent", "{forward}");
+    assert_eq!(forward["subject"], "Fwd: Ordine 1042 - spedizione");
+    let received = servers.wait_received(2, Duration::from_secs(10));
+    assert_eq!(received.len(), 2);
+    let raw = String::from_utf8(received[1].clone()).unwrap();
+    assert_eq!(header(&raw, "To"), Some("magazzino@example.org"), "{raw}");
+    assert_eq!(
+        header(&raw, "Subject"),
+        Some("Fwd: Ordine 1042 - spedizione"),
+        "{raw}"
+    );
+    assert!(
+        raw.contains("Controllate la spedizione?\r\n\r\n---------- Forwarded message ---------"),
+        "{raw}"
+    );
+    let messages = cli.ok(&["messages", &conversation]);
+    assert_eq!(messages.as_array().unwrap().len(), 3);
+    assert_eq!(messages[2]["direction"], "outbound");
+    assert_eq!(messages[2]["recipients"][0], "magazzino@example.org");
 }
 
 #[test]
