@@ -61,17 +61,25 @@ impl Setup {
 
     /// Every stored message, by conversation (newest conversation first).
     fn threads(&self) -> Vec<Vec<Message>> {
-        let page = self
-            .store
-            .conversations(&ConversationQuery {
-                limit: 1000,
-                ..Default::default()
-            })
-            .unwrap();
-        page.items
-            .iter()
-            .map(|c| self.store.conversation(c.id).unwrap().messages)
-            .collect()
+        let mut threads = Vec::new();
+        loop {
+            let page = self
+                .store
+                .conversations(&ConversationQuery {
+                    offset: threads.len() as u32,
+                    limit: 1000,
+                    ..Default::default()
+                })
+                .unwrap();
+            if page.items.is_empty() {
+                return threads;
+            }
+            threads.extend(
+                page.items
+                    .iter()
+                    .map(|c| self.store.conversation(c.id).unwrap().messages),
+            );
+        }
     }
 
     fn messages(&self) -> Vec<Message> {
@@ -1070,4 +1078,297 @@ async fn idle_pushes_new_mail_and_wakes_for_local_changes_and_survives_an_outage
     );
     wait_for("idle again", Duration::from_secs(10), || idle(&s.store));
     supervisor.stop(account);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_imap_server_stopped_mid_sync_then_restarted_resumes_without_loss_or_duplicates() {
+    // ~60 MB: far more than the socket buffers and the pipeline's queues hold, so Dovecot is
+    // still streaming the one big UID FETCH when it is stopped.
+    const TOTAL: u32 = 2000;
+    let mut servers = MailServers::start();
+    let mail: Vec<Vec<u8>> = (0..TOTAL)
+        .map(|i| {
+            customer_mail(
+                &format!("cliente{}@example.com", i % 23),
+                &format!("Ordine {i}"),
+                &format!("stop-{i}@example.com"),
+                &format!("{}\r\nfine {i}", "testo della richiesta ".repeat(1400)),
+            )
+        })
+        .collect();
+    servers.deliver_many("INBOX", &mail);
+    assert_eq!(servers.count("INBOX"), TOTAL);
+
+    let mut s = setup(&servers.account_input());
+    s.channel = s.channel.with_batch_limits(BatchLimits {
+        messages: 10,
+        bytes: 1 << 20,
+    });
+    let channel = Arc::new(s.channel);
+    let done = Arc::new(AtomicU32::new(0));
+    let mut ctx = SyncContext::new(s.store.clone(), s.account.clone());
+    let seen = done.clone();
+    ctx.progress = Arc::new(move |p| seen.store(p.done, Ordering::SeqCst));
+    let running = {
+        let channel = channel.clone();
+        tokio::spawn(async move { channel.sync(&ctx).await })
+    };
+    crate::support::wait_until("the first stored batches", Duration::from_secs(60), || {
+        (done.load(Ordering::SeqCst) >= 100).then_some(())
+    });
+    servers.stop_imap();
+    let e = running
+        .await
+        .unwrap()
+        .expect_err("the sync cannot finish with the server gone");
+    assert_eq!(e.code, ErrorCode::Network, "{}", e.message);
+    let stored_before = s.store.stats().unwrap().messages as u32;
+    assert!(
+        (100..TOTAL).contains(&stored_before),
+        "stored {stored_before} of {TOTAL}"
+    );
+    // The cursor says exactly what was committed (UIDs are 1..=TOTAL in a fresh folder).
+    let cursor = s.store.cursor(s.account.id, "INBOX").unwrap().unwrap();
+    assert_eq!(cursor.last_uid, stored_before);
+
+    servers.start_imap();
+    s.channel = Arc::try_unwrap(channel).unwrap();
+    let report = s.sync().await;
+    assert_eq!(report.fetched, TOTAL - stored_before, "{report:?}");
+    assert_eq!(report.duplicates, 0, "{report:?}");
+    assert_eq!(s.count(), TOTAL as u64);
+    let mut ids: Vec<String> = s.messages().into_iter().map(|m| m.external_id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), TOTAL as usize);
+    assert_eq!(s.sync().await.fetched, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_password_is_tried_once_not_in_a_retry_storm() {
+    const WRONG: &str = "Sbagliata-Password-5520";
+    let servers = MailServers::start();
+    let input = EmailAccountInput {
+        password: WRONG.into(),
+        ..servers.account_input()
+    };
+    let s = setup(&input);
+    let settings = s.channel.settings().clone();
+    let open: sportello_core::channel::OpenChannel = Arc::new(move |store, account| {
+        let channel = EmailChannel::new(account.clone(), settings.clone(), WRONG.into())
+            .with_store(store.clone())
+            .with_tuning(quick());
+        Ok(Some(Arc::new(channel) as Arc<dyn Channel>))
+    });
+    // A 200 ms poll: a worker that retried refused logins would log in many times below.
+    let supervisor = Supervisor::new(s.store.clone(), open, Duration::from_millis(200));
+    let account = s.account.id;
+    supervisor.start(account);
+    let error = wait_for(
+        "the account to need attention",
+        Duration::from_secs(20),
+        || {
+            let a = s.store.account(account).unwrap();
+            (a.status.state == SyncState::NeedsAttention).then_some(a.status.last_error)
+        },
+    )
+    .expect("the error is kept for the account");
+    assert_eq!(error.code, ErrorCode::AuthFailed, "{}", error.message);
+    assert!(
+        error.message.contains(USER),
+        "names the user: {}",
+        error.message
+    );
+    assert!(!error.message.contains(WRONG), "{}", error.message);
+    wait_for(
+        "Dovecot to log the refused login",
+        Duration::from_secs(10),
+        || (servers.refused_logins() >= 1).then_some(()),
+    );
+    // Twenty poll intervals, and longer than Dovecot's 2 s delay after a failed login.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(servers.refused_logins(), 1, "{}", servers.imap_log());
+    assert_eq!(
+        s.store.account(account).unwrap().status.state,
+        SyncState::NeedsAttention
+    );
+
+    // "Sync now" (or new settings) tries again, once.
+    supervisor.wake(Some(account));
+    wait_for("the second attempt", Duration::from_secs(10), || {
+        (servers.refused_logins() >= 2).then_some(())
+    });
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(servers.refused_logins(), 2, "{}", servers.imap_log());
+    supervisor.stop(account);
+}
+
+/// Third-party test corpora of real-world and malformed mail that ship in packages: the
+/// mail-parser crate's `resources/eml` (unpacked by cargo with the crate) and CPython's
+/// `test_email/data` (Debian `libpython3.X-testsuite`, installed by `.ci/setup test`).
+fn third_party_corpora() -> Vec<std::path::PathBuf> {
+    fn walk(
+        dir: &std::path::Path,
+        keep: &dyn Fn(&std::path::Path) -> bool,
+        out: &mut Vec<std::path::PathBuf>,
+    ) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut entries: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                walk(&path, keep, out);
+            } else if keep(&path) {
+                out.push(path);
+            }
+        }
+    }
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cargo")))
+        .expect("CARGO_HOME or HOME");
+    let mut mail_parser: Vec<std::path::PathBuf> =
+        std::fs::read_dir(cargo_home.join("registry/src"))
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok())
+            .flat_map(|index| std::fs::read_dir(index.path()).into_iter().flatten())
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("mail-parser-0.11")
+            })
+            .map(|e| e.path().join("resources/eml"))
+            .filter(|p| p.is_dir())
+            .collect();
+    mail_parser.sort();
+    let mail_parser = mail_parser
+        .pop()
+        .expect("mail-parser's resources/eml is missing: run `cargo fetch`");
+    let mut python: Vec<std::path::PathBuf> = std::fs::read_dir("/usr/lib")
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("python3"))
+        .map(|e| e.path().join("test/test_email/data"))
+        .filter(|p| p.is_dir())
+        .collect();
+    python.sort();
+    let python = python.pop().expect(
+        "CPython's test_email/data is missing: install libpython3.X-testsuite (.ci/setup test)",
+    );
+    let mut files = Vec::new();
+    walk(
+        &mail_parser,
+        &|p| p.extension().is_some_and(|e| e == "eml"),
+        &mut files,
+    );
+    let before = files.len();
+    walk(
+        &python,
+        &|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.starts_with("msg_") && name.ends_with(".txt")
+        },
+        &mut files,
+    );
+    assert!(before > 50, "only {before} mail-parser messages");
+    assert!(
+        files.len() - before > 30,
+        "only {} CPython messages",
+        files.len() - before
+    );
+    files
+}
+
+/// What IMAP can carry of a message: Dovecot serves line ends as CRLF and NUL bytes as 0x80.
+fn as_imap_serves(raw: &[u8]) -> Vec<u8> {
+    raw.iter()
+        .filter(|&&b| b != b'\r')
+        .map(|&b| if b == 0 { 0x80 } else { b })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_message_of_third_party_corpora_is_stored_with_its_source_by_sync_and_import() {
+    let files = third_party_corpora();
+    let raws: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    let own_id =
+        |raw: &[u8]| sportello_email::mime::parse_message(raw.to_vec(), USER, None).external_id;
+
+    // Through the real server: every message reaches the store with its source.
+    let servers = MailServers::start();
+    servers.deliver_many("INBOX", &raws);
+    assert_eq!(servers.count("INBOX"), files.len() as u32);
+    let s = setup(&servers.account_input());
+    let report = s.sync().await;
+    assert_eq!(report.fetched, files.len() as u32, "{report:?}");
+    assert_eq!(
+        report.stored + report.duplicates,
+        report.fetched,
+        "{report:?}"
+    );
+    assert_eq!(s.sync().await.fetched, 0);
+    let stored = s.messages();
+    assert_eq!(stored.len() as u32, report.stored);
+    let sources: std::collections::HashSet<Vec<u8>> = stored
+        .iter()
+        .map(|m| {
+            assert!(m.has_raw, "{} lost its source", m.external_id);
+            as_imap_serves(&s.store.message_source(m.id).unwrap())
+        })
+        .collect();
+    let ids: std::collections::HashSet<&str> =
+        stored.iter().map(|m| m.external_id.as_str()).collect();
+    for (path, raw) in files.iter().zip(&raws) {
+        // Stored as itself, or a duplicate of a stored message with the same Message-ID.
+        assert!(
+            sources.contains(&as_imap_serves(raw)) || ids.contains(own_id(raw).as_str()),
+            "{} is not stored",
+            path.display()
+        );
+    }
+
+    // By import (no server: the exact bytes), into a fresh store.
+    let data = tempfile::tempdir().unwrap();
+    let store = Store::open(data.path()).unwrap();
+    let report = sportello_email::import_paths(&store, &files).unwrap();
+    assert_eq!(report.failed, 0, "{:?}", report.errors);
+    assert!(
+        report.imported + report.duplicates >= files.len() as u32,
+        "{report:?}"
+    );
+    let account = sportello_email::imported_account(&store).unwrap();
+    let page = store
+        .conversations(&ConversationQuery {
+            limit: 1000,
+            ..Default::default()
+        })
+        .unwrap();
+    let imported: Vec<Message> = page
+        .items
+        .iter()
+        .flat_map(|c| store.conversation(c.id).unwrap().messages)
+        .collect();
+    assert!(imported.iter().all(|m| m.account_id == account.id));
+    let sources: std::collections::HashSet<Vec<u8>> = imported
+        .iter()
+        .map(|m| store.message_source(m.id).unwrap())
+        .collect();
+    let ids: std::collections::HashSet<&str> =
+        imported.iter().map(|m| m.external_id.as_str()).collect();
+    for (path, raw) in files.iter().zip(&raws) {
+        // Files that start with "From " are read as mbox (the separator line is not mail).
+        if raw.starts_with(b"From ") {
+            continue;
+        }
+        assert!(
+            sources.contains(raw) || ids.contains(own_id(raw).as_str()),
+            "{} is not imported byte for byte",
+            path.display()
+        );
+    }
 }

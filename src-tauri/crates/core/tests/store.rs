@@ -250,6 +250,49 @@ fn raw_source_and_attachments_are_kept() {
 }
 
 #[test]
+fn the_same_attachment_written_by_many_threads_at_once_is_one_file() {
+    let (_d, store) = store();
+    let a = email_account(&store);
+    let data = vec![7u8; 256 * 1024];
+    let prepared: Vec<sportello_core::store::Prepared> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..8)
+            .map(|i| {
+                let (store, data) = (&store, &data);
+                scope.spawn(move || {
+                    let mut m = mail(
+                        &format!("{i}@x"),
+                        "maria@example.com",
+                        "Foto",
+                        "x",
+                        &[],
+                        1000,
+                    );
+                    m.attachments = vec![IncomingAttachment {
+                        filename: "foto.jpg".into(),
+                        mime_type: "image/jpeg".into(),
+                        data: data.clone(),
+                        ..Default::default()
+                    }];
+                    let hashes = store.put_attachment_blobs(&m).unwrap();
+                    sportello_core::store::Prepared { message: m, hashes }
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    let hash = prepared[0].hashes[0].clone();
+    assert!(prepared.iter().all(|p| p.hashes == [hash.clone()]));
+    let report = store
+        .ingest_prepared(a.id, prepared, None, IngestOptions::default())
+        .unwrap();
+    assert_eq!(report.stored, 8);
+    assert_eq!(std::fs::read(store.blob_path(&hash)).unwrap(), data);
+    // No temporary file is left next to it.
+    let dir = store.blob_path(&hash).parent().unwrap().to_path_buf();
+    assert_eq!(std::fs::read_dir(dir).unwrap().count(), 1);
+}
+
+#[test]
 fn search_ignores_accents_and_case_and_matches_prefixes() {
     let (_d, store) = store();
     let a = email_account(&store);

@@ -1,9 +1,10 @@
 //! IMAP: connecting (TLS, STARTTLS, plain to loopback), logging in, and the incremental sync
 //! of INBOX and the Sent folder by UID cursor.
 //!
-//! One `UID FETCH last+1:*` streams the new messages; a blocking worker parses and stores them
-//! in batches while the next ones arrive. Each batch is stored together with the cursor at its
-//! highest UID, so a sync stopped anywhere resumes with nothing lost and nothing repeated.
+//! One `UID FETCH last+1:*` streams the new messages; [`crate::sync_store`] parses them on
+//! every core and stores them in batches while the next ones arrive. Each batch is stored
+//! together with the cursor at its highest UID, so a sync stopped anywhere resumes with
+//! nothing lost and nothing repeated.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -14,16 +15,15 @@ use async_imap::types::NameAttribute;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use sportello_core::channel::{FolderReport, SyncContext, SyncReport};
-use sportello_core::model::{RemoteLocation, SyncCursor, SyncProgress, SyncState};
-use sportello_core::store::IngestOptions;
+use sportello_core::model::{SyncCursor, SyncProgress, SyncState};
 use sportello_core::{Error, ErrorCode, Result, Store};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use ts_rs::TS;
 
-use crate::mime;
 use crate::oauth::Login;
 use crate::settings::{EmailSettings, Security, is_loopback};
+use crate::sync_store::{Batch, Fetched, Storing, store_batches};
 use crate::tls;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -388,85 +388,12 @@ pub fn feed_folders(settings: &EmailSettings, folders: &[MailFolder]) -> Vec<Str
     feeds
 }
 
-/// One message as fetched, before parsing.
-struct Fetched {
-    uid: u32,
-    seen: bool,
-    internal_date: Option<i64>,
-    raw: Vec<u8>,
-}
-
-struct Batch {
-    messages: Vec<Fetched>,
-    cursor: SyncCursor,
-}
-
 /// Sets a flag when dropped: a sync future that is cancelled stops its storing worker.
 struct CancelOnDrop(Arc<AtomicBool>);
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
         self.0.store(true, Ordering::SeqCst);
     }
-}
-
-/// Where the storing side of one folder's sync puts what it is handed.
-struct Storing {
-    store: Store,
-    account_id: i64,
-    own_address: String,
-    folder: String,
-    /// A first sync (or a re-sync) announces one summary, not a note per message.
-    summarize: bool,
-    cancelled: Arc<AtomicBool>,
-}
-
-/// The storing side of one folder's sync, on a blocking thread.
-fn store_batches(
-    s: Storing,
-    mut rx: tokio::sync::mpsc::Receiver<Batch>,
-    progress: impl Fn(u32),
-) -> Result<(u32, u32, u32)> {
-    let Storing {
-        store,
-        account_id,
-        own_address,
-        folder,
-        summarize,
-        cancelled,
-    } = s;
-    let (mut fetched, mut stored, mut duplicates) = (0u32, 0u32, 0u32);
-    while let Some(batch) = rx.blocking_recv() {
-        if cancelled.load(Ordering::SeqCst) {
-            break;
-        }
-        let uidvalidity = batch.cursor.uidvalidity;
-        let messages: Vec<_> = batch
-            .messages
-            .into_iter()
-            .map(|f| {
-                let mut m = mime::parse_message(f.raw, &own_address, f.internal_date);
-                m.is_read = f.seen;
-                m.location = Some(RemoteLocation {
-                    folder: folder.clone(),
-                    uidvalidity,
-                    uid: f.uid,
-                });
-                m
-            })
-            .collect();
-        let n = messages.len() as u32;
-        let report = store.ingest(
-            account_id,
-            messages,
-            Some(&batch.cursor),
-            IngestOptions { summarize },
-        )?;
-        fetched += n;
-        stored += report.stored;
-        duplicates += report.duplicates;
-        progress(n);
-    }
-    Ok((fetched, stored, duplicates))
 }
 
 /// Syncs one folder from its cursor.
@@ -565,6 +492,7 @@ async fn sync_folder(
             folder: folder.to_string(),
             summarize: first_sync || report.resynced,
             cancelled: cancelled.clone(),
+            parse_threads: tuning.parse_threads,
         };
         let progress = progress.clone();
         tokio::task::spawn_blocking(move || store_batches(storing, rx, |n| progress(n)))
@@ -678,6 +606,8 @@ pub struct SyncTuning {
     /// Longest IDLE before it is re-issued (RFC 2177: servers may drop an IDLE after 30
     /// minutes of inactivity).
     pub idle_for: Duration,
+    /// Threads parsing fetched mail (the machine's cores by default).
+    pub parse_threads: usize,
 }
 
 impl Default for SyncTuning {
@@ -686,6 +616,7 @@ impl Default for SyncTuning {
             limits: BatchLimits::default(),
             flag_scan_every: Duration::from_secs(5 * 60),
             idle_for: Duration::from_secs(25 * 60),
+            parse_threads: crate::sync_store::default_parse_threads(),
         }
     }
 }

@@ -17,6 +17,7 @@ mod presets;
 mod remote;
 mod settings;
 mod smtp;
+mod sync_store;
 mod tls;
 
 use std::sync::Arc;
@@ -224,8 +225,8 @@ pub fn finish_sign_in_again(store: &Store, account: &Account, signed: &SignedIn)
     store_tokens(store.installation_id(), account.id, &signed.tokens)
 }
 
-pub async fn test_settings(input: &EmailAccountInput) -> Result<()> {
 /// Logs in to the IMAP server and authenticates to the SMTP server, storing nothing.
+pub async fn test_settings(input: &EmailAccountInput) -> Result<()> {
     let settings = input.validate()?;
     let login = Login::Password(input.password.clone());
     let (imap, smtp) = tokio::join!(
@@ -277,8 +278,8 @@ enum Secret {
     OAuth(OAuthSession),
 }
 
-pub struct EmailChannel {
 /// An email account's connection details. Implements [`Channel`].
+pub struct EmailChannel {
     account: Account,
     settings: EmailSettings,
     secret: Secret,
@@ -316,8 +317,8 @@ impl EmailChannel {
             channel.secret = Secret::OAuth(session);
             return Ok(Some(channel.with_store(store.clone())));
         }
-        Ok(Some(
         let password = secrets::get(store.installation_id(), account.id, PASSWORD_KEY)?;
+        Ok(Some(
             EmailChannel::new(account.clone(), settings, password).with_store(store.clone()),
         ))
     }
@@ -358,13 +359,12 @@ impl EmailChannel {
 
     /// What the next connection signs in with; an OAuth2 access token is refreshed first when
     /// it has less than [`REFRESH_MARGIN`] left.
-        match &self.secret {
     async fn login(&self) -> Result<Login> {
+        match &self.secret {
             Secret::Password(p) => Ok(Login::Password(p.clone())),
             Secret::OAuth(session) => Ok(Login::Bearer(session.access_token().await?)),
         }
     }
-}
 
     /// Whether to sign in once more after `failure`: a refused OAuth2 access token (revoked
     /// before its expiry) is dropped so the retry refreshes it, and a revoked sign-in ends as
@@ -382,6 +382,7 @@ impl EmailChannel {
             _ => Ok(false),
         }
     }
+}
 
 /// Gmail files what its SMTP sends in Sent Mail itself: a copy of ours would show twice.
 fn server_files_sent_mail(settings: &EmailSettings) -> bool {

@@ -21,6 +21,14 @@ pub struct IngestOptions {
     pub summarize: bool,
 }
 
+/// A message ready for [`Store::ingest_prepared`]: its attachment files are written.
+#[derive(Debug)]
+pub struct Prepared {
+    pub message: IncomingMessage,
+    /// The content hash of each of `message.attachments`, in order.
+    pub hashes: Vec<String>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct IngestReport {
     pub stored: u32,
@@ -41,15 +49,34 @@ impl Store {
         options: IngestOptions,
     ) -> Result<IngestReport> {
         // Attachment files first: content-addressed, so a crash leaves at worst an unused file.
-        let mut hashes = Vec::with_capacity(messages.len());
-        for m in &messages {
-            let mut per = Vec::with_capacity(m.attachments.len());
-            for a in &m.attachments {
-                per.push(self.put_blob(&a.data)?);
-            }
-            hashes.push(per);
-        }
+        let prepared = messages
+            .into_iter()
+            .map(|m| {
+                let hashes = self.put_attachment_blobs(&m)?;
+                Ok(Prepared { message: m, hashes })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.ingest_prepared(account_id, prepared, cursor, options)
+    }
 
+    /// Writes a message's attachment files (content-addressed, so safe to do ahead of the
+    /// transaction and on any thread); returns their hashes in order, for [`Store::ingest_prepared`].
+    pub fn put_attachment_blobs(&self, m: &IncomingMessage) -> Result<Vec<String>> {
+        m.attachments
+            .iter()
+            .map(|a| self.put_blob(&a.data))
+            .collect()
+    }
+
+    /// [`Store::ingest`] for messages whose attachment files are already written (a sync
+    /// parses and writes them on several threads, then stores the batch on one).
+    pub fn ingest_prepared(
+        &self,
+        account_id: i64,
+        prepared: Vec<Prepared>,
+        cursor: Option<&SyncCursor>,
+        options: IngestOptions,
+    ) -> Result<IngestReport> {
         let mut report = IngestReport::default();
         let mut change = Change::default();
         let mut touched = BTreeSet::new();
@@ -66,8 +93,13 @@ impl Store {
             )?;
             let channel = ChannelKind::parse(&channel).unwrap_or(ChannelKind::Email);
             channel_kind = channel;
-            for (m, hashes) in messages.iter().zip(hashes) {
-                match store_one(&tx, account_id, m, &hashes)? {
+            for Prepared { message: m, hashes } in &prepared {
+                if hashes.len() != m.attachments.len() {
+                    return Err(crate::Error::internal(
+                        "an attachment of a message to store was not written",
+                    ));
+                }
+                match store_one(&tx, account_id, m, hashes)? {
                     Stored::Duplicate(conversation) => {
                         report.duplicates += 1;
                         if let Some(c) = conversation {

@@ -32,7 +32,7 @@ pub use contacts::{
 };
 pub use files::safe_file_name;
 pub(crate) use ingest::refresh_conversation;
-pub use ingest::{IngestOptions, IngestReport};
+pub use ingest::{IngestOptions, IngestReport, Prepared};
 pub use query::{ConversationPage, ConversationQuery, HIT_CLOSE, HIT_OPEN};
 pub use remote::{RemoteOp, RemoteOpKind};
 pub use report::{
@@ -379,7 +379,11 @@ impl Store {
         if !path.exists() {
             let dir = path.parent().expect("blob path has a parent");
             std::fs::create_dir_all(dir)?;
-            let tmp = dir.join(format!(".{hash}.{}.tmp", std::process::id()));
+            // Unique per write: several threads may store the same file at once (a sync
+            // parses on every core), and the last rename wins with identical bytes.
+            static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let tmp = dir.join(format!(".{hash}.{}.{n}.tmp", std::process::id()));
             std::fs::write(&tmp, data)?;
             std::fs::rename(&tmp, &path)?;
         }
