@@ -728,6 +728,23 @@ describe('chat channels', () => {
     await context.close();
   });
 
+  test('Twilio: attaching is off and the button says why', async () => {
+    const { page, context, errors } = await openApp(browser, server.url, { accounts: 'demo' });
+    await open(page, 10);
+    const attach = page.getByTestId('attach');
+    assert.equal(await attach.getAttribute('aria-disabled'), null);
+    await mock(page, () => window.__sportelloMock.setAccountSettings(4, { provider: 'twilio' }));
+    await page.locator('[data-testid=attach][aria-disabled=true]').waitFor();
+    assert.match(await attach.getAttribute('title'), /Twilio invia solo file pubblicati/);
+    const described = await attach.getAttribute('aria-describedby');
+    assert.match(await page.locator(`#${described}`).textContent(), /Twilio invia solo file/);
+    // Clicking it (forced: it is marked disabled) opens no file picker.
+    await attach.click({ force: true });
+    assert.deepEqual(await calls(page, 'plugin:dialog|open'), []);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
   test('outside the 24 hours: free text off, an approved template with its values is sent', async () => {
     const { page, context, errors } = await openApp(browser, server.url, { accounts: 'demo' });
     await open(page, 18);

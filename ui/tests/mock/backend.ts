@@ -1422,6 +1422,12 @@ export function createBackend(config: MockConfig, emit: Emit) {
     viewing: () => store.viewing,
     /** The shell found a newer signed version. */
     emitUpdate: (version: string) => emit('sportello://update-available', version),
+    /** Changes an account's settings (e.g. a WhatsApp number that sends through Twilio). */
+    setAccountSettings(accountId: number, settings: Record<string, unknown>) {
+      const account = store.accounts.find((a) => a.id === accountId);
+      if (account) account.settings = { ...account.settings, ...settings };
+      change({ accounts: [accountId] });
+    },
     /** The reply rule a conversation reports from now on. */
     setWindow(conversationId: number, window: ReplyWindow) {
       store.windows.set(conversationId, window);

@@ -361,6 +361,8 @@ export const en: Catalogue = {
   'composer.template.contentSid': 'Twilio template Content SID (HX…)',
   'composer.template.twilioVariables': 'Variable values, one per line',
   'composer.attach': 'Attach files',
+  'composer.attachTwilio':
+    'Twilio sends only files that are on a public web address: attach them from another channel or send a link.',
   'composer.attachTitle': 'Choose the files to send',
   'composer.attachFailed': 'Cannot open the file picker.',
   'composer.removeFile': 'Remove {name}',

@@ -363,6 +363,8 @@ export const it = {
   'composer.template.contentSid': 'Content SID del modello Twilio (HX…)',
   'composer.template.twilioVariables': 'Valori delle variabili, uno per riga',
   'composer.attach': 'Allega file',
+  'composer.attachTwilio':
+    'Twilio invia solo file pubblicati su un indirizzo web: allegali da un altro canale o invia un link.',
   'composer.attachTitle': 'Scegli i file da inviare',
   'composer.attachFailed': 'Non riesco ad aprire la scelta dei file.',
   'composer.removeFile': 'Togli {name}',
