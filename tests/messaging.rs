@@ -229,6 +229,10 @@ async fn whatsapp_media_is_fetched_after_storing_and_expired_links_are_renewed()
     let gone = &conv.messages[1].attachments[0];
     assert_eq!(gone.filename, "fattura.pdf");
     assert!(gone.content_hash.is_none());
+    // Shown as "no longer available" (neither downloaded nor pending); the message is kept.
+    assert_eq!(gone.pending, None);
+    assert_eq!(conv.messages[1].external_id, "wamid.OLDIMG");
+    assert_eq!(conv.messages.len(), 2);
     assert!(
         store
             .pending_attachments(account.id, 10)
