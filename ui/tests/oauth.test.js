@@ -75,6 +75,35 @@ describe('browser sign-in', () => {
     await context.close();
   });
 
+  test('while the browser is open the dialog waits; cancelling ends it quietly', async () => {
+    const { page, context, errors } = await openApp(browser, server.url, {
+      accounts: 'none',
+      oauthWaits: true,
+    });
+    await page.getByTestId('welcome').getByRole('button', { name: 'Collega la tua email' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Collega una casella email' });
+    await page.getByTestId('account-address').fill('negozio@gmail.com');
+    await page.getByTestId('account-name').click();
+    await page.getByTestId('account-oauth-google').click();
+    await dialog.getByText('Completa l’accesso nella finestra del browser').waitFor();
+    assert.equal(await page.getByTestId('account-save').isDisabled(), true);
+    await page.getByTestId('account-oauth-cancel').click();
+    // Back to the choice, with no error for a cancel the user asked for.
+    await page.getByTestId('account-oauth-google').waitFor();
+    assert.equal(await dialog.locator('[data-result=error]').count(), 0);
+    assert.equal((await calls(page, 'cancel_email_sign_in')).length, 1);
+    assert.equal(await page.getByTestId('account-save').isDisabled(), false);
+
+    // Closing the dialog while waiting cancels too.
+    await page.getByTestId('account-oauth-google').click();
+    await page.getByTestId('account-oauth-cancel').waitFor();
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    assert.equal((await calls(page, 'cancel_email_sign_in')).length, 2);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
   test('a revoked sign-in shows "Accedi di nuovo", which keeps the account', async () => {
     const { page, context, errors } = await openApp(browser, server.url, { accounts: 'demo' });
     const nav = page.getByRole('navigation');

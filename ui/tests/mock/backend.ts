@@ -51,6 +51,8 @@ export type MockConfig = {
   osLocale?: string;
   /** Milliseconds before a command answers, per command. */
   delays?: Record<string, number>;
+  /** The browser sign-in (email_oauth_sign_in) never comes back: only a cancel ends it. */
+  oauthWaits?: boolean;
   /** Like a database from a newer Sportello: app_info reports it, other commands fail. */
   startupError?: ErrorBody;
   /** Mark sent replies as sent after a moment (for manual use; tests drive it by hand). */
@@ -814,6 +816,9 @@ export function createBackend(config: MockConfig, emit: Emit) {
     thread,
     touch,
     change,
+  /** Rejects the browser sign-in that is waiting (config.oauthWaits). */
+  let pendingSignIn: ((error: ErrorBody) => void) | null = null;
+
   });
 
   const handlers: Record<string, (args: Record<string, unknown>) => unknown> = {
@@ -1154,6 +1159,11 @@ export function createBackend(config: MockConfig, emit: Emit) {
         auth: oauth,
         app_password: oauth === 'google',
       };
+      if (config.oauthWaits) {
+        return new Promise((_, reject) => {
+          pendingSignIn = reject;
+        });
+      }
     },
     // The browser sign-in "comes back" at once (after `delays.email_oauth_sign_in`, if set).
     email_oauth_sign_in: (a) => {
@@ -1185,7 +1195,11 @@ export function createBackend(config: MockConfig, emit: Emit) {
       change({ accounts: [id] });
       return null;
     },
-    cancel_email_sign_in: () => null,
+    cancel_email_sign_in: () => {
+      pendingSignIn?.({ code: 'invalid_input', message: 'the sign-in was cancelled' });
+      pendingSignIn = null;
+      return null;
+    },
     get_conversation: (a) => {
       const id = a.conversationId as number;
       if (id < 1 || !store.order.includes(id))

@@ -389,6 +389,42 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn the_window_opens_the_page_and_a_cancel_ends_the_wait() {
+        let settings = OAuthSettings {
+            provider: AuthKind::Google,
+            auth_base: Some("http://127.0.0.1:9".into()),
+            client_id: Some("c".into()),
+        };
+        let flow = BrowserSignIn::start(&settings, None, None).await.unwrap();
+        let expected = flow.url().to_string();
+        let mut opened = None;
+        let e = run_browser_sign_in(
+            flow,
+            |url| {
+                opened = Some(url.to_string());
+                Ok(())
+            },
+            std::future::ready(()),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(opened.as_deref(), Some(expected.as_str()));
+        assert_eq!(e.code, ErrorCode::InvalidInput);
+        assert!(e.message.contains("cancelled"), "{}", e.message);
+
+        // A browser that cannot be opened is said at once, not after the timeout.
+        let flow = BrowserSignIn::start(&settings, None, None).await.unwrap();
+        let e = run_browser_sign_in(
+            flow,
+            |_| Err(Error::internal("no browser")),
+            std::future::pending(),
+        )
+        .await
+        .unwrap_err();
+        assert!(e.message.contains("no browser"));
+    }
+
     #[test]
     fn a_remote_sign_in_server_must_use_https() {
         let settings = OAuthSettings {
