@@ -409,8 +409,6 @@ export function createBackend(config: MockConfig, emit: Emit) {
       return false;
     if (f.tag_id !== undefined && f.tag_id !== null && !(c.tag_ids ?? []).includes(f.tag_id))
       return false;
-    if (f.tag_id !== undefined && f.tag_id !== null && !(c.tag_ids ?? []).includes(f.tag_id))
-      return false;
     return true;
   }
 
@@ -816,10 +814,10 @@ export function createBackend(config: MockConfig, emit: Emit) {
     thread,
     touch,
     change,
+  });
+
   /** Rejects the browser sign-in that is waiting (config.oauthWaits). */
   let pendingSignIn: ((error: ErrorBody) => void) | null = null;
-
-  });
 
   const handlers: Record<string, (args: Record<string, unknown>) => unknown> = {
     ...contacts.handlers,
@@ -1047,7 +1045,6 @@ export function createBackend(config: MockConfig, emit: Emit) {
       config.savePath === undefined
         ? '/home/utente/Documenti/tempi-di-risposta.csv'
         : config.savePath,
-
     set_status: (a) => {
       const id = a.conversationId as number;
       const status = a.status as ConversationStatus;
@@ -1159,14 +1156,14 @@ export function createBackend(config: MockConfig, emit: Emit) {
         auth: oauth,
         app_password: oauth === 'google',
       };
+    },
+    // The browser sign-in "comes back" at once (after `delays.email_oauth_sign_in`, if set).
+    email_oauth_sign_in: (a) => {
       if (config.oauthWaits) {
         return new Promise((_, reject) => {
           pendingSignIn = reject;
         });
       }
-    },
-    // The browser sign-in "comes back" at once (after `delays.email_oauth_sign_in`, if set).
-    email_oauth_sign_in: (a) => {
       const input = a.input as OAuthAccountInput;
       const account: Account = {
         id: store.nextAccountId++,
@@ -1371,6 +1368,9 @@ export function createBackend(config: MockConfig, emit: Emit) {
     calls,
     /** The next call of `cmd` rejects with `error`. */
     failNext(cmd: string, error: ErrorBody) {
+      failures.set(cmd, error);
+    },
+    setDelivery,
     /** The provider revoked an OAuth2 account's sign-in: it needs the user to sign in again. */
     revokeSignIn(accountId: number) {
       store.accounts = store.accounts.map((x) =>
@@ -1387,9 +1387,6 @@ export function createBackend(config: MockConfig, emit: Emit) {
       );
       change({ accounts: [accountId] });
     },
-      failures.set(cmd, error);
-    },
-    setDelivery,
     emitChange: (partial: Partial<Change>) => change(partial),
     summaryAt: (index: number) => summary(store.order[index]),
     /** The newest outbound message of a conversation (the reply a test just sent). */

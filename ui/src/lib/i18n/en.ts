@@ -465,14 +465,14 @@ export const en: Catalogue = {
   'accountDialog.address': 'Email address',
   'accountDialog.password': 'Password',
   'accountDialog.passwordHint': 'It is stored in the computer’s keyring, not in Sportello.',
-  'accountDialog.appPasswordHint':
-    '{provider} needs an “app password”: create one in your account’s security settings.',
   'accountDialog.oauth.google': 'Sign in with Google',
   'accountDialog.oauth.microsoft': 'Sign in with Microsoft',
   'accountDialog.oauthHint':
     'Recommended: sign in in your browser, with no password to type here. Or use an app password below.',
   'accountDialog.oauthWaiting': 'Finish signing in in the browser window that opened…',
   'accountDialog.oauthCancel': 'Cancel sign-in',
+  'accountDialog.appPasswordHint':
+    '{provider} needs an “app password”: create one in your account’s security settings.',
   'accountDialog.incoming': 'Incoming mail (IMAP)',
   'accountDialog.outgoing': 'Outgoing mail (SMTP)',
   'accountDialog.host': 'Server',

@@ -468,14 +468,14 @@ export const it = {
   'accountDialog.address': 'Indirizzo email',
   'accountDialog.password': 'Password',
   'accountDialog.passwordHint': 'Viene salvata nel portachiavi del computer, non in Sportello.',
-  'accountDialog.appPasswordHint':
-    'Con {provider} serve una “password per le app”: la crei nelle impostazioni di sicurezza del tuo account.',
   'accountDialog.oauth.google': 'Accedi con Google',
   'accountDialog.oauth.microsoft': 'Accedi con Microsoft',
   'accountDialog.oauthHint':
     'Consigliato: accedi dal browser, senza digitare qui la password. Oppure usa una password per app qui sotto.',
   'accountDialog.oauthWaiting': 'Completa l’accesso nella finestra del browser che si è aperta…',
   'accountDialog.oauthCancel': 'Annulla accesso',
+  'accountDialog.appPasswordHint':
+    'Con {provider} serve una “password per le app”: la crei nelle impostazioni di sicurezza del tuo account.',
   'accountDialog.incoming': 'Posta in arrivo (IMAP)',
   'accountDialog.outgoing': 'Posta in uscita (SMTP)',
   'accountDialog.host': 'Server',
