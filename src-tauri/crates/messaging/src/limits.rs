@@ -13,9 +13,9 @@
 //! The same check runs before a reply is queued (the command and the CLI) and again in each
 //! channel's send, before any upload, so a reply is never half sent.
 
-use sportello_core::channel::OutboxItem;
+use sportello_core::channel::{OutboxFile, OutboxItem};
 use sportello_core::model::{Account, ChannelKind};
-use sportello_core::{Error, ErrorCode, Result, Store};
+use sportello_core::{Error, ErrorCode, Result};
 
 const MB: u64 = 1024 * 1024;
 
@@ -163,42 +163,11 @@ pub fn check_files<'a>(
     Ok(())
 }
 
-/// One file of a queued reply, as every channel reads it: the outbox keeps the bytes in the
-/// store's blobs (see `sportello_core::outbox::ReplyExtras::files`), so a retry after a
-/// restart still has them.
-#[derive(Debug, Clone)]
-pub(crate) struct QueuedFile {
-    pub filename: String,
-    pub mime_type: String,
-    pub path: std::path::PathBuf,
-}
-
-/// The files of a queued reply, in the order they were attached.
-pub(crate) fn queued_files(store: &Store, item: &OutboxItem) -> Result<Vec<QueuedFile>> {
-    Ok(store
-        .message(item.message_id)?
-        .attachments
-        .into_iter()
-        .filter_map(|a| {
-            let hash = a.content_hash?;
-            Some(QueuedFile {
-                filename: a.filename,
-                mime_type: a.mime_type,
-                path: store.blob_path(&hash),
-            })
-        })
-        .collect())
-}
-
 /// Checks every file of a queued reply before the first upload (a reply is never half
-/// sent) and returns them.
-pub(crate) fn check_item(
-    store: &Store,
-    account: &Account,
-    item: &OutboxItem,
-) -> Result<Vec<QueuedFile>> {
-    let files = queued_files(store, item)?;
-    for f in &files {
+/// sent). The files are the outbox's [`OutboxFile`]s — the same ones email sends, read from
+/// the store's blobs at each attempt, so a retry after a restart still has them.
+pub(crate) fn check_item<'a>(account: &Account, item: &'a OutboxItem) -> Result<&'a [OutboxFile]> {
+    for f in &item.files {
         let size = std::fs::metadata(&f.path)
             .map_err(|e| {
                 Error::storage(format!(
@@ -209,7 +178,7 @@ pub(crate) fn check_item(
             .len();
         check_file(account, &f.filename, &f.mime_type, size)?;
     }
-    Ok(files)
+    Ok(&item.files)
 }
 
 #[cfg(test)]

@@ -474,9 +474,9 @@ impl Channel for MetaChannel {
             envelope["tag"] = json!(tag);
         }
         // Every file is checked before the first upload: a reply is never half sent.
-        let files = crate::limits::check_item(&self.store, account, item)?;
+        let files = crate::limits::check_item(account, item)?;
         let mut first = None;
-        for a in &files {
+        for a in files {
             let data = std::fs::read(&a.path)?;
             let kind = crate::limits::meta_kind(&a.mime_type).graph_name();
             let part = crate::file_part(&a.filename, &a.mime_type, data)?;

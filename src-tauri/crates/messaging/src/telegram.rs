@@ -88,7 +88,6 @@ async fn call(api: &Api, token: &str, method: &str, params: &Value) -> Result<Va
 }
 
 pub struct TelegramChannel {
-    store: Store,
     account_id: i64,
     token: String,
     api: Api,
@@ -109,10 +108,10 @@ impl TelegramChannel {
         Ok(TelegramChannel::new(store, account, token))
     }
 
-    pub fn new(store: &Store, account: &Account, token: String) -> TelegramChannel {
+    /// `_store` is kept for symmetry with the other channels' constructors.
+    pub fn new(_store: &Store, account: &Account, token: String) -> TelegramChannel {
         let base = crate::setting(account, "api_base").unwrap_or(DEFAULT_API_BASE);
         TelegramChannel {
-            store: store.clone(),
             account_id: account.id,
             token,
             api: Api::new(base, Family::Telegram),
@@ -135,7 +134,7 @@ impl TelegramChannel {
     async fn send_file(
         &self,
         chat_id: &str,
-        file: &crate::limits::QueuedFile,
+        file: &sportello_core::channel::OutboxFile,
         data: Vec<u8>,
         caption: Option<&str>,
     ) -> Result<Value> {
@@ -408,11 +407,11 @@ impl Channel for TelegramChannel {
             .ok_or_else(|| Error::invalid("the reply has no chat"))?
             .clone();
         // Every file is checked before the first upload: a reply is never half sent.
-        let files = crate::limits::check_item(&self.store, account, item)?;
+        let files = crate::limits::check_item(account, item)?;
         let text = item.message.text.trim();
         let mut first = None;
         let mut caption_used = false;
-        for a in &files {
+        for a in files {
             let data = std::fs::read(&a.path)?;
             // Captions are limited to 1024 characters; a longer text goes as its own message.
             let caption =

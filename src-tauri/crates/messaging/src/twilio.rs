@@ -353,7 +353,7 @@ impl Channel for TwilioChannel {
             }
             // Twilio takes files only as public `MediaUrl`s: a file from this computer is
             // refused (`attachment_not_supported`) before asking the API.
-            crate::limits::check_item(&self.store, account, item)?;
+            crate::limits::check_item(account, item)?;
             form.push(("Body", item.message.text.clone()));
         }
         let answer = self

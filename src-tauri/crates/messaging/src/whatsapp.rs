@@ -353,10 +353,10 @@ impl Channel for WhatsAppChannel {
         }
         check_window(&self.store, item)?;
         // Every file is checked before the first upload: a reply is never half sent.
-        let files = crate::limits::check_item(&self.store, account, item)?;
+        let files = crate::limits::check_item(account, item)?;
         let mut first_id = None;
         let mut caption_used = false;
-        for a in &files {
+        for a in files {
             let data = std::fs::read(&a.path)?;
             let media_id = self.upload(&a.filename, &a.mime_type, data).await?;
             let kind = media_kind(&a.mime_type);
