@@ -1151,6 +1151,77 @@ describe('customer care: tags and contacts', () => {
     assert.deepEqual(errors, []);
     await context.close();
   });
+
+  test('at 1280 px the Cliente button opens the customer panel as a drawer: timeline and identities visible, Esc closes it and gives the focus back, c toggles, remembered', async () => {
+    const { page, context, errors } = await openApp(
+      browser,
+      server.url,
+      { accounts: 'demo' },
+      { viewport: { width: 1280, height: 800 } },
+    );
+    const first = await mock(page, () => window.__sportelloMock.summaryAt(0));
+    await page.getByTestId('conversation-row').first().click();
+    const thread = page.getByTestId('thread');
+    await thread.waitFor();
+    const panel = page.getByTestId('contact-panel');
+    assert.equal(await panel.count(), 0, 'closed until asked for');
+    const toggle = thread.locator('[data-action=contact]');
+    assert.equal((await toggle.textContent()).trim(), 'Cliente');
+    assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
+
+    await toggle.click();
+    const drawer = page.getByRole('dialog', { name: 'Cliente' });
+    await drawer.waitFor();
+    assert.equal(await toggle.getAttribute('aria-expanded'), 'true');
+    // The focus moved into the drawer.
+    assert.equal(
+      await page.evaluate(() => document.activeElement?.getAttribute('data-action')),
+      'close-contact',
+    );
+    const identities = panel.getByTestId('contact-identities');
+    const timeline = panel.getByTestId('contact-timeline');
+    await timeline.getByTestId('timeline-item').first().waitFor();
+    assert.ok(await identities.isVisible());
+    assert.ok(await timeline.isVisible());
+    assert.ok((await identities.textContent()).includes(first.contact_handle));
+    assert.equal(
+      await timeline.locator('[data-testid=timeline-item][aria-current=true]').count(),
+      1,
+      'the open conversation is in the timeline',
+    );
+    // Over the thread, inside the window.
+    const box = await drawer.boundingBox();
+    assert.ok(box.width >= 250 && box.x + box.width <= 1280, JSON.stringify(box));
+    await page.screenshot({ path: join(artifacts, 'contact-drawer-1280.png') });
+
+    // Esc closes it and the focus returns to the button; the conversation stays open.
+    await page.keyboard.press('Escape');
+    await drawer.waitFor({ state: 'detached' });
+    assert.equal(
+      await page.evaluate(() => document.activeElement?.getAttribute('data-action')),
+      'contact',
+    );
+    assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
+    assert.equal(await thread.getAttribute('data-conversation'), String(first.id));
+
+    // c opens it; the choice is remembered after a restart; the close button closes it.
+    await page.keyboard.press('c');
+    await drawer.waitFor();
+    await page.reload();
+    await page.getByTestId('contact-drawer').waitFor();
+    await panel.getByTestId('contact-identities').waitFor();
+    await drawer.locator('[data-action=close-contact]').click();
+    await drawer.waitFor({ state: 'detached' });
+    assert.equal(
+      await page.evaluate(() => document.activeElement?.getAttribute('data-action')),
+      'contact',
+    );
+    await page.reload();
+    await page.getByTestId('thread').waitFor();
+    assert.equal(await page.getByTestId('contact-panel').count(), 0);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
 });
 
 describe('search', () => {
@@ -2401,7 +2472,11 @@ describe('customer care in the composer and on the keyboard', () => {
     await page.keyboard.press('?');
     const sheet = page.getByRole('dialog', { name: 'Scorciatoie da tastiera' });
     await sheet.waitFor();
-    assert.equal(await sheet.locator('[data-shortcut]').count(), 16);
+    assert.equal(await sheet.locator('[data-shortcut]').count(), 17);
+    assert.match(
+      await sheet.locator('[data-shortcut=contact]').textContent(),
+      /C\s*Mostra o nascondi la scheda cliente/,
+    );
     const next = await sheet.locator('[data-shortcut=next]').textContent();
     assert.match(next, /J\s*oppure\s*↓\s*Conversazione successiva/);
     assert.match(

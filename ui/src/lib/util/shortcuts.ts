@@ -20,6 +20,7 @@ export type ShortcutId =
   | 'pending'
   | 'pin'
   | 'tag'
+  | 'contact'
   | 'template'
   | 'send'
   | 'toggleNote'
@@ -74,6 +75,7 @@ export const SHORTCUTS: readonly Shortcut[] = [
   { id: 'pending', group: 'conversation', keys: ['p'], label: 'shortcuts.pending' },
   { id: 'pin', group: 'conversation', keys: ['Shift+p'], label: 'shortcuts.pin' },
   { id: 'tag', group: 'conversation', keys: ['t'], label: 'shortcuts.tag' },
+  { id: 'contact', group: 'conversation', keys: ['c'], label: 'shortcuts.contact' },
   {
     id: 'template',
     group: 'composer',
