@@ -1372,3 +1372,97 @@ async fn every_message_of_third_party_corpora_is_stored_with_its_source_by_sync_
         );
     }
 }
+
+/// RFC 3834: the out-of-hours acknowledgement goes out once, marked
+/// `Auto-Submitted: auto-replied` and threaded to the message that triggered it; a reply a
+/// person writes afterwards is not marked.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_out_of_hours_message_gets_one_auto_reply_marked_auto_submitted() {
+    use sportello_core::care::{CareSettings, OpeningHours};
+    let servers = MailServers::start();
+    let s = setup(&servers.account_input());
+    // The first sync is a backlog, never answered automatically.
+    servers.deliver(
+        "INBOX",
+        &customer_mail(
+            "Luca <luca@example.com>",
+            "Vecchia",
+            "old@example.com",
+            "Ciao",
+        ),
+    );
+    s.sync().await;
+    // Open one minute a week: every message is out of hours.
+    let mut care = CareSettings {
+        shop_name: "Bottega".into(),
+        business_hours: vec![OpeningHours {
+            weekday: 1,
+            open: "00:00".into(),
+            close: "00:01".into(),
+        }],
+        ..Default::default()
+    };
+    care.auto_reply.enabled = true;
+    care.auto_reply.text = "Siamo chiusi, rispondiamo domani. {{shop.name}}".into();
+    s.store.save_care_settings(&care).unwrap();
+
+    let now = chrono::Utc::now().to_rfc2822();
+    let fresh = |id: &str, body: &str| {
+        format!(
+            "From: Maria Rossi <maria.rossi@example.com>\r\nTo: Negozio <{USER}>\r\n\
+             Subject: Ordine 42\r\nMessage-ID: <{id}>\r\nDate: {now}\r\n\
+             Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+        )
+        .into_bytes()
+    };
+    servers.deliver("INBOX", &fresh("late1@example.com", "Ci siete?"));
+    s.sync().await;
+    // A second message in the same conversation within the hours gets none.
+    let mut again = String::from_utf8(fresh("late2@example.com", "Rispondete?")).unwrap();
+    again = again.replace(
+        "Date:",
+        "In-Reply-To: <late1@example.com>\r\nReferences: <late1@example.com>\r\nDate:",
+    );
+    servers.deliver("INBOX", again.as_bytes());
+    s.sync().await;
+    assert_eq!(s.flush().await, (1, 0));
+
+    let received = servers.wait_received(1, Duration::from_secs(10));
+    assert_eq!(received.len(), 1);
+    let raw = String::from_utf8(received[0].clone()).unwrap();
+    assert_eq!(
+        header(&raw, "Auto-Submitted"),
+        Some("auto-replied"),
+        "{raw}"
+    );
+    assert_eq!(header(&raw, "In-Reply-To"), Some("<late1@example.com>"));
+    assert_eq!(header(&raw, "References"), Some("<late1@example.com>"));
+    assert_eq!(header(&raw, "Precedence"), None);
+    assert_eq!(header(&raw, "To"), Some("maria.rossi@example.com"));
+    let thread = s.thread_of("late1@example.com");
+    let autos: Vec<_> = thread
+        .iter()
+        .filter(|m| m.kind == sportello_core::model::MessageKind::AutoReply)
+        .collect();
+    assert_eq!(autos.len(), 1, "{thread:?}");
+    assert_eq!(autos[0].delivery, Delivery::Sent);
+    assert_eq!(thread.len(), 3, "{thread:?}");
+
+    // A reply a person writes is not automatic.
+    s.store
+        .queue_reply(
+            thread[0].conversation_id,
+            &Draft {
+                text: "Eccoci, il pacco parte oggi.".into(),
+                quote: false,
+            },
+        )
+        .unwrap();
+    assert_eq!(s.flush().await, (1, 0));
+    let received = servers.wait_received(2, Duration::from_secs(10));
+    assert_eq!(received.len(), 2);
+    let manual = String::from_utf8(received[1].clone()).unwrap();
+    assert!(manual.contains("Eccoci, il pacco parte oggi."), "{manual}");
+    assert_eq!(header(&manual, "Auto-Submitted"), None, "{manual}");
+    assert_eq!(servers.received().len(), 2);
+}

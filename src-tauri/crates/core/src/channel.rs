@@ -76,6 +76,10 @@ pub struct OutboundMessage {
     pub in_reply_to: Option<String>,
     /// The thread's chain of ids (email: References).
     pub references: Vec<String>,
+    /// Sent with no person writing it (the out-of-hours acknowledgement): email marks it
+    /// `Auto-Submitted: auto-replied` (RFC 3834 §5) so the other side's robots do not answer.
+    #[serde(default)]
+    pub automatic: bool,
 }
 
 /// One queued reply handed to [`Channel::send`].

@@ -136,16 +136,19 @@ impl Store {
         draft: &Draft,
         extras: &ReplyExtras,
     ) -> Result<Message> {
-        self.queue_outbound(conversation_id, draft, extras, MessageKind::Normal)
+        self.queue_outbound(conversation_id, draft, extras, MessageKind::Normal, None)
     }
 
-    /// Queues a message of any sendable kind (a reply, or an automatic reply).
+    /// Queues a message of any sendable kind (a reply, or an automatic reply). It answers
+    /// `answering` when given (an automatic reply names the message that triggered it, RFC 3834
+    /// §3.1.5), else the thread's last message.
     pub(crate) fn queue_outbound(
         &self,
         conversation_id: i64,
         draft: &Draft,
         extras: &ReplyExtras,
         kind: MessageKind,
+        answering: Option<i64>,
     ) -> Result<Message> {
         let text = draft.text.trim_end();
         if text.trim().is_empty() && extras.template.is_none() && extras.files.is_empty() {
@@ -176,7 +179,9 @@ impl Store {
                 "this conversation has no address to reply to",
             ));
         }
-        let last = detail.messages.last();
+        let last = answering
+            .and_then(|id| detail.messages.iter().find(|m| m.id == id))
+            .or(detail.messages.last());
         let last_inbound = detail
             .messages
             .iter()
@@ -223,6 +228,7 @@ impl Store {
             text: body.clone(),
             in_reply_to,
             references,
+            automatic: kind == MessageKind::AutoReply,
         };
         let now = now_ms();
         let message_id =
@@ -374,6 +380,7 @@ impl Store {
             text: body.clone(),
             in_reply_to: None,
             references: Vec::new(),
+            automatic: false,
         };
         let conversation_id = original.conversation_id;
         let now = now_ms();

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use lettre::address::Envelope;
-use lettre::message::header::ContentType;
+use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use lettre::message::{Attachment, Mailbox, Message, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
@@ -78,8 +78,28 @@ fn file_part(file: &OutboxFile) -> Result<SinglePart> {
     Ok(Attachment::new(file.filename.clone()).body(data, content_type))
 }
 
+/// `Auto-Submitted` (RFC 3834 §5): on automatic replies, so that the other side's
+/// vacation responders and ticket systems do not answer them.
+#[derive(Debug, Clone)]
+struct AutoSubmitted(String);
+
+impl Header for AutoSubmitted {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+
+    fn parse(s: &str) -> std::result::Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(AutoSubmitted(s.trim().to_string()))
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
 /// Builds the reply: From = the account, `Message-ID: <external_id>`, In-Reply-To,
-/// References, Date, a UTF-8 text/plain body; with files, multipart/mixed with the text first.
+/// References, Date, `Auto-Submitted: auto-replied` on automatic replies, a UTF-8 text/plain
+/// body; with files, multipart/mixed with the text first.
 pub fn build_reply(
     account: &Account,
     message: &OutboundMessage,
@@ -121,6 +141,9 @@ pub fn build_reply(
     if !message.references.is_empty() {
         let refs: Vec<String> = message.references.iter().map(|r| bracket(r)).collect();
         builder = builder.references(refs.join(" "));
+    }
+    if message.automatic {
+        builder = builder.header(AutoSubmitted("auto-replied".into()));
     }
     let text = message.text.replace("\r\n", "\n").replace('\n', "\r\n");
     let email = if files.is_empty() {
@@ -360,9 +383,11 @@ mod tests {
             text: "Sì, è partito ieri.\nGrazie!".into(),
             in_reply_to: Some("q1@example.com".into()),
             references: vec!["q0@example.com".into(), "q1@example.com".into()],
+            ..Default::default()
         };
         let built = build_reply(&account(), &out, &[]).unwrap();
         let text = String::from_utf8_lossy(&built.bytes);
+        assert!(!text.contains("Auto-Submitted"), "{text}");
         assert!(text.contains("Message-ID: <123.abc@bottega.it>"), "{text}");
         assert!(text.contains("In-Reply-To: <q1@example.com>"), "{text}");
         assert!(
@@ -383,6 +408,29 @@ mod tests {
             built.envelope.from().unwrap().to_string(),
             "info@bottega.it"
         );
+    }
+
+    #[test]
+    fn automatic_replies_say_so_rfc_3834() {
+        let out = OutboundMessage {
+            external_id: "a1@bottega.it".into(),
+            to: vec!["mario@example.com".into()],
+            subject: "Re: Ordine 42".into(),
+            text: "Siamo chiusi, rispondiamo domani.".into(),
+            in_reply_to: Some("q1@example.com".into()),
+            references: vec!["q1@example.com".into()],
+            automatic: true,
+        };
+        let built = build_reply(&account(), &out, &[]).unwrap();
+        let parsed = mail_parser::MessageParser::default()
+            .parse(&built.bytes[..])
+            .unwrap();
+        assert_eq!(
+            parsed.header_raw("Auto-Submitted").map(str::trim),
+            Some("auto-replied")
+        );
+        assert_eq!(parsed.in_reply_to().as_text(), Some("q1@example.com"));
+        assert!(parsed.header_raw("Precedence").is_none());
     }
 
     #[test]

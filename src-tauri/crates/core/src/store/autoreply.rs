@@ -98,6 +98,7 @@ impl Store {
                 },
                 &ReplyExtras::default(),
                 MessageKind::AutoReply,
+                Some(message_id),
             )?;
             queued.push(message.id);
         }
