@@ -728,6 +728,20 @@ describe('chat channels', () => {
     await context.close();
   });
 
+  test('Telegram: a message the customer edited says so', async () => {
+    const { page, context, errors } = await openApp(browser, server.url, { accounts: 'demo' });
+    await open(page, 7);
+    const edited = page.getByTestId('thread').getByTestId('edited');
+    await edited.waitFor();
+    assert.equal((await edited.textContent()).trim(), 'modificato');
+    const bubble = page
+      .getByTestId('thread')
+      .locator('article', { has: page.getByTestId('edited') });
+    assert.match(await bubble.textContent(), /Avete la taglia L\?/);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
   test('Twilio: attaching is off and the button says why', async () => {
     const { page, context, errors } = await openApp(browser, server.url, { accounts: 'demo' });
     await open(page, 10);

@@ -191,7 +191,13 @@ const TEMPLATES: Template[] = [
 ];
 
 /** Conversation ids with a hand-made chat thread (see `thread`). */
-export const CHAT_DEMO = { whatsapp: 10, whatsappExpired: 18, instagram: 4, messenger: 6 };
+export const CHAT_DEMO = {
+  whatsapp: 10,
+  whatsappExpired: 18,
+  instagram: 4,
+  messenger: 6,
+  telegram: 7,
+};
 
 function channelFor(id: number): ChannelKind {
   const cycle: ChannelKind[] = [
@@ -655,6 +661,19 @@ export function createBackend(config: MockConfig, emit: Emit) {
         contacts: [],
         story: { kind: 'reply', link: 'https://instagram.com/stories/bottega/1' },
         template: null,
+      });
+    } else if (id === CHAT_DEMO.telegram) {
+      // The customer edited their message after sending it (Telegram's edited_message).
+      const edited = message(conv, { text: 'Avete la taglia L?', has_raw: false });
+      messages.push(edited);
+      store.details.set(edited.id, {
+        message_id: edited.id,
+        reaction: null,
+        location: null,
+        contacts: [],
+        story: null,
+        template: null,
+        edited_at: edited.sent_at + 60_000,
       });
     } else if (id === 5) {
       // A mail with links (the text pretends to be another address) and a script that must

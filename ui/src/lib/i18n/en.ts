@@ -310,6 +310,7 @@ export const en: Catalogue = {
   'message.openMap': 'Open the map',
   'message.contact': 'Shared contact',
   'message.storyReply': 'Replied to your story',
+  'message.edited': 'edited',
   'message.storyMention': 'Mentioned you in their story',
   'message.openStory': 'Open the story',
   'message.template': 'Template: {name}',

@@ -311,6 +311,7 @@ export const it = {
   'message.openMap': 'Apri la mappa',
   'message.contact': 'Contatto condiviso',
   'message.storyReply': 'Ha risposto alla tua storia',
+  'message.edited': 'modificato',
   'message.storyMention': 'Ti ha menzionato nella sua storia',
   'message.openStory': 'Apri la storia',
   'message.template': 'Modello: {name}',
