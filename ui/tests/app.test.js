@@ -664,6 +664,8 @@ describe('chat channels', () => {
     assert.equal(await page.getByTestId('webhook-help').count(), 0);
     await page.getByTestId('account-app-secret').fill('s');
     await page.getByTestId('webhook-help').getByText('/webhooks/meta').waitFor();
+    // The webhook has its own verify token (not a WhatsApp account's).
+    await page.getByTestId('account-verify-token').fill('meta-verify');
     await page.getByTestId('account-save').click();
     await page.getByRole('dialog').waitFor({ state: 'detached' });
     const [meta] = await calls(page, 'add_meta_accounts');
@@ -673,6 +675,7 @@ describe('chat channels', () => {
       instagram_id: '1784',
       access_token: 'PAGE',
       app_secret: 's',
+      verify_token: 'meta-verify',
       human_agent: true,
       api_base: null,
     });

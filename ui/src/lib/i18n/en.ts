@@ -553,6 +553,8 @@ export const en: Catalogue = {
   'accountDialog.meta.instagramIdHint': 'Optional: adds Instagram Direct messages too.',
   'accountDialog.meta.token': 'Page access token',
   'accountDialog.meta.appSecret': 'App secret',
+  'accountDialog.meta.verifyTokenHint':
+    "A long word you make up, for this webhook only: paste it in the Meta app's webhook settings.",
   'accountDialog.meta.appSecretHint':
     'Optional: only to receive messages at once through the webhook.',
   'accountDialog.meta.humanAgent': 'The app has the Human Agent permission',

@@ -559,6 +559,8 @@ export const it = {
     'Facoltativo: aggiunge anche i messaggi diretti di Instagram.',
   'accountDialog.meta.token': 'Token di accesso della Pagina',
   'accountDialog.meta.appSecret': 'Chiave segreta dell’app',
+  'accountDialog.meta.verifyTokenHint':
+    'Una parola lunga inventata da te, solo per questo webhook: la incolli nelle impostazioni del webhook dell’app Meta.',
   'accountDialog.meta.appSecretHint':
     'Facoltativa: serve solo per ricevere i messaggi subito tramite webhook.',
   'accountDialog.meta.humanAgent': 'L’app ha il permesso Human Agent',
