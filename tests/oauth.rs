@@ -405,12 +405,14 @@ async fn cli_sign_in(data: &std::path::Path, args: &[String]) -> serde_json::Val
         .spawn()
         .unwrap();
     let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
     let url = loop {
         let mut line = String::new();
         assert!(
             stderr.read_line(&mut line).unwrap() > 0,
-            "the CLI printed no sign-in address"
+            "the CLI printed no sign-in address: {said}"
         );
+        said.push_str(&line);
         if line.starts_with("http") {
             break line.trim().to_string();
         }
@@ -500,4 +502,19 @@ async fn the_cli_adds_an_oauth_account_and_signs_it_in_again() {
     assert_eq!(oauth.refresh_tokens().len(), 2);
     assert!(oauth.refresh_tokens().contains(&refresh));
     assert_eq!(store.accounts().unwrap().len(), 1);
+
+    // Neither the database nor the CLI's logs hold a token.
+    drop(store);
+    let mut tokens = oauth.refresh_tokens();
+    tokens.extend(oauth.access_tokens());
+    for path in files_under(data.path()) {
+        let bytes = std::fs::read(&path).unwrap();
+        for token in &tokens {
+            assert!(
+                !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+                "{} holds a token",
+                path.display()
+            );
+        }
+    }
 }
