@@ -301,8 +301,8 @@ pub fn generate(dir: &Path, conversations: u64, messages: u64) -> Result<Generat
                 LAST[rng.random_range(0..LAST.len())]
             );
             tx.execute(
-                "INSERT INTO contacts(display_name, created_at) VALUES (?1, 0)",
-                [&name],
+                "INSERT INTO contacts(display_name, created_at, name_key) VALUES (?1, 0, ?2)",
+                params![name, crate::store::name_key(&name)],
             )?;
             let handle = format!(
                 "{}.{}{i}@{}",

@@ -196,6 +196,263 @@ fn same_name_and_company_domain_is_suggested() {
     assert_eq!(s[0].detail, "acme.it");
 }
 
+/// The panel asks for one contact's suggestions at every conversation switch: among thousands
+/// of contacts — hundreds with the same name, hundreds at the same company domain, numbers
+/// written everywhere — exactly the likely matches come back, the same as the full pass, and a
+/// rename is followed (the name key is kept with the name).
+#[test]
+fn one_contacts_suggestions_among_thousands_are_exactly_its_matches() {
+    let (_d, store) = store();
+    let mail = account(&store, ChannelKind::Email);
+    let wa = account(&store, ChannelKind::Whatsapp);
+    let mut batch = Vec::new();
+    for i in 0..3000 {
+        let (from, name, text) = match i % 3 {
+            // Same name as the customer, webmail, a number nobody else wrote.
+            0 => (
+                format!("giulia.ferri{i}@gmail.com"),
+                "Giulia Ferri".to_string(),
+                format!("Cell. 333 {:07}", 2_000_000 + i),
+            ),
+            // The customer's company domain, another name.
+            1 => (
+                format!("staff{i}@ferri-ceramiche.it"),
+                format!("Persona Numero{}", (b'a' + (i % 26) as u8) as char),
+                "buongiorno".to_string(),
+            ),
+            _ => (
+                format!("cliente{i}@negozio{}.it", i % 40),
+                format!("Cliente Qualunque{}", (b'a' + (i % 26) as u8) as char),
+                format!("chiamami al 333 {:07}", 2_000_000 + i),
+            ),
+        };
+        batch.push(msg(IdentityKind::Email, &from, &name, &text, i));
+    }
+    store
+        .ingest(mail.id, batch, None, IngestOptions::default())
+        .unwrap();
+    let contact = |conversation: i64| {
+        store
+            .conversation_summary(conversation)
+            .unwrap()
+            .contact_id
+            .unwrap()
+    };
+    // The customer wrote two numbers in a signature.
+    let me = contact(ingest(
+        &store,
+        &mail,
+        msg(
+            IdentityKind::Email,
+            "giulia@ferri-ceramiche.it",
+            "Giulia Ferri",
+            "Grazie\n--\nGiulia Ferri\nCell. 333 111 2223 - Uff. 333 999 8887",
+            5000,
+        ),
+    ));
+    // Uses the first number on WhatsApp.
+    let phone_owner = contact(ingest(
+        &store,
+        &wa,
+        msg(
+            IdentityKind::Whatsapp,
+            "+393331112223",
+            "Giuly",
+            "ciao",
+            5001,
+        ),
+    ));
+    // Same name, wrote the second number too.
+    let same_phone = contact(ingest(
+        &store,
+        &mail,
+        msg(
+            IdentityKind::Email,
+            "gf.privata@gmail.com",
+            "Giulia Ferri",
+            "ufficio: 333 999 8887",
+            5002,
+        ),
+    ));
+    // Same name in another order, same company.
+    let same_domain = contact(ingest(
+        &store,
+        &mail,
+        msg(
+            IdentityKind::Email,
+            "g.ferri@ferri-ceramiche.it",
+            "Ferri Giulia",
+            "ordine",
+            5003,
+        ),
+    ));
+    // Would match, but was turned down.
+    let dismissed = contact(ingest(
+        &store,
+        &mail,
+        msg(
+            IdentityKind::Email,
+            "amministrazione@ferri-ceramiche.it",
+            "Giulia FERRI",
+            "fattura",
+            5004,
+        ),
+    ));
+    store.dismiss_suggestion(dismissed, me).unwrap();
+    assert!(store.stats().unwrap().contacts > 3000);
+
+    let mine = |store: &Store| {
+        store
+            .contact_suggestions(Some(me))
+            .unwrap()
+            .into_iter()
+            .map(|s| {
+                assert_eq!(s.contact_id, me);
+                (s.other_id, s.reason, s.detail)
+            })
+            .collect::<Vec<_>>()
+    };
+    let expected = vec![
+        (
+            phone_owner,
+            SuggestionReason::PhoneInMessage,
+            "+393331112223".to_string(),
+        ),
+        (
+            same_phone,
+            SuggestionReason::SameNameSamePhone,
+            "+393339998887".to_string(),
+        ),
+        (
+            same_domain,
+            SuggestionReason::SameNameSameDomain,
+            "ferri-ceramiche.it".to_string(),
+        ),
+    ];
+    assert_eq!(mine(&store), expected);
+    let names = store.contact_suggestions(Some(me)).unwrap();
+    assert_eq!(names[0].contact_name, "Giulia Ferri");
+    assert_eq!(names[0].other_name, "Giuly");
+
+    // The same pairs as the pass over everyone.
+    let mut everyone: Vec<_> = store
+        .contact_suggestions(None)
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.contact_id == me || s.other_id == me)
+        .map(|s| {
+            let other = if s.contact_id == me {
+                s.other_id
+            } else {
+                s.contact_id
+            };
+            (other, s.reason, s.detail)
+        })
+        .collect();
+    everyone.sort_by(|x, y| x.1.cmp(&y.1).then(x.0.cmp(&y.0)));
+    assert_eq!(everyone, expected);
+
+    // Seen from the number's owner: the customer wrote its number.
+    let theirs = store.contact_suggestions(Some(phone_owner)).unwrap();
+    assert_eq!(theirs.len(), 1, "{theirs:?}");
+    assert_eq!(
+        (theirs[0].contact_id, theirs[0].other_id, theirs[0].reason),
+        (phone_owner, me, SuggestionReason::PhoneInMessage)
+    );
+
+    // A colleague at the company renamed to the customer's name becomes a match.
+    let colleague = contact(ingest(
+        &store,
+        &mail,
+        msg(
+            IdentityKind::Email,
+            "magazzino@ferri-ceramiche.it",
+            "Magazzino",
+            "spedito",
+            5005,
+        ),
+    ));
+    assert_eq!(mine(&store).len(), 3);
+    store.rename_contact(colleague, "Giulià Ferri").unwrap();
+    let after = mine(&store);
+    assert_eq!(after.len(), 4, "{after:?}");
+    assert!(after.contains(&(
+        colleague,
+        SuggestionReason::SameNameSameDomain,
+        "ferri-ceramiche.it".to_string()
+    )));
+    // Merged away, a match is no longer suggested; undone, it is again.
+    let record = store.merge_contacts(me, same_domain).unwrap();
+    assert!(!mine(&store).iter().any(|s| s.0 == same_domain));
+    store.undo_merge(record.id).unwrap();
+    assert!(mine(&store).iter().any(|s| s.0 == same_domain));
+}
+
+/// Contacts stored before the name key existed (data version 4) get theirs when the data
+/// folder is opened, so their suggestions still show.
+#[test]
+fn name_keys_are_filled_for_contacts_stored_before_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = {
+        let store = Store::open(dir.path()).unwrap();
+        let mail = account(&store, ChannelKind::Email);
+        let c1 = ingest(
+            &store,
+            &mail,
+            msg(
+                IdentityKind::Email,
+                "m.rossi@acme.it",
+                "Mario Rossi",
+                "a",
+                1,
+            ),
+        );
+        let c2 = ingest(
+            &store,
+            &mail,
+            msg(IdentityKind::Email, "mario@acme.it", "Rossi Mario", "b", 2),
+        );
+        let contact = |c| store.conversation_summary(c).unwrap().contact_id.unwrap();
+        (contact(c1), contact(c2))
+    };
+    {
+        let conn = Connection::open(dir.path().join("sportello.db")).unwrap();
+        conn.execute_batch(
+            "DROP INDEX contacts_name_key;
+             DROP INDEX dismissed_suggestions_b;
+             ALTER TABLE contacts DROP COLUMN name_key;
+             PRAGMA user_version = 4;",
+        )
+        .unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let conn = raw(&store);
+    assert_eq!(
+        sportello_core::store::schema::version(&conn).unwrap(),
+        sportello_core::store::schema::LATEST
+    );
+    let keys: Vec<Option<String>> = conn
+        .prepare("SELECT name_key FROM contacts ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            Some("mario rossi".to_string()),
+            Some("mario rossi".to_string())
+        ]
+    );
+    let s = store.contact_suggestions(Some(a)).unwrap();
+    assert_eq!(s.len(), 1, "{s:?}");
+    assert_eq!(
+        (s[0].other_id, s[0].reason),
+        (b, SuggestionReason::SameNameSameDomain)
+    );
+}
+
 /// Everything about contacts a merge may touch, for before/after comparisons.
 fn contact_state(store: &Store) -> Vec<String> {
     let conn = raw(store);

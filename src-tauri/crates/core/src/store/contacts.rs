@@ -157,7 +157,8 @@ const PUBLIC_DOMAINS: &[&str] = &[
 ];
 
 /// A name as a comparable key: case, accents and word order ignored; `None` for names of one
-/// word (too common to suggest anything) or that are an address or a number.
+/// word (too common to suggest anything) or that are an address or a number. Stored in
+/// `contacts.name_key` whenever a contact's name is written (ingest, rename, merge, undo).
 pub fn name_key(name: &str) -> Option<String> {
     let mut words: Vec<String> = name
         .split(|c: char| c.is_whitespace() || c == ',' || c == '.')
@@ -206,9 +207,17 @@ fn fields(conn: &Connection, id: i64) -> Result<ContactFields> {
 
 fn write_fields(tx: &Transaction, id: i64, f: &ContactFields) -> Result<()> {
     tx.execute(
-        "UPDATE contacts SET display_name = ?2, notes = ?3, created_at = ?4, last_contact_at = ?5
+        "UPDATE contacts SET display_name = ?2, notes = ?3, created_at = ?4, last_contact_at = ?5,
+                name_key = ?6
          WHERE id = ?1",
-        params![id, f.display_name, f.notes, f.created_at, f.last_contact_at],
+        params![
+            id,
+            f.display_name,
+            f.notes,
+            f.created_at,
+            f.last_contact_at,
+            name_key(&f.display_name)
+        ],
     )?;
     Ok(())
 }
@@ -219,6 +228,258 @@ fn ids(conn: &Connection, sql: &str, id: i64) -> Result<Vec<i64>> {
         .query_map([id], |r| r.get(0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(v)
+}
+
+/// A contact's name as shown in suggestions: its name, or else one of its identities.
+const NAME_OF: &str = "SELECT COALESCE(NULLIF(k.display_name, ''),
+        (SELECT value FROM identities i WHERE i.contact_id = k.id LIMIT 1), '')
+     FROM contacts k WHERE k.id = ?1";
+/// The name key of a live contact.
+const NAME_KEY_OF: &str = "SELECT name_key FROM contacts WHERE id = ?1 AND merged_into IS NULL";
+/// The numbers written in a contact's messages.
+const MENTIONED_BY: &str = "SELECT DISTINCT p.phone FROM conversations c
+     JOIN messages m ON m.conversation_id = c.id
+     JOIN phone_mentions p ON p.message_id = m.id
+     WHERE c.contact_id = ?1";
+/// Who uses a number (as a phone or on WhatsApp).
+const PHONE_OWNERS: &str = "SELECT DISTINCT contact_id FROM identities
+     WHERE kind IN ('phone', 'whatsapp') AND value = ?1";
+/// Who wrote a number in their messages.
+const MENTIONERS: &str = "SELECT DISTINCT c.contact_id FROM phone_mentions p
+     JOIN messages m ON m.id = p.message_id
+     JOIN conversations c ON c.id = m.conversation_id
+     WHERE p.phone = ?1 AND c.contact_id IS NOT NULL";
+/// A contact's own numbers.
+const PHONES_OF: &str = "SELECT value FROM identities
+     WHERE contact_id = ?1 AND kind IN ('phone', 'whatsapp')";
+/// A contact's email addresses.
+const EMAILS_OF: &str = "SELECT value FROM identities WHERE contact_id = ?1 AND kind = 'email'";
+/// The other live contacts with the same name key.
+const SAME_NAME: &str = "SELECT id FROM contacts
+     WHERE name_key = ?1 AND merged_into IS NULL AND id <> ?2";
+/// The pairs with one contact that the user turned down.
+const DISMISSED_WITH: &str =
+    "SELECT contact_a, contact_b FROM dismissed_suggestions WHERE contact_a = ?1
+     UNION SELECT contact_a, contact_b FROM dismissed_suggestions WHERE contact_b = ?1";
+
+/// The statements [`suggestions_for`] runs, for the test of their query plans.
+#[cfg(test)]
+const ONE_CONTACT_QUERIES: &[&str] = &[
+    NAME_OF,
+    NAME_KEY_OF,
+    MENTIONED_BY,
+    PHONE_OWNERS,
+    MENTIONERS,
+    PHONES_OF,
+    EMAILS_OF,
+    SAME_NAME,
+    DISMISSED_WITH,
+];
+
+/// Suggested pairs, (smaller id, larger id) -> strongest reason and its detail.
+struct Found {
+    pairs: BTreeMap<(i64, i64), (SuggestionReason, String)>,
+    dismissed: BTreeSet<(i64, i64)>,
+    /// Only pairs with this contact.
+    only: Option<i64>,
+}
+
+impl Found {
+    fn new(dismissed: BTreeSet<(i64, i64)>, only: Option<i64>) -> Found {
+        Found {
+            pairs: BTreeMap::new(),
+            dismissed,
+            only,
+        }
+    }
+
+    fn add(&mut self, a: i64, b: i64, reason: SuggestionReason, detail: &str) {
+        if a == b {
+            return;
+        }
+        let key = (a.min(b), a.max(b));
+        if self.dismissed.contains(&key) || self.only.is_some_and(|c| c != a && c != b) {
+            return;
+        }
+        let e = self
+            .pairs
+            .entry(key)
+            .or_insert_with(|| (reason, detail.to_owned()));
+        if reason < e.0 {
+            *e = (reason, detail.to_owned());
+        }
+    }
+}
+
+fn strings(conn: &Connection, sql: &str, id: i64) -> Result<BTreeSet<String>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let v = stmt
+        .query_map([id], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(v)
+}
+
+/// The company (not webmail) domains of some email addresses.
+fn company_domains<'a>(addresses: impl IntoIterator<Item = &'a String>) -> BTreeSet<String> {
+    addresses
+        .into_iter()
+        .filter_map(|a| a.rsplit_once('@'))
+        .map(|(_, domain)| domain.to_lowercase())
+        .filter(|d| !PUBLIC_DOMAINS.contains(&d.as_str()))
+        .collect()
+}
+
+/// Suggestions with one contact, reading only its candidates (see `contact_suggestions`).
+fn suggestions_for(conn: &Connection, id: i64) -> Result<Found> {
+    let dismissed: BTreeSet<(i64, i64)> = {
+        let mut stmt = conn.prepare_cached(DISMISSED_WITH)?;
+        stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?
+    };
+    let mut found = Found::new(dismissed, Some(id));
+    let Some(key) = conn
+        .prepare_cached(NAME_KEY_OF)?
+        .query_row([id], |r| r.get::<_, Option<String>>(0))
+        .optional()?
+    else {
+        // Merged away or gone: nothing to suggest.
+        return Ok(found);
+    };
+
+    // A number this contact wrote that another contact uses, and the other way round.
+    let mentioned = strings(conn, MENTIONED_BY, id)?;
+    {
+        let mut owners = conn.prepare_cached(PHONE_OWNERS)?;
+        for phone in &mentioned {
+            for other in owners.query_map([phone], |r| r.get::<_, i64>(0))? {
+                found.add(id, other?, SuggestionReason::PhoneInMessage, phone);
+            }
+        }
+        let mut writers = conn.prepare_cached(MENTIONERS)?;
+        for phone in strings(conn, PHONES_OF, id)? {
+            for other in writers.query_map([&phone], |r| r.get::<_, i64>(0))? {
+                found.add(other?, id, SuggestionReason::PhoneInMessage, &phone);
+            }
+        }
+    }
+
+    // Same name plus one shared detail: only the contacts with the same name key.
+    if let Some(key) = key {
+        let domains = company_domains(&strings(conn, EMAILS_OF, id)?);
+        let others: Vec<i64> = {
+            let mut stmt = conn.prepare_cached(SAME_NAME)?;
+            stmt.query_map(params![key, id], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        for other in others {
+            if !mentioned.is_empty() {
+                let theirs = strings(conn, MENTIONED_BY, other)?;
+                if let Some(phone) = mentioned.intersection(&theirs).next() {
+                    found.add(id, other, SuggestionReason::SameNameSamePhone, phone);
+                }
+            }
+            if !domains.is_empty() {
+                let theirs = company_domains(&strings(conn, EMAILS_OF, other)?);
+                if let Some(domain) = domains.intersection(&theirs).next() {
+                    found.add(id, other, SuggestionReason::SameNameSameDomain, domain);
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Suggestions among every contact (the CLI's list): one pass over everything.
+fn all_suggestions(conn: &Connection) -> Result<Found> {
+    let dismissed: BTreeSet<(i64, i64)> = {
+        let mut stmt =
+            conn.prepare_cached("SELECT contact_a, contact_b FROM dismissed_suggestions")?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?
+    };
+    let mut found = Found::new(dismissed, None);
+
+    // A number written in one contact's messages that another contact uses.
+    let mut mentions: HashMap<i64, BTreeSet<String>> = HashMap::new();
+    {
+        let mut stmt = conn.prepare_cached(
+            "SELECT DISTINCT c.contact_id, p.phone FROM phone_mentions p
+             JOIN messages m ON m.id = p.message_id
+             JOIN conversations c ON c.id = m.conversation_id
+             WHERE c.contact_id IS NOT NULL",
+        )?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))? {
+            let (c, phone) = row?;
+            mentions.entry(c).or_default().insert(phone);
+        }
+        let mut owners = conn.prepare_cached(PHONE_OWNERS)?;
+        for (&c, phones) in &mentions {
+            for phone in phones {
+                for other in owners.query_map([phone], |r| r.get::<_, i64>(0))? {
+                    found.add(c, other?, SuggestionReason::PhoneInMessage, phone);
+                }
+            }
+        }
+    }
+
+    // Same name plus one shared detail.
+    let mut by_name: HashMap<String, Vec<i64>> = HashMap::new();
+    {
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, name_key FROM contacts
+             WHERE name_key IS NOT NULL AND merged_into IS NULL ORDER BY id",
+        )?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))? {
+            let (id, key) = row?;
+            by_name.entry(key).or_default().push(id);
+        }
+    }
+    let mut addresses: HashMap<i64, Vec<String>> = HashMap::new();
+    {
+        let mut stmt =
+            conn.prepare_cached("SELECT contact_id, value FROM identities WHERE kind = 'email'")?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))? {
+            let (c, address) = row?;
+            addresses.entry(c).or_default().push(address);
+        }
+    }
+    let domains: HashMap<i64, BTreeSet<String>> = addresses
+        .iter()
+        .map(|(&c, a)| (c, company_domains(a)))
+        .collect();
+    for group in by_name.values().filter(|g| g.len() > 1) {
+        for (i, &a) in group.iter().enumerate() {
+            for &b in &group[i + 1..] {
+                if let (Some(x), Some(y)) = (mentions.get(&a), mentions.get(&b))
+                    && let Some(phone) = x.intersection(y).next()
+                {
+                    found.add(a, b, SuggestionReason::SameNameSamePhone, phone);
+                }
+                if let (Some(x), Some(y)) = (domains.get(&a), domains.get(&b))
+                    && let Some(domain) = x.intersection(y).next()
+                {
+                    found.add(a, b, SuggestionReason::SameNameSameDomain, domain);
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Fills `contacts.name_key` for every contact (migration 5).
+pub(crate) fn fill_name_keys(conn: &Connection) -> Result<()> {
+    let rows: Vec<(i64, String)> = {
+        let mut stmt = conn.prepare("SELECT id, display_name FROM contacts")?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?
+    };
+    let mut update = conn.prepare("UPDATE contacts SET name_key = ?2 WHERE id = ?1")?;
+    for (id, name) in rows {
+        if let Some(key) = name_key(&name) {
+            update.execute(params![id, key])?;
+        }
+    }
+    Ok(())
 }
 
 impl Store {
@@ -349,10 +610,20 @@ impl Store {
     fn update_contact(&self, id: i64, column: &str, value: &str) -> Result<()> {
         let conversations = {
             let conn = self.writer();
-            let n = conn.execute(
-                &format!("UPDATE contacts SET {column} = ?2 WHERE id = ?1 AND merged_into IS NULL"),
-                params![id, value],
-            )?;
+            let n = if column == "display_name" {
+                conn.execute(
+                    "UPDATE contacts SET display_name = ?2, name_key = ?3
+                     WHERE id = ?1 AND merged_into IS NULL",
+                    params![id, value, name_key(value)],
+                )?
+            } else {
+                conn.execute(
+                    &format!(
+                        "UPDATE contacts SET {column} = ?2 WHERE id = ?1 AND merged_into IS NULL"
+                    ),
+                    params![id, value],
+                )?
+            };
             if n == 0 {
                 return Err(Error::not_found(format!("no contact {id}")));
             }
@@ -367,131 +638,46 @@ impl Store {
 
     /// Contacts that are probably the same person, strongest first: for one contact, or for
     /// everyone (`None`). Pairs the user dismissed are left out.
+    ///
+    /// For one contact (the panel asks at every conversation switch) only its likely matches
+    /// are read, through indexes: the owners of the numbers it wrote, the writers of its
+    /// numbers, the contacts with its name key — never every contact.
     pub fn contact_suggestions(&self, contact_id: Option<i64>) -> Result<Vec<ContactSuggestion>> {
         let conn = self.reader();
-        let dismissed: BTreeSet<(i64, i64)> = {
-            let mut stmt =
-                conn.prepare_cached("SELECT contact_a, contact_b FROM dismissed_suggestions")?;
-            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<_>>()?
+        let found = match contact_id {
+            Some(id) => suggestions_for(&conn, id)?,
+            None => all_suggestions(&conn)?,
         };
+        let mut name_of = conn.prepare_cached(NAME_OF)?;
         let mut names: HashMap<i64, String> = HashMap::new();
-        {
-            let mut stmt = conn.prepare_cached(
-                "SELECT k.id, COALESCE(NULLIF(k.display_name, ''),
-                        (SELECT value FROM identities i WHERE i.contact_id = k.id LIMIT 1), '')
-                 FROM contacts k WHERE k.merged_into IS NULL",
-            )?;
-            for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))? {
-                let (id, name) = row?;
-                names.insert(id, name);
+        let mut name = |id: i64| -> Result<String> {
+            if let Some(n) = names.get(&id) {
+                return Ok(n.clone());
             }
-        }
-        // (smaller id, larger id) -> strongest reason and detail.
-        let mut found: BTreeMap<(i64, i64), (SuggestionReason, String)> = BTreeMap::new();
-        let mut add = |a: i64, b: i64, reason: SuggestionReason, detail: String| {
-            if a == b {
-                return;
-            }
-            let key = (a.min(b), a.max(b));
-            if dismissed.contains(&key) {
-                return;
-            }
-            if contact_id.is_some_and(|c| c != a && c != b) {
-                return;
-            }
-            let e = found.entry(key).or_insert((reason, detail.clone()));
-            if reason < e.0 {
-                *e = (reason, detail);
-            }
+            let n: String = name_of
+                .query_row([id], |r| r.get(0))
+                .optional()?
+                .unwrap_or_default();
+            names.insert(id, n.clone());
+            Ok(n)
         };
-
-        // A number written in one contact's messages that another contact uses.
-        let mut mentions: HashMap<i64, BTreeSet<String>> = HashMap::new();
-        {
-            let mut stmt = conn.prepare_cached(
-                "SELECT DISTINCT c.contact_id, p.phone FROM phone_mentions p
-                 JOIN messages m ON m.id = p.message_id
-                 JOIN conversations c ON c.id = m.conversation_id
-                 WHERE c.contact_id IS NOT NULL",
-            )?;
-            for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))? {
-                let (c, phone) = row?;
-                mentions.entry(c).or_default().insert(phone);
-            }
-            let mut owner = conn.prepare_cached(
-                "SELECT DISTINCT contact_id FROM identities
-                 WHERE kind IN ('phone', 'whatsapp') AND value = ?1",
-            )?;
-            for (&c, phones) in &mentions {
-                for phone in phones {
-                    for other in owner.query_map([phone], |r| r.get::<_, i64>(0))? {
-                        add(c, other?, SuggestionReason::PhoneInMessage, phone.clone());
-                    }
-                }
-            }
+        let mut out = Vec::with_capacity(found.pairs.len());
+        for ((a, b), (reason, detail)) in found.pairs {
+            // For one contact, it is always `contact_id`.
+            let (a, b) = if contact_id == Some(b) {
+                (b, a)
+            } else {
+                (a, b)
+            };
+            out.push(ContactSuggestion {
+                contact_id: a,
+                other_id: b,
+                contact_name: name(a)?,
+                other_name: name(b)?,
+                reason,
+                detail,
+            });
         }
-
-        // Same name plus one shared detail.
-        let mut by_name: HashMap<String, Vec<i64>> = HashMap::new();
-        for (&id, name) in &names {
-            if let Some(key) = name_key(name) {
-                by_name.entry(key).or_default().push(id);
-            }
-        }
-        let mut domains: HashMap<i64, BTreeSet<String>> = HashMap::new();
-        {
-            let mut stmt = conn
-                .prepare_cached("SELECT contact_id, value FROM identities WHERE kind = 'email'")?;
-            for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))? {
-                let (c, address) = row?;
-                if let Some((_, domain)) = address.rsplit_once('@') {
-                    let domain = domain.to_lowercase();
-                    if !PUBLIC_DOMAINS.contains(&domain.as_str()) {
-                        domains.entry(c).or_default().insert(domain);
-                    }
-                }
-            }
-        }
-        for group in by_name.values().filter(|g| g.len() > 1) {
-            for (i, &a) in group.iter().enumerate() {
-                for &b in &group[i + 1..] {
-                    let shared_phone = match (mentions.get(&a), mentions.get(&b)) {
-                        (Some(x), Some(y)) => x.intersection(y).next().cloned(),
-                        _ => None,
-                    };
-                    if let Some(phone) = shared_phone {
-                        add(a, b, SuggestionReason::SameNameSamePhone, phone);
-                    }
-                    let shared_domain = match (domains.get(&a), domains.get(&b)) {
-                        (Some(x), Some(y)) => x.intersection(y).next().cloned(),
-                        _ => None,
-                    };
-                    if let Some(domain) = shared_domain {
-                        add(a, b, SuggestionReason::SameNameSameDomain, domain);
-                    }
-                }
-            }
-        }
-        let mut out: Vec<ContactSuggestion> = found
-            .into_iter()
-            .map(|((a, b), (reason, detail))| {
-                // For one contact, it is always `contact_id`.
-                let (a, b) = if contact_id == Some(b) {
-                    (b, a)
-                } else {
-                    (a, b)
-                };
-                ContactSuggestion {
-                    contact_id: a,
-                    other_id: b,
-                    contact_name: names.get(&a).cloned().unwrap_or_default(),
-                    other_name: names.get(&b).cloned().unwrap_or_default(),
-                    reason,
-                    detail,
-                }
-            })
-            .collect();
         out.sort_by(|x, y| x.reason.cmp(&y.reason).then(x.other_id.cmp(&y.other_id)));
         Ok(out)
     }
@@ -782,6 +968,32 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The panel's suggestions read through indexes only: no statement scans a table.
+    #[test]
+    fn one_contact_suggestions_never_scan_a_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let conn = store.reader();
+        for sql in ONE_CONTACT_QUERIES {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let nulls = vec![rusqlite::types::Null; stmt.parameter_count()];
+            let plan: Vec<String> = stmt
+                .query_map(rusqlite::params_from_iter(nulls), |r| r.get(3))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            assert!(!plan.is_empty(), "{sql}");
+            assert!(
+                plan.iter().all(|step| !step.starts_with("SCAN")),
+                "{sql}\n{plan:#?}"
+            );
+            assert!(
+                plan.iter().any(|step| step.contains("USING")),
+                "{sql}\n{plan:#?}"
+            );
+        }
+    }
 
     #[test]
     fn names_compare_without_case_accents_or_order() {

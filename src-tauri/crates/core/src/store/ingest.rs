@@ -398,8 +398,13 @@ pub(crate) fn resolve_contact(conn: &Connection, identity: &Identity, seen_at: i
                 ],
             )?;
             conn.execute(
-                "UPDATE contacts SET display_name = ?2 WHERE id = ?1 AND display_name = ''",
-                params![contact_id, identity.display_name],
+                "UPDATE contacts SET display_name = ?2, name_key = ?3
+                 WHERE id = ?1 AND display_name = ''",
+                params![
+                    contact_id,
+                    identity.display_name,
+                    super::contacts::name_key(&identity.display_name)
+                ],
             )?;
         }
         return Ok(contact_id);
@@ -427,16 +432,26 @@ pub(crate) fn resolve_contact(conn: &Connection, identity: &Identity, seen_at: i
     let contact_id = match linked {
         Some(id) => {
             conn.execute(
-                "UPDATE contacts SET display_name = ?2, created_at = MIN(created_at, ?3)
+                "UPDATE contacts SET display_name = ?2, created_at = MIN(created_at, ?3),
+                        name_key = ?4
                  WHERE id = ?1 AND display_name = ''",
-                params![id, identity.display_name, seen_at.min(now_ms())],
+                params![
+                    id,
+                    identity.display_name,
+                    seen_at.min(now_ms()),
+                    super::contacts::name_key(&identity.display_name)
+                ],
             )?;
             id
         }
         None => {
             conn.execute(
-                "INSERT INTO contacts(display_name, created_at) VALUES (?1, ?2)",
-                params![identity.display_name, seen_at.min(now_ms())],
+                "INSERT INTO contacts(display_name, created_at, name_key) VALUES (?1, ?2, ?3)",
+                params![
+                    identity.display_name,
+                    seen_at.min(now_ms()),
+                    super::contacts::name_key(&identity.display_name)
+                ],
             )?;
             conn.last_insert_rowid()
         }

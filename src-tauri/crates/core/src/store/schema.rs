@@ -284,6 +284,14 @@ const MIGRATIONS: &[&str] = &[
         updated_at INTEGER NOT NULL
     );
     "#,
+    // 5: merge suggestions for one contact look up only its likely matches: the contact's name
+    // as a comparable key (case, accents and word order ignored; NULL when it says too little,
+    // see `contacts::name_key`), filled in Rust right after this runs (`after_migration`).
+    r#"
+    ALTER TABLE contacts ADD COLUMN name_key TEXT;
+    CREATE INDEX contacts_name_key ON contacts(name_key) WHERE name_key IS NOT NULL;
+    CREATE INDEX dismissed_suggestions_b ON dismissed_suggestions(contact_b);
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -315,9 +323,18 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
         let tx = conn.transaction()?;
         tx.execute_batch(MIGRATIONS[current as usize])?;
         current += 1;
+        after_migration(&tx, current)?;
         tx.pragma_update(None, "user_version", current)?;
         tx.commit()?;
         tracing::info!(version = current, "database migrated");
+    }
+    Ok(())
+}
+
+/// What a migration needs computed in Rust, in its own transaction.
+fn after_migration(conn: &Connection, version: i64) -> Result<()> {
+    if version == 5 {
+        super::contacts::fill_name_keys(conn)?;
     }
     Ok(())
 }
