@@ -161,6 +161,9 @@ async fn a_token_near_expiry_is_refreshed_before_connecting() {
     let first = oauth.access_tokens()[0].clone();
     // The provider forgets it: only a refreshed token gets in.
     oauth.expire_access_tokens();
+    // Microsoft hands out a new refresh token with each refresh and retires the old one.
+    oauth.state.rotate.store(true, Ordering::SeqCst);
+    let first_refresh = oauth.refresh_tokens()[0].clone();
 
     let channel = sportello_email::open(&store, &account).unwrap().unwrap();
     channel
@@ -174,6 +177,9 @@ async fn a_token_near_expiry_is_refreshed_before_connecting() {
         "the refreshed token replaced the old one"
     );
     assert!(stored.contains(oauth.access_tokens().last().unwrap()));
+    let refresh = secrets::get(store.installation_id(), account.id, REFRESH_TOKEN_KEY).unwrap();
+    assert_ne!(refresh, first_refresh, "the rotated refresh token is kept");
+    assert!(oauth.refresh_tokens().contains(&refresh));
 
     // A token with an hour left is used as it is.
     oauth.state.expires_in.store(3600, Ordering::SeqCst);

@@ -13,7 +13,7 @@
 //!   `{"active": true, "email": ...}` while the access token is current.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
@@ -34,6 +34,8 @@ pub struct OAuthState {
     pub email: String,
     /// Lifetime of the access tokens it issues, in seconds.
     pub expires_in: AtomicU64,
+    /// Like Microsoft: each refresh answers a new refresh token and retires the old one.
+    pub rotate: AtomicBool,
     codes: Mutex<HashMap<String, Grant>>,
     /// Refresh token -> revoked.
     refresh_tokens: Mutex<HashMap<String, bool>>,
@@ -54,6 +56,7 @@ impl FakeOAuth {
         let state = Arc::new(OAuthState {
             email: email.to_string(),
             expires_in: AtomicU64::new(3600),
+            rotate: AtomicBool::new(false),
             codes: Mutex::new(HashMap::new()),
             refresh_tokens: Mutex::new(HashMap::new()),
             access_tokens: Mutex::new(Vec::new()),
@@ -255,7 +258,16 @@ fn token(state: &OAuthState, r: &Request) -> Response {
             match revoked {
                 Some(false) => {
                     state.refreshes.fetch_add(1, Ordering::SeqCst);
-                    Response::json(200, issue(state, None))
+                    let mut answer = issue(state, None);
+                    if state.rotate.load(Ordering::SeqCst) {
+                        let n = state.counter.fetch_add(1, Ordering::SeqCst);
+                        let next = format!("1//fake-refresh-{n}");
+                        let mut tokens = state.refresh_tokens.lock().unwrap();
+                        tokens.insert(refresh, true);
+                        tokens.insert(next.clone(), false);
+                        answer["refresh_token"] = json!(next);
+                    }
+                    Response::json(200, answer)
                 }
                 _ => error("invalid_grant", "Token has been expired or revoked."),
             }
