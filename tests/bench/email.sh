@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Email sync benchmark: a local Dovecot with a generated 10,000-message mailbox (~440 MB),
 # then, side by side: `sportello-cli sync --once` into an empty data folder, mbsync (isync)
-# to a Maildir with its defaults, a raw `UID FETCH 1:* (BODY.PEEK[])`, and a re-sync with
-# nothing new. Usage: tests/bench/email.sh [MESSAGES]   (see docs/benchmarks.md)
+# to a Maildir with its defaults, a raw `UID FETCH 1:* (BODY.PEEK[])`, a re-sync with
+# nothing new, and new mail → event latency with IDLE (the daemon running). Usage: tests/bench/email.sh [MESSAGES]   (see docs/benchmarks.md)
 set -euo pipefail
 N=${1:-10000}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -81,6 +81,7 @@ SIZE=$(du -sm "$MD/cur" | cut -f1)
 echo "mailbox: $(D -f flow mailbox status -u "$USER_" messages INBOX), ${SIZE} MB"
 
 now() { date +%s.%N; }
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 secs() { python3 -c "print(f'{$2 - $1:.2f}')"; }
 
 # Raw lower bound: one UID FETCH of every body, read and discarded.
@@ -135,6 +136,51 @@ SP_N=$("$CLI" --data-dir "$DATA" --json stats | python3 -c 'import json,sys;prin
 RESYNC=$(for i in 1 2 3 4 5; do t0=$(now); "$CLI" --data-dir "$DATA" sync --once >/dev/null; t1=$(now); secs "$t0" "$t1"; done | sort -n | head -1)
 DB=$(du -sm "$DATA" | cut -f1)
 
+# New mail → notification with IDLE: `sportello-cli --json daemon` runs (its worker waits in
+# IDLE on INBOX, as the app's does); one message at a time is delivered with `doveadm save`;
+# timed from just before `doveadm save` starts to the daemon's `new_message` line, printed
+# when the message is committed to the store and announced on the change stream the app's
+# notifier reads (the app adds its 120 ms batching and the notification server's own time).
+LATENCY=$(python3 - "$CLI" "$DATA" "$W/dovecot.conf" "$USER_" <<'PY'
+import json, queue, statistics, subprocess, sys, threading, time
+cli, data, conf, user = sys.argv[1:5]
+d = subprocess.Popen([cli, "--data-dir", data, "--json", "daemon", "--webhook-port", "0"],
+                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+events = queue.Queue()
+def read():
+    for line in d.stdout:
+        try:
+            events.put(json.loads(line))
+        except ValueError:
+            pass
+threading.Thread(target=read, daemon=True).start()
+def wait(pred, timeout):
+    deadline = time.time() + timeout
+    while True:
+        e = events.get(timeout=max(0.01, deadline - time.time()))
+        if pred(e):
+            return e
+try:
+    wait(lambda e: e.get("event") == "account" and e.get("state") == "idle", 120)
+    samples = []
+    for i in range(5):
+        time.sleep(1.5)  # back in IDLE
+        msg = (f"From: Maria Rossi <maria.rossi@example.it>\r\nTo: Negozio <{user}>\r\n"
+               f"Subject: Latenza {i}\r\nMessage-ID: <latency-{i}-{time.time_ns()}@example.it>\r\n"
+               "Date: Mon, 23 Nov 2026 10:00:00 +0100\r\nContent-Type: text/plain; charset=utf-8\r\n"
+               f"\r\nCi siete? {i}\r\n").encode()
+        t0 = time.time()
+        subprocess.run(["doveadm", "-c", conf, "save", "-u", user, "-m", "INBOX"], input=msg, check=True)
+        wait(lambda e: e.get("event") == "new_message", 30)
+        samples.append(time.time() - t0)
+    print(f"{statistics.median(samples):.2f} {max(samples):.2f}")
+finally:
+    d.terminate()
+    d.wait()
+PY
+)
+LAT_MED=${LATENCY% *}; LAT_MAX=${LATENCY#* }
+
 cat <<OUT
 
 | run | seconds | messages | vs mbsync | vs raw |
@@ -143,6 +189,7 @@ cat <<OUT
 | mbsync (defaults) | $MBSYNC | $MBSYNC_N | 1.00 | $(python3 -c "print(f'{$MBSYNC/$RAW:.2f}')") |
 | sportello-cli sync --once | $SP | $SP_N | $(python3 -c "print(f'{$SP/$MBSYNC:.2f}')") | $(python3 -c "print(f'{$SP/$RAW:.2f}')") |
 | re-sync, nothing new (best of 5) | $RESYNC | 0 | | |
+| new mail → new_message event, IDLE (median / max of 5) | $LAT_MED / $LAT_MAX | 1 each | | |
 
-mailbox ${SIZE} MB; Sportello data folder ${DB} MB; $(nproc) cores
+mailbox ${SIZE} MB; Sportello data folder ${DB} MB; $(nproc) cores; load before the runs: ${LOAD0}
 OUT
