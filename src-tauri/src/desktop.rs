@@ -227,9 +227,17 @@ fn build_tray<R: Runtime>(app: &AppHandle<R>, italian: bool) -> tauri::Result<Tr
     builder.build(app)
 }
 
-/// Shows the unread count on the tray icon and, where the platform has one, the dock/taskbar.
+/// The count last shown, so a change batch that leaves it as it was touches nothing.
+static SHOWN_UNREAD: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(u64::MAX);
+
+/// Shows the unread count on the tray icon and, where the platform has one, the dock/taskbar:
+/// a badge on macOS and on Linux desktops with the Unity launcher API (GNOME docks, KDE), an
+/// overlay icon on the Windows taskbar button (Windows has no badge count).
 pub fn update_unread<R: Runtime>(app: &AppHandle<R>, store: &Store) {
-    let unread = store.stats().map(|s| s.unread_conversations).unwrap_or(0);
+    let unread = store.unread_conversations().unwrap_or(0);
+    if SHOWN_UNREAD.swap(unread, std::sync::atomic::Ordering::Relaxed) == unread {
+        return;
+    }
     if let Some(tray) = app.tray_by_id(TRAY_ID) {
         let tip = if unread == 0 {
             "Sportello".to_string()
@@ -245,12 +253,83 @@ pub fn update_unread<R: Runtime>(app: &AppHandle<R>, store: &Store) {
         });
     }
     if let Some(w) = app.get_webview_window("main") {
+        #[cfg(not(target_os = "windows"))]
         let _ = w.set_badge_count(if unread == 0 {
             None
         } else {
             Some(unread as i64)
         });
+        #[cfg(target_os = "windows")]
+        {
+            let icon = (unread > 0).then(|| {
+                tauri::image::Image::new_owned(overlay_badge(unread), BADGE_SIZE, BADGE_SIZE)
+            });
+            if let Err(e) = w.set_overlay_icon(icon) {
+                tracing::warn!("cannot show the unread count on the taskbar: {e}");
+            }
+        }
     }
+}
+
+/// The side of the Windows taskbar overlay icon, in pixels.
+#[cfg(any(target_os = "windows", test))]
+const BADGE_SIZE: u32 = 16;
+
+/// Digits 0–9 and "+", 3×5 pixels each, one row per byte (bit 2 is the left column).
+#[cfg(any(target_os = "windows", test))]
+const GLYPHS: [[u8; 5]; 11] = [
+    [0b111, 0b101, 0b101, 0b101, 0b111],
+    [0b010, 0b110, 0b010, 0b010, 0b111],
+    [0b111, 0b001, 0b111, 0b100, 0b111],
+    [0b111, 0b001, 0b111, 0b001, 0b111],
+    [0b101, 0b101, 0b111, 0b001, 0b001],
+    [0b111, 0b100, 0b111, 0b001, 0b111],
+    [0b111, 0b100, 0b111, 0b101, 0b111],
+    [0b111, 0b001, 0b010, 0b010, 0b010],
+    [0b111, 0b101, 0b111, 0b101, 0b111],
+    [0b111, 0b101, 0b111, 0b001, 0b111],
+    [0b000, 0b010, 0b111, 0b010, 0b000],
+];
+
+/// The Windows overlay icon for `count` unread conversations: a red disc with the number in
+/// white ("9+" above nine), as RGBA pixels, `BADGE_SIZE` square. Drawn here because the
+/// taskbar takes an image, not a number.
+#[cfg(any(target_os = "windows", test))]
+fn overlay_badge(count: u64) -> Vec<u8> {
+    let size = BADGE_SIZE as usize;
+    let mut px = vec![0u8; size * size * 4];
+    let centre = (size as f32 - 1.0) / 2.0;
+    for y in 0..size {
+        for x in 0..size {
+            let (dx, dy) = (x as f32 - centre, y as f32 - centre);
+            if dx * dx + dy * dy <= (size as f32 / 2.0).powi(2) {
+                px[(y * size + x) * 4..][..4].copy_from_slice(&[0xd9, 0x30, 0x25, 0xff]);
+            }
+        }
+    }
+    let glyphs: Vec<usize> = if count > 9 {
+        vec![9, 10]
+    } else {
+        vec![count as usize]
+    };
+    // Each glyph drawn at twice its size (6×10), one pixel apart, centred.
+    let width = glyphs.len() * 6 + (glyphs.len() - 1);
+    let (left, top) = ((size - width) / 2, (size - 10) / 2);
+    for (i, glyph) in glyphs.iter().enumerate() {
+        for (row, bits) in GLYPHS[*glyph].iter().enumerate() {
+            for col in 0..3 {
+                if bits & (0b100 >> col) == 0 {
+                    continue;
+                }
+                for (sx, sy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                    let x = left + i * 7 + col * 2 + sx;
+                    let y = top + row * 2 + sy;
+                    px[(y * size + x) * 4..][..4].copy_from_slice(&[0xff, 0xff, 0xff, 0xff]);
+                }
+            }
+        }
+    }
+    px
 }
 
 /// Turns starting at login on or off to match the setting.
@@ -309,6 +388,30 @@ pub async fn install_update<R: Runtime>(app: AppHandle<R>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_windows_overlay_badge_shows_the_count_in_white_on_red() {
+        let white = |px: &[u8]| {
+            px.chunks(4)
+                .filter(|p| *p == [0xff, 0xff, 0xff, 0xff])
+                .count()
+        };
+        let one = overlay_badge(1);
+        let eight = overlay_badge(8);
+        let many = overlay_badge(250);
+        for px in [&one, &eight, &many] {
+            assert_eq!(px.len(), (BADGE_SIZE * BADGE_SIZE * 4) as usize);
+            // Corners transparent, centre-left edge red: a disc.
+            assert_eq!(&px[..4], &[0, 0, 0, 0]);
+            let mid = (BADGE_SIZE / 2 * BADGE_SIZE) as usize * 4;
+            assert_eq!(&px[mid..mid + 4], &[0xd9, 0x30, 0x25, 0xff]);
+        }
+        // "1" lights 8 cells of its 3×5 glyph, "8" 13, "9+" 12 + 5; each cell is 2×2 pixels.
+        assert_eq!(white(&one), 8 * 4);
+        assert_eq!(white(&eight), 13 * 4);
+        assert_eq!(white(&many), (12 + 5) * 4);
+        assert_eq!(overlay_badge(10), many, "above nine it reads 9+");
+    }
 
     #[test]
     fn quiet_hours_wrap_past_midnight() {
