@@ -1913,3 +1913,47 @@ async fn meta_expired_token_revoked_permission_and_rate_limit_show_on_the_accoun
     assert_eq!(conv.messages[0].text, "C'è ancora?");
     supervisor.stop(account.id);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reply_that_failed_half_way_sends_only_the_rest_on_retry() {
+    let graph = FakeGraph::start();
+    let (_dir, store) = store();
+    let account = whatsapp_account(&store, &graph.base());
+    let channel = WhatsAppChannel::new(&store, &account, fake_graph::TOKEN.into()).unwrap();
+    let conv = inbound(&store, &account, "393471234567", "wamid.H", now_ms() / 1000).await;
+    let files = vec![
+        file("uno.jpg", "image/jpeg", JPEG),
+        file("due.pdf", "application/pdf", PDF),
+    ];
+    let r = store
+        .queue_reply_with(conv, &draft("Ecco"), &with_files(files))
+        .unwrap();
+    // Upload 1, send 1, then the second upload is refused.
+    *graph.state.fail_nth.lock().unwrap() = Some((
+        3,
+        (400, 100, 0, "(#100) Param file must be a file".to_string()),
+    ));
+    flush(&store, &channel, &account).await.unwrap();
+    assert_eq!(store.message(r.id).unwrap().delivery, Delivery::Failed);
+    assert_eq!(graph.state.uploads.lock().unwrap().len(), 1);
+    // The user retries: the picture already delivered is not sent again.
+    store.retry_message(r.id).unwrap();
+    flush(&store, &channel, &account).await.unwrap();
+    let m = store.message(r.id).unwrap();
+    assert_eq!(m.delivery, Delivery::Sent, "{:?}", m.delivery_error);
+    let uploads = graph.state.uploads.lock().unwrap().clone();
+    let names: Vec<&str> = uploads.iter().map(|u| u.filename.as_str()).collect();
+    assert_eq!(names, ["uno.jpg", "due.pdf"]);
+    let sends: Vec<Value> = graph
+        .server
+        .calls(&format!("/{}/messages", fake_graph::PHONE_NUMBER_ID))
+        .iter()
+        .map(|r| r.json())
+        .filter(|b| b["type"] != "text")
+        .collect();
+    assert_eq!(sends.len(), 2, "{sends:?}");
+    assert_eq!(sends[0]["image"]["caption"], "Ecco");
+    assert!(sends[1]["document"]["caption"].is_null());
+    // The message keeps the id of its first part, sent by the first attempt.
+    assert_eq!(m.external_id, "wamid.SENT1");
+}

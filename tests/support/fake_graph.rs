@@ -39,6 +39,8 @@ pub struct GraphState {
     /// Graph errors `(status, code, subcode, message)` to answer to the next API calls,
     /// first in first out (an expired token, a revoked permission...).
     pub fail_next: Mutex<Vec<(u16, i64, i64, String)>>,
+    /// `(n, error)`: the n-th API call from now (1 = the next) answers this Graph error.
+    pub fail_nth: Mutex<Option<(u32, (u16, i64, i64, String))>>,
 }
 
 /// A file as the fake received it in a multipart body.
@@ -199,10 +201,21 @@ fn handle(s: &GraphState, port: u32, r: &Request) -> Response {
             None,
         );
     }
-    let queued = {
+    let nth = {
+        let mut slot = s.fail_nth.lock().unwrap();
+        match slot.as_mut() {
+            Some((n, _)) if *n > 1 => {
+                *n -= 1;
+                None
+            }
+            Some(_) => slot.take().map(|(_, e)| e),
+            None => None,
+        }
+    };
+    let queued = nth.or_else(|| {
         let mut fail = s.fail_next.lock().unwrap();
         (!fail.is_empty()).then(|| fail.remove(0))
-    };
+    });
     if let Some((status, code, subcode, message)) = queued {
         let mut e = json!({"message": message, "type": "OAuthException", "code": code,
             "fbtrace_id": "AbCdEf"});

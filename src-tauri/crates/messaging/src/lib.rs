@@ -264,6 +264,43 @@ pub fn check_reply_files(
     )
 }
 
+/// The parts of a multi-part chat reply (each file, then the text) the provider already
+/// accepted, kept in the message's meta (`sent_parts`): a retry after a failure half-way sends
+/// only the rest, so the customer never gets a file twice.
+pub(crate) struct SentParts {
+    store: Store,
+    message_id: i64,
+    ids: Vec<serde_json::Value>,
+}
+
+impl SentParts {
+    pub(crate) fn load(store: &Store, message_id: i64) -> Result<SentParts> {
+        let meta = store.message_meta(message_id)?;
+        Ok(SentParts {
+            store: store.clone(),
+            message_id,
+            ids: meta["sent_parts"].as_array().cloned().unwrap_or_default(),
+        })
+    }
+
+    /// The provider's id for part `i`, when it was already sent.
+    pub(crate) fn get(&self, i: usize) -> Option<String> {
+        self.ids.get(i).and_then(|v| v.as_str()).map(String::from)
+    }
+
+    pub(crate) fn record(&mut self, i: usize, id: &str) -> Result<()> {
+        if self.ids.len() <= i {
+            self.ids.resize(i + 1, serde_json::Value::Null);
+        }
+        self.ids[i] = serde_json::Value::String(id.to_string());
+        self.store.set_message_meta(
+            self.message_id,
+            "sent_parts",
+            &serde_json::Value::Array(self.ids.clone()),
+        )
+    }
+}
+
 /// A file as a multipart part: its name (quotes and line breaks replaced, UTF-8 kept as is,
 /// as browsers send it — RFC 7578 §4.2), its type and its bytes.
 pub(crate) fn file_part(

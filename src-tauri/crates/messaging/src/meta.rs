@@ -476,7 +476,13 @@ impl Channel for MetaChannel {
         // Every file is checked before the first upload: a reply is never half sent.
         let files = crate::limits::check_item(account, item)?;
         let mut first = None;
-        for a in files {
+        let mut parts = crate::SentParts::load(&self.store, item.message_id)?;
+        for (i, a) in files.iter().enumerate() {
+            if let Some(id) = parts.get(i) {
+                // Sent by an earlier attempt that failed later on.
+                first.get_or_insert(id);
+                continue;
+            }
             let data = std::fs::read(&a.path)?;
             let kind = crate::limits::meta_kind(&a.mime_type).graph_name();
             let part = crate::file_part(&a.filename, &a.mime_type, data)?;
@@ -545,7 +551,9 @@ impl Channel for MetaChannel {
                     )
                     .await?
             };
-            first.get_or_insert(answer["message_id"].as_str().unwrap_or("").to_string());
+            let id = answer["message_id"].as_str().unwrap_or("").to_string();
+            parts.record(i, &id)?;
+            first.get_or_insert(id);
         }
         if !item.message.text.trim().is_empty() {
             let mut body = envelope;

@@ -88,6 +88,7 @@ async fn call(api: &Api, token: &str, method: &str, params: &Value) -> Result<Va
 }
 
 pub struct TelegramChannel {
+    store: Store,
     account_id: i64,
     token: String,
     api: Api,
@@ -108,10 +109,10 @@ impl TelegramChannel {
         Ok(TelegramChannel::new(store, account, token))
     }
 
-    /// `_store` is kept for symmetry with the other channels' constructors.
-    pub fn new(_store: &Store, account: &Account, token: String) -> TelegramChannel {
+    pub fn new(store: &Store, account: &Account, token: String) -> TelegramChannel {
         let base = crate::setting(account, "api_base").unwrap_or(DEFAULT_API_BASE);
         TelegramChannel {
+            store: store.clone(),
             account_id: account.id,
             token,
             api: Api::new(base, Family::Telegram),
@@ -411,13 +412,22 @@ impl Channel for TelegramChannel {
         let text = item.message.text.trim();
         let mut first = None;
         let mut caption_used = false;
-        for a in files {
-            let data = std::fs::read(&a.path)?;
+        let mut parts = crate::SentParts::load(&self.store, item.message_id)?;
+        for (i, a) in files.iter().enumerate() {
             // Captions are limited to 1024 characters; a longer text goes as its own message.
             let caption =
                 (!caption_used && !text.is_empty() && text.chars().count() <= 1024).then_some(text);
             caption_used |= caption.is_some();
+            if let Some(id) = parts.get(i).and_then(|id| id.parse::<i64>().ok()) {
+                // Sent by an earlier attempt that failed later on.
+                first.get_or_insert(json!({"message_id": id}));
+                continue;
+            }
+            let data = std::fs::read(&a.path)?;
             let sent = self.send_file(&chat_id, a, data, caption).await?;
+            if let Some(id) = sent["message_id"].as_i64() {
+                parts.record(i, &id.to_string())?;
+            }
             first.get_or_insert(sent);
         }
         if !caption_used && !text.is_empty() {

@@ -356,14 +356,21 @@ impl Channel for WhatsAppChannel {
         let files = crate::limits::check_item(account, item)?;
         let mut first_id = None;
         let mut caption_used = false;
-        for a in files {
+        let mut parts = crate::SentParts::load(&self.store, item.message_id)?;
+        for (i, a) in files.iter().enumerate() {
+            let kind = media_kind(&a.mime_type);
+            let caption = kind != "audio" && !caption_used && !item.message.text.trim().is_empty();
+            caption_used |= caption;
+            if let Some(id) = parts.get(i) {
+                // Sent by an earlier attempt that failed later on.
+                first_id.get_or_insert(id);
+                continue;
+            }
             let data = std::fs::read(&a.path)?;
             let media_id = self.upload(&a.filename, &a.mime_type, data).await?;
-            let kind = media_kind(&a.mime_type);
             let mut body = json!({"id": media_id});
-            if kind != "audio" && !caption_used && !item.message.text.trim().is_empty() {
+            if caption {
                 body["caption"] = json!(item.message.text);
-                caption_used = true;
             }
             if kind == "document" {
                 body["filename"] = json!(a.filename);
@@ -377,6 +384,7 @@ impl Channel for WhatsAppChannel {
                     kind: body,
                 }))
                 .await?;
+            parts.record(i, &id)?;
             first_id.get_or_insert(id);
         }
         if !caption_used && !item.message.text.trim().is_empty() {

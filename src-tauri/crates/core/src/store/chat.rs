@@ -171,6 +171,25 @@ impl Store {
         Ok(true)
     }
 
+    /// Sets one key of a message's channel-specific facts (JSON meta), e.g. the parts of a
+    /// multi-part chat reply the provider already accepted.
+    pub fn set_message_meta(
+        &self,
+        message_id: i64,
+        key: &str,
+        value: &serde_json::Value,
+    ) -> Result<()> {
+        let path = format!("$.{key}");
+        let changed = self.writer().execute(
+            "UPDATE messages SET meta = json_set(COALESCE(meta, '{}'), ?2, json(?3)) WHERE id = ?1",
+            params![message_id, path, value.to_string()],
+        )?;
+        if changed == 0 {
+            return Err(Error::not_found(format!("no message {message_id}")));
+        }
+        Ok(())
+    }
+
     pub fn message_meta(&self, message_id: i64) -> Result<serde_json::Value> {
         let meta: String = self
             .reader()
