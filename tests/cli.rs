@@ -600,3 +600,84 @@ fn an_address_alone_is_enough_for_a_known_provider() {
     assert_eq!(e["code"], "invalid_input");
     assert!(e["message"].as_str().unwrap().contains("--provider"), "{e}");
 }
+
+#[test]
+fn cli_daemon_json_prints_the_new_mail_pushed_by_idle() {
+    if !keyring_session("cli_daemon_json_prints_the_new_mail_pushed_by_idle") {
+        return;
+    }
+    use std::io::BufRead;
+    let servers = MailServers::start();
+    servers.deliver(
+        "INBOX",
+        &customer_mail(
+            "luca@example.com",
+            "Prima",
+            "first@example.com",
+            "Buongiorno",
+        ),
+    );
+    let cli = Cli::new();
+    let out = cli.add_email(&servers.account_input());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut daemon = cli
+        .command(&["daemon", "--webhook-port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Value>();
+    let stdout = daemon.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                let _ = tx.send(v);
+            }
+        }
+    });
+    let wait = |what: &str, pred: &dyn Fn(&Value) -> bool| -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(v) if pred(&v) => return v,
+                Ok(_) => {}
+                Err(_) => panic!("no {what} from the daemon"),
+            }
+        }
+    };
+    // The first sync is summarised, not announced message by message.
+    let synced = wait("synced event", &|v| v["event"] == "synced");
+    assert_eq!(synced["new_messages"], 1, "{synced}");
+    let idle = wait("idle account event", &|v| {
+        v["event"] == "account" && v["state"] == "idle"
+    });
+    assert!(idle["at_ms"].as_i64().is_some(), "{idle}");
+    // Its worker now waits in IDLE: a delivery is pushed, stored and announced.
+    std::thread::sleep(Duration::from_millis(500));
+    servers.deliver(
+        "INBOX",
+        &customer_mail(
+            "maria@example.com",
+            "Subito",
+            "push@example.com",
+            "Ci siete?",
+        ),
+    );
+    let event = wait("new_message event", &|v| v["event"] == "new_message");
+    assert_eq!(event["channel"], "email", "{event}");
+    assert!(event["message_id"].as_i64().is_some(), "{event}");
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(daemon.id().to_string())
+        .status();
+    let _ = daemon.wait();
+    assert_eq!(cli.stats()["messages"], 2);
+}

@@ -698,6 +698,9 @@ async fn run(cli: Cli) -> CliResult {
             webhook_port,
             webhook_bind,
         } => {
+            if json {
+                print_events(&store);
+            }
             let supervisor = Supervisor::new(
                 store.clone(),
                 sportello_channels::opener(),
@@ -1147,6 +1150,51 @@ async fn run(cli: Cli) -> CliResult {
 }
 
 /// Ctrl+C, or SIGTERM on Unix (how a service manager or a test stops the daemon).
+/// With `--json`, the daemon prints what the app's window and notifier would get, one JSON
+/// line each, stamped with the time it was announced (`at_ms`): `{"event":"account",...}`
+/// when an account's sync state changes, `{"event":"synced",...}` for a first sync's summary,
+/// `{"event":"new_message",...}` for each new unread inbound message after it (what a desktop
+/// notification is made from). The email benchmark times
+/// delivery to the `new_message` line.
+fn print_events(store: &Store) {
+    let mut changes = store.subscribe();
+    let store = store.clone();
+    tokio::spawn(async move {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            let change = match changes.recv().await {
+                Ok(change) => change,
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return,
+            };
+            let at_ms = sportello_core::now_ms();
+            for id in &change.accounts {
+                if let Ok(account) = store.account(*id) {
+                    println!(
+                        "{}",
+                        json!({"event": "account", "account_id": id, "state": account.status.state, "at_ms": at_ms})
+                    );
+                }
+            }
+            for summary in &change.summaries {
+                println!(
+                    "{}",
+                    json!({"event": "synced", "account_id": summary.account_id,
+                           "new_messages": summary.new_messages, "at_ms": at_ms})
+                );
+            }
+            for note in &change.inbound {
+                println!(
+                    "{}",
+                    json!({"event": "new_message", "message_id": note.message_id,
+                           "conversation_id": note.conversation_id, "channel": note.channel,
+                           "at_ms": at_ms})
+                );
+            }
+        }
+    });
+}
+
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
