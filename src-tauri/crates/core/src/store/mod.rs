@@ -108,6 +108,10 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         configure(&reader)?;
+        // Searches walk the full-text index: read it through the page cache (mmap) and keep
+        // more of it in memory than SQLite's default 2 MB.
+        reader.pragma_update(None, "mmap_size", 256i64 * 1024 * 1024)?;
+        reader.pragma_update(None, "cache_size", -16_384i64)?;
         let (changes, _) = broadcast::channel(1024);
         Ok(Store {
             inner: Arc::new(Inner {
