@@ -227,6 +227,39 @@ async fn incremental_sync_fetches_only_new_mail() {
     );
 }
 
+/// Every change published since `rx` was taken: (inbound notes, first-sync summaries).
+fn drain(
+    rx: &mut tokio::sync::broadcast::Receiver<sportello_core::events::Change>,
+) -> (usize, usize) {
+    let (mut inbound, mut summaries) = (0, 0);
+    while let Ok(change) = rx.try_recv() {
+        inbound += change.inbound.len();
+        summaries += change.summaries.len();
+    }
+    (inbound, summaries)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mail_arriving_after_a_first_sync_of_an_empty_inbox_is_announced_as_new() {
+    let servers = MailServers::start();
+    let s = setup(&servers.account_input());
+    let mut rx = s.store.subscribe();
+    assert_eq!(s.sync().await.fetched, 0);
+    drain(&mut rx);
+
+    servers.deliver(
+        "INBOX",
+        &customer_mail("a@example.com", "Prima domanda", "p1@example.com", "ciao"),
+    );
+    assert_eq!(s.sync().await.stored, 1);
+    let (inbound, summaries) = drain(&mut rx);
+    assert_eq!(
+        (inbound, summaries),
+        (1, 0),
+        "the first customer mail in a new shop's inbox is a notification, not a summary"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_changed_uidvalidity_resyncs_the_folder_without_duplicates() {
     let servers = MailServers::start();

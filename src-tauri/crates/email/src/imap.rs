@@ -371,6 +371,9 @@ pub fn folder_with(folders: &[MailFolder], role: FolderRole) -> Option<&str> {
         .map(|f| f.name.as_str())
 }
 
+/// Set in a folder's cursor once a first sync found it empty.
+const SEEN_EMPTY: &str = "seen_empty";
+
 /// The folders whose mail feeds the inbox, INBOX first.
 pub fn feed_folders(settings: &EmailSettings, folders: &[MailFolder]) -> Vec<String> {
     if !settings.folders.is_empty() {
@@ -436,8 +439,11 @@ async fn sync_folder(
         .filter(|c| c.uidvalidity == uidvalidity)
         .map(|c| c.highest_modseq)
         .unwrap_or(0);
-    // A first sync that was interrupted is still a first sync: one summary, not a flood.
-    let first_sync = cursor.as_ref().is_none_or(|c| c.last_uid == 0);
+    // A first sync that was interrupted is still a first sync: one summary, not a flood. A
+    // folder found empty has had its first sync: what arrives next is new mail, announced.
+    let first_sync = cursor
+        .as_ref()
+        .is_none_or(|c| c.last_uid == 0 && c.extra.get(SEEN_EMPTY).is_none());
     let last_uid = match &cursor {
         Some(c) if c.uidvalidity == uidvalidity => c.last_uid,
         Some(c) => {
@@ -478,6 +484,12 @@ async fn sync_folder(
             memory,
         )
         .await?;
+        if first_sync && mailbox.exists == 0 {
+            if let Some(mut seen) = store.cursor(account_id, folder)? {
+                seen.extra = serde_json::json!({ SEEN_EMPTY: true });
+                store.set_cursor(account_id, &seen)?;
+            }
+        }
         return Ok((report, 0));
     }
 
