@@ -194,10 +194,12 @@ impl Store {
         }
         if let Some(tag) = &q.tag {
             args.push(Value::Text(tag.clone()));
+            // Correlated, not `IN (…)`: a set would make the newest-first scan of a
+            // tag-only search read every message of every tagged conversation (34 ms at 1M).
             conds.push(format!(
-                "m.conversation_id IN (SELECT t.conversation_id FROM conversation_tags t
-                                       JOIN tags g ON g.id = t.tag_id
-                                       WHERE g.name = ?{} COLLATE NOCASE)",
+                "EXISTS (SELECT 1 FROM conversation_tags t JOIN tags g ON g.id = t.tag_id
+                         WHERE t.conversation_id = m.conversation_id
+                           AND g.name = ?{} COLLATE NOCASE)",
                 args.len()
             ));
         }
