@@ -484,11 +484,12 @@ async fn sync_folder(
             memory,
         )
         .await?;
-        if first_sync && mailbox.exists == 0 {
-            if let Some(mut seen) = store.cursor(account_id, folder)? {
-                seen.extra = serde_json::json!({ SEEN_EMPTY: true });
-                store.set_cursor(account_id, &seen)?;
-            }
+        if first_sync
+            && mailbox.exists == 0
+            && let Some(mut seen) = store.cursor(account_id, folder)?
+        {
+            seen.extra = serde_json::json!({ SEEN_EMPTY: true });
+            store.set_cursor(account_id, &seen)?;
         }
         return Ok((report, 0));
     }
