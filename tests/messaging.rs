@@ -1793,6 +1793,25 @@ async fn telegram_edits_groups_and_other_update_kinds() {
         .unwrap();
     assert_eq!(report.stored, 1);
     assert!(started.elapsed() >= Duration::from_millis(900));
+
+    // A long retry_after is not slept through inside the call: the pass ends rate-limited,
+    // carrying the wait, and the worker stays away at least that long.
+    tg.state.updates_retry_after.store(30, Ordering::SeqCst);
+    tg.state.throttle_updates_next.store(1, Ordering::SeqCst);
+    let calls = tg.server.calls("/getUpdates").len();
+    let error = channel
+        .sync(&SyncContext::new(store.clone(), account.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, ErrorCode::RateLimited, "{error:?}");
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(30)));
+    assert_eq!(
+        tg.server.calls("/getUpdates").len(),
+        calls + 1,
+        "asked once"
+    );
+    let wait = sportello_core::supervisor::failure_delay(1, Duration::from_secs(60), &error);
+    assert!(wait >= Duration::from_secs(30), "{wait:?}");
 }
 
 /// Waits (async) until the account's status satisfies `check`.

@@ -18,6 +18,8 @@ pub struct TelegramState {
     pub throttle_next: AtomicU32,
     /// Answer the next N getUpdates calls with 429 and `retry_after` 1.
     pub throttle_updates_next: AtomicU32,
+    /// The `retry_after` those 429s ask for, in seconds (0 means 1).
+    pub updates_retry_after: AtomicU32,
     pub sent: AtomicU32,
     /// Files received by sendPhoto/sendDocument: (method, field, file name, type, bytes,
     /// caption).
@@ -128,7 +130,12 @@ fn handle(s: &TelegramState, r: &Request) -> Response {
         "getUpdates" => {
             if s.throttle_updates_next.load(Ordering::SeqCst) > 0 {
                 s.throttle_updates_next.fetch_sub(1, Ordering::SeqCst);
-                return fail(429, "Too Many Requests: retry after 1", Some(1));
+                let wait = s.updates_retry_after.load(Ordering::SeqCst).max(1) as u64;
+                return fail(
+                    429,
+                    &format!("Too Many Requests: retry after {wait}"),
+                    Some(wait),
+                );
             }
             let offset = params["offset"].as_i64().unwrap_or(0);
             let mut pending = s.pending.lock().unwrap();
@@ -151,7 +158,12 @@ fn handle(s: &TelegramState, r: &Request) -> Response {
         "sendMessage" => {
             if s.throttle_next.load(Ordering::SeqCst) > 0 {
                 s.throttle_next.fetch_sub(1, Ordering::SeqCst);
-                return fail(429, "Too Many Requests: retry after 1", Some(1));
+                let wait = s.updates_retry_after.load(Ordering::SeqCst).max(1) as u64;
+                return fail(
+                    429,
+                    &format!("Too Many Requests: retry after {wait}"),
+                    Some(wait),
+                );
             }
             let n = s.sent.fetch_add(1, Ordering::SeqCst) + 1;
             Response::json(

@@ -91,6 +91,11 @@ impl std::fmt::Display for ErrorCode {
 pub struct Error {
     pub code: ErrorCode,
     pub message: String,
+    /// How long the server asked us to wait before trying again (a rate limit's
+    /// `retry_after`), in milliseconds. Only for the worker's back-off; not sent to the window.
+    #[serde(skip)]
+    #[ts(skip)]
+    pub retry_after_ms: Option<u64>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -100,7 +105,16 @@ impl Error {
         Error {
             code,
             message: message.into(),
+            retry_after_ms: None,
         }
+    }
+    /// The same error, carrying the wait the server asked for.
+    pub fn with_retry_after(mut self, wait: std::time::Duration) -> Self {
+        self.retry_after_ms = Some(wait.as_millis().min(u64::MAX as u128) as u64);
+        self
+    }
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        self.retry_after_ms.map(std::time::Duration::from_millis)
     }
     pub fn not_found(what: impl Into<String>) -> Self {
         Error::new(ErrorCode::NotFound, what)

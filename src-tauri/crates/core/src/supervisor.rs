@@ -243,7 +243,7 @@ impl Supervisor {
                         Some(&e),
                         false,
                     );
-                    retry_delay(failures, self.poll)
+                    failure_delay(failures, self.poll, &e)
                 }
             };
             // Wake early for a reply whose retry falls due before the next poll.
@@ -283,9 +283,37 @@ pub fn retry_delay(failures: u32, cap: Duration) -> Duration {
     base.mul_f64(1.0 - jitter)
 }
 
+/// How long the worker waits after a failed pass: the back-off, but never less than the wait
+/// a rate-limited server asked for (capped at an hour, so a wrong answer cannot stall an
+/// account for days).
+pub fn failure_delay(failures: u32, cap: Duration, error: &crate::Error) -> Duration {
+    let backoff = retry_delay(failures, cap);
+    match error.retry_after() {
+        Some(asked) => backoff.max(asked.min(Duration::from_secs(3600))),
+        None => backoff,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rate_limited_server_is_left_alone_for_as_long_as_it_asked() {
+        let cap = Duration::from_secs(60);
+        let limited =
+            crate::Error::new(ErrorCode::RateLimited, "Too Many Requests: retry after 30")
+                .with_retry_after(Duration::from_secs(30));
+        assert_eq!(failure_delay(1, cap, &limited), Duration::from_secs(30));
+        let plain = crate::Error::new(ErrorCode::Network, "unreachable");
+        assert!(failure_delay(1, cap, &plain) <= Duration::from_secs(2));
+        let absurd = crate::Error::new(ErrorCode::RateLimited, "later")
+            .with_retry_after(Duration::from_secs(86_400 * 7));
+        assert_eq!(failure_delay(1, cap, &absurd), Duration::from_secs(3600));
+        // The wait never reaches the window: errors cross IPC as {code, message} only.
+        let json = serde_json::to_value(&limited).unwrap();
+        assert_eq!(json.as_object().unwrap().len(), 2, "{json}");
+    }
 
     #[test]
     fn retry_delay_grows_and_stays_under_the_poll_interval() {

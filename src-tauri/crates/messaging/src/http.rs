@@ -149,7 +149,11 @@ impl Api {
                     continue;
                 }
             }
-            return Err(error);
+            // A longer wait is the worker's: it sleeps at least this long before the next pass.
+            return Err(match (error.code, wait) {
+                (ErrorCode::RateLimited, Some(wait)) => error.with_retry_after(wait),
+                _ => error,
+            });
         }
     }
 
