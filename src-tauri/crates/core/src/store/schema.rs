@@ -292,6 +292,25 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX contacts_name_key ON contacts(name_key) WHERE name_key IS NOT NULL;
     CREATE INDEX dismissed_suggestions_b ON dismissed_suggestions(contact_b);
     "#,
+    // 6: the window's first page and counts read indexes, not every conversation. The list is
+    // ordered pinned first, then newest activity: each list index ends in that order, so a page
+    // is a walk of the index with no sort (the old ones lacked `pinned`, which made every
+    // page sort all the matching conversations). Unread conversations are few: a partial
+    // index. The view counts read one narrow covering index. (IF [NOT] EXISTS: a data folder
+    // set back by hand to an older version still migrates.)
+    r#"
+    DROP INDEX IF EXISTS conversations_activity;
+    DROP INDEX IF EXISTS conversations_account;
+    DROP INDEX IF EXISTS conversations_status;
+    CREATE INDEX IF NOT EXISTS conversations_list ON conversations(pinned DESC, last_message_at DESC, id DESC);
+    CREATE INDEX IF NOT EXISTS conversations_account_list
+        ON conversations(account_id, pinned DESC, last_message_at DESC, id DESC);
+    CREATE INDEX IF NOT EXISTS conversations_status_list
+        ON conversations(status, pinned DESC, last_message_at DESC, id DESC);
+    CREATE INDEX IF NOT EXISTS conversations_unread ON conversations(pinned DESC, last_message_at DESC, id DESC)
+        WHERE unread_count > 0;
+    CREATE INDEX IF NOT EXISTS conversations_counts ON conversations(status, account_id, waiting_since);
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -337,4 +356,73 @@ fn after_migration(conn: &Connection, version: i64) -> Result<()> {
         super::contacts::fill_name_keys(conn)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn indexes(conn: &Connection) -> Vec<String> {
+        conn.prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'conversations'
+             AND name NOT LIKE 'sqlite_%' ORDER BY name",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+    }
+
+    /// Migration 6 replaces the list indexes of a version-5 database, keeping its rows.
+    #[test]
+    fn migration_6_replaces_the_list_indexes() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(version(&conn).unwrap(), LATEST);
+        let latest = indexes(&conn);
+        // Back to version 5 as it was written.
+        conn.execute_batch(
+            "DROP INDEX conversations_list;
+             DROP INDEX conversations_account_list;
+             DROP INDEX conversations_status_list;
+             DROP INDEX conversations_unread;
+             DROP INDEX conversations_counts;
+             CREATE INDEX conversations_activity ON conversations(last_message_at DESC, id DESC);
+             CREATE INDEX conversations_account ON conversations(account_id, last_message_at DESC);
+             CREATE INDEX conversations_status ON conversations(status, last_message_at DESC);
+             INSERT INTO accounts(id, kind, name, address, created_at)
+                 VALUES (1, 'email', 'Shop', 'shop@example.com', 0);
+             INSERT INTO conversations(id, account_id, last_message_at, unread_count, created_at)
+                 VALUES (1, 1, 10, 1, 0), (2, 1, 20, 0, 0);
+             PRAGMA user_version = 5;",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(version(&conn).unwrap(), LATEST);
+        assert_eq!(indexes(&conn), latest);
+        for old in [
+            "conversations_activity",
+            "conversations_account",
+            "conversations_status",
+        ] {
+            assert!(!latest.iter().any(|i| i == old), "{old} is still there");
+        }
+        for new in [
+            "conversations_list",
+            "conversations_unread",
+            "conversations_counts",
+        ] {
+            assert!(latest.iter().any(|i| i == new), "{new} is missing");
+        }
+        let unread: i64 = conn
+            .query_row(
+                "SELECT id FROM conversations INDEXED BY conversations_unread
+                 WHERE unread_count > 0",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(unread, 1);
+    }
 }
