@@ -38,10 +38,13 @@ pub struct GraphState {
     pub page_sends: Mutex<Vec<Value>>,
     /// Graph errors `(status, code, subcode, message)` to answer to the next API calls,
     /// first in first out (an expired token, a revoked permission...).
-    pub fail_next: Mutex<Vec<(u16, i64, i64, String)>>,
+    pub fail_next: Mutex<Vec<GraphError>>,
     /// `(n, error)`: the n-th API call from now (1 = the next) answers this Graph error.
-    pub fail_nth: Mutex<Option<(u32, (u16, i64, i64, String))>>,
+    pub fail_nth: Mutex<Option<(u32, GraphError)>>,
 }
+
+/// A Graph error answer: `(HTTP status, code, error_subcode, message)`.
+pub type GraphError = (u16, i64, i64, String);
 
 /// A file as the fake received it in a multipart body.
 #[derive(Debug, Clone)]
