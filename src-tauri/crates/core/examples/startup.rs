@@ -17,9 +17,10 @@ fn main() -> sportello_core::Result<()> {
     let t = Instant::now();
     let store = Store::open(&dir)?;
     println!(
-        "{:<32} {:>9.1} ms",
+        "{:<32} {:>9.1} ms  {}",
         "Store::open",
-        t.elapsed().as_secs_f64() * 1e3
+        t.elapsed().as_secs_f64() * 1e3,
+        memory()
     );
     type Call<'a> = (&'a str, Box<dyn Fn(&Store) -> sportello_core::Result<()>>);
     let calls: Vec<Call> = vec![
@@ -69,9 +70,64 @@ fn main() -> sportello_core::Result<()> {
         }
         let best = times.iter().cloned().fold(f64::INFINITY, f64::min);
         println!(
-            "{name:<32} first {:>8.1} ms  best {:>8.1} ms",
-            times[0], best
+            "{name:<32} first {:>8.1} ms  best {:>8.1} ms  {}",
+            times[0],
+            best,
+            memory()
         );
     }
+    println!("after the start-up calls: {}", memory());
+    // Then what use adds: the list scrolled end to end, and searches.
+    for offset in (0..100_000).step_by(5_000) {
+        let q = ConversationQuery {
+            offset,
+            limit: 100,
+            account_id: None,
+        };
+        store.find_conversations(&q, &ConversationFilter::view(View::All))?;
+    }
+    println!("after scrolling the list: {}", memory());
+    for word in [
+        "ordine",
+        "spedizione",
+        "fattura",
+        "reso",
+        "pacco",
+        "grazie",
+        "rossi",
+        "mario",
+    ] {
+        store.search(word, 50)?;
+    }
+    println!("after 8 searches: {}", memory());
     Ok(())
+}
+
+/// This process's PSS and how much of it is the database file mapped by the reader (mmap).
+fn memory() -> String {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap_or_default();
+    let (mut total, mut db, mut in_db) = (0u64, 0u64, false);
+    for line in smaps.lines() {
+        if let Some(kb) = line.strip_prefix("Pss:") {
+            let kb: u64 = kb.trim().trim_end_matches("kB").trim().parse().unwrap_or(0);
+            total += kb;
+            if in_db {
+                db += kb;
+            }
+        } else if line.contains(" /") || line.split_whitespace().count() == 5 {
+            // A mapping's header line.
+            if line
+                .split_whitespace()
+                .next()
+                .is_some_and(|a| a.contains('-'))
+            {
+                in_db = line.ends_with("sportello.db");
+            }
+        }
+    }
+    format!(
+        "PSS {:.1} MiB, of which the mapped database {:.1} MiB",
+        total as f64 / 1024.0,
+        db as f64 / 1024.0
+    )
 }

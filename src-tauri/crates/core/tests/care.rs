@@ -957,6 +957,36 @@ fn filters_views_and_counts() {
     assert!(store.conversation_summary(c2).unwrap().tag_ids.is_empty());
 }
 
+/// Tag counts are open conversations only, one per tag in name order, zero included.
+#[test]
+fn tag_counts_list_every_tag_by_name_with_its_open_conversations() {
+    let (_d, store) = store();
+    let mail = account(&store, ChannelKind::Email);
+    let now = now_ms();
+    let open = ingest(
+        &store,
+        &mail,
+        msg(IdentityKind::Email, "a@x.it", "A", "uno", now - HOUR),
+    );
+    let closed = ingest(
+        &store,
+        &mail,
+        msg(IdentityKind::Email, "b@x.it", "B", "due", now - 2 * HOUR),
+    );
+    store
+        .set_status(closed, ConversationStatus::Closed, None)
+        .unwrap();
+    let zeta = store.create_tag("Zeta", "#112233").unwrap();
+    let alfa = store.create_tag("alfa", "#445566").unwrap();
+    let unused = store.create_tag("Medio", "#778899").unwrap();
+    store.tag_conversation(open, zeta.id, true).unwrap();
+    store.tag_conversation(closed, zeta.id, true).unwrap();
+    store.tag_conversation(closed, alfa.id, true).unwrap();
+    let counts = store.view_counts().unwrap();
+    let tags: Vec<(i64, u32)> = counts.tags.iter().map(|t| (t.id, t.count)).collect();
+    assert_eq!(tags, vec![(alfa.id, 0), (unused.id, 0), (zeta.id, 1)]);
+}
+
 // ---- templates ----
 
 #[test]

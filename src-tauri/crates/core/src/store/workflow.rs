@@ -202,6 +202,11 @@ fn exists(conn: &Connection, table: &str, id: i64) -> Result<()> {
         .ok_or_else(|| Error::not_found(format!("no {} {id}", table.trim_end_matches('s'))))
 }
 
+/// How many open conversations each tag has (tags without any are missing).
+const TAG_COUNTS: &str = "SELECT t.tag_id, COUNT(*) FROM conversation_tags t
+     WHERE t.conversation_id IN (SELECT id FROM conversations WHERE status = 'open')
+     GROUP BY t.tag_id";
+
 /// One page of the list under the condition `cond` (over `conversations c`, with `n`
 /// parameters; the limit and offset follow). `CROSS JOIN` keeps the conversations outermost,
 /// so the page is a walk of a list index in its order (see migration 6), never a sort.
@@ -303,19 +308,22 @@ impl Store {
                 None => counts.channels.push(ChannelCount { channel, count }),
             }
         }
-        let mut stmt = conn.prepare_cached(
-            "SELECT g.id, COUNT(c.id) FROM tags g
-             LEFT JOIN conversation_tags t ON t.tag_id = g.id
-             LEFT JOIN conversations c ON c.id = t.conversation_id AND c.status = 'open'
-             GROUP BY g.id ORDER BY g.name",
-        )?;
+        // Open conversations per tag: the open ids come from `conversations_counts` and are
+        // matched against the tag links, never looked up one by one in the conversations table
+        // (whose pages lie scattered across the file: each lookup mapped 64 KB of it).
+        let mut stmt = conn.prepare_cached(TAG_COUNTS)?;
+        let by_tag = stmt
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, u32>(1)?)))?
+            .collect::<rusqlite::Result<std::collections::HashMap<_, _>>>()?;
+        let mut stmt = conn.prepare_cached("SELECT id FROM tags ORDER BY name")?;
         counts.tags = stmt
-            .query_map([], |r| {
-                Ok(IdCount {
-                    id: r.get(0)?,
-                    count: r.get(1)?,
+            .query_map([], |r| r.get::<_, i64>(0))?
+            .map(|id| {
+                id.map(|id| IdCount {
+                    id,
+                    count: by_tag.get(&id).copied().unwrap_or(0),
                 })
-            })?
+            })
             .collect::<rusqlite::Result<Vec<_>>>()?;
         for view in saved {
             let (cond, args) = view.filter.sql();
@@ -820,6 +828,7 @@ mod tests {
                     (SELECT COUNT(*) FROM conversations c
                      WHERE c.status = 'open' AND c.account_id = a.id)
              FROM accounts a ORDER BY a.id",
+            TAG_COUNTS,
         ] {
             let steps = plan(&conn, sql);
             let on_conversations: Vec<&String> = steps
