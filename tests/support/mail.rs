@@ -141,6 +141,40 @@ fn whoami() -> String {
 }
 
 /// Signals a process to stop and reaps it (SIGKILL if it lingers).
+/// Every process below `pid` (from /proc), children before their parents' other children.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(child) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid ...`: the name may hold spaces, so read after the last ')'.
+        if let Some(ppid) = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok())
+        {
+            parents.push((child, ppid));
+        }
+    }
+    let mut found = Vec::new();
+    let mut queue = vec![pid];
+    while let Some(p) = queue.pop() {
+        for &(child, _) in parents.iter().filter(|(_, ppid)| *ppid == p) {
+            found.push(child);
+            queue.push(child);
+        }
+    }
+    found
+}
+
 fn stop_child(child: &mut Child) {
     let _ = Command::new("kill")
         .arg("-TERM")
@@ -201,7 +235,18 @@ impl MailServers {
         servers.write_files();
         let mut servers = servers;
         servers.start_imap();
-        servers.start_smtp();
+        // A port picked free may be taken by a parallel test before the server binds it:
+        // then the SMTP server starts again on fresh ports.
+        for attempt in 1.. {
+            match servers.spawn_smtp() {
+                Ok(()) => break,
+                Err(e) if attempt < 5 && e.contains("error while attempting to bind") => {
+                    servers.smtp_port = free_port();
+                    servers.smtps_port = free_port();
+                }
+                Err(e) => panic!("the SMTP server exited: {e}"),
+            }
+        }
         servers
     }
 
@@ -443,12 +488,28 @@ namespace inbox {{
     /// Stops Dovecot: IMAP connections are refused until [`start_imap`](Self::start_imap).
     pub fn stop_imap(&mut self) {
         if let Some(mut child) = self.dovecot.take() {
+            // Dovecot's master lets a busy imap process finish what it is sending; a server
+            // that goes down drops its connections at once, so its processes are killed first.
+            for pid in descendants(child.id()) {
+                let _ = Command::new("kill")
+                    .arg("-KILL")
+                    .arg(pid.to_string())
+                    .status();
+            }
             stop_child(&mut child);
         }
     }
 
     /// Starts the SMTP server (again) on the same ports.
     pub fn start_smtp(&mut self) {
+        if let Err(e) = self.spawn_smtp() {
+            panic!("the SMTP server exited: {e}");
+        }
+    }
+
+    /// Starts the SMTP server and waits until it listens; its exit status and stderr if it
+    /// exits instead.
+    fn spawn_smtp(&mut self) -> Result<(), String> {
         assert!(self.smtp.is_none(), "the SMTP server is already running");
         let smtp = self.path("smtp");
         let _ = std::fs::remove_file(smtp.join("ready"));
@@ -470,17 +531,22 @@ namespace inbox {{
             .expect("start the SMTP server (Debian package python3-aiosmtpd)");
         self.smtp = Some(child);
         let ready = smtp.join("ready");
-        wait_until("the SMTP server", Duration::from_secs(20), || {
+        let exited = wait_until("the SMTP server", Duration::from_secs(20), || {
             if let Some(Ok(Some(status))) = self.smtp.as_mut().map(|c| c.try_wait()) {
-                panic!(
-                    "the SMTP server exited ({status}): {}",
+                return Some(Some(format!(
+                    "({status}): {}",
                     std::fs::read_to_string(self.path("smtp.stderr")).unwrap_or_default()
-                );
+                )));
             }
-            ready.exists().then_some(())
+            ready.exists().then_some(None)
         });
+        if let Some(e) = exited {
+            self.smtp = None;
+            return Err(e);
+        }
         wait_for_port(self.smtp_port, "the SMTP server", Duration::from_secs(5));
         wait_for_port(self.smtps_port, "the SMTP server", Duration::from_secs(5));
+        Ok(())
     }
 
     pub fn stop_smtp(&mut self) {
