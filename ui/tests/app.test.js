@@ -1294,6 +1294,19 @@ describe('search', () => {
     await page.getByTestId('thread').waitFor();
     const best = await results.getByRole('button').first().getAttribute('data-conversation');
     assert.equal(await page.getByTestId('thread').getAttribute('data-conversation'), best);
+    // The thread opens at the matching message, marked for a moment, inside the visible area.
+    const bestMessage = await results.getByRole('button').first().getAttribute('data-message');
+    const found = page.locator(`[data-testid="thread"] [data-message="${bestMessage}"]`);
+    await page.waitForFunction(
+      (id) => document.querySelector(`[data-testid="thread"] [data-message="${id}"].found`),
+      bestMessage,
+    );
+    const visible = await found.evaluate((el) => {
+      const box = el.getBoundingClientRect();
+      const view = el.closest('.scroll').getBoundingClientRect();
+      return box.bottom > view.top && box.top < view.bottom;
+    });
+    assert.equal(visible, true);
 
     await box.fill('nessunacorrispondenza');
     await page.getByText('Nessun messaggio contiene “nessunacorrispondenza”.').waitFor();

@@ -33,6 +33,8 @@ class Thread {
   window = $state.raw<ReplyWindow | null>(null);
   /** Reactions, locations, contacts, story replies, templates, by message id. */
   details = $state.raw<Record<number, ChatDetails>>({});
+  /** A message to bring into view once the thread shows it (a search hit), then cleared. */
+  focusMessageId = $state<number | null>(null);
 }
 
 export const thread = new Thread();
@@ -123,7 +125,8 @@ export function restoreSelection() {
   openConversation(id);
 }
 
-export function openConversation(id: number) {
+export function openConversation(id: number, focusMessage: number | null = null) {
+  thread.focusMessageId = focusMessage;
   if (thread.selectedId === id) return;
   if (restoring !== id) restoring = null;
   thread.selectedId = id;
