@@ -17,6 +17,7 @@ Runs inside tests/session.sh (a display, a session bus, a keyring). Standard lib
 """
 
 import argparse
+import http.client
 import json
 import os
 import socket
@@ -147,16 +148,36 @@ class Driver:
                     raise
                 time.sleep(0.02)
 
+    # Requests tauri-driver dropped without an answer and that were sent again.
+    retries = 0
+
     def request(self, method: str, path: str, body=None):
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(
-            self.base + path, data=data, method=method, headers={"Content-Type": "application/json"}
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=120) as resp:
-                return json.load(resp)
-        except urllib.error.HTTPError as e:
-            return json.load(e)
+        # tauri-driver forwards each request to WebKitWebDriver over a pooled keep-alive
+        # connection with hyper's retry of "canceled" requests turned off: when WebKitWebDriver
+        # has just closed that idle connection, the request is never delivered and tauri-driver
+        # drops ours without an answer ("Remote end closed connection without response"). The
+        # session is fine; the request was not carried out, so sending it again is safe. (This
+        # is what ended the earlier runs after 3-13 opens.)
+        for attempt in range(6):
+            req = urllib.request.Request(
+                self.base + path,
+                data=data,
+                method=method,
+                headers={"Content-Type": "application/json"},
+            )
+            try:
+                with urllib.request.urlopen(req, timeout=120) as resp:
+                    return json.load(resp)
+            except urllib.error.HTTPError as e:
+                return json.load(e)
+            except (http.client.RemoteDisconnected, ConnectionResetError) as e:
+                if attempt == 5 or self.session is None:
+                    raise
+                Driver.retries += 1
+                if os.environ.get("FOOTPRINT_VERBOSE"):
+                    print(f"    {method} {path}: {e!r}, sending again", file=sys.stderr)
+                time.sleep(0.05)
 
     def call(self, method: str, path: str, body=None):
         return self.request(method, f"/session/{self.session}{path}", body)["value"]
@@ -230,6 +251,38 @@ def use_sportello(driver: Driver, opens: int, progress: dict):
     return opened
 
 
+# What the page knows of its own start: when its navigation started (timeOrigin, wall clock, ms),
+# the navigation timings and the app's performance marks (ms after timeOrigin).
+PERFORMANCE = """
+  const nav = performance.getEntriesByType('navigation')[0];
+  return {
+    origin: performance.timeOrigin,
+    nav: nav ? {response_end: nav.responseEnd, dom_content_loaded: nav.domContentLoadedEventEnd,
+                load: nav.loadEventEnd} : {},
+    marks: performance.getEntriesByType('mark').map((m) => [m.name, m.startTime]),
+  };
+"""
+
+
+def page_phases(driver: Driver, started_boot: float) -> dict:
+    """Seconds from the app process's start to each point the page timed: `page_start` (the
+    window's navigation began), the navigation timings, then Sportello's marks
+    (`sportello:script`, `sportello:ready`, `sportello:first-row`, `sportello:loaded`)."""
+    perf = driver.script(PERFORMANCE)
+    if not isinstance(perf, dict) or "origin" not in perf:
+        return {"error": str(perf)}
+    # The process start is on the boot clock; timeOrigin on the wall clock.
+    started_wall = time.time() - (now_boot() - started_boot)
+    origin = perf["origin"] / 1000 - started_wall
+    phases = {"page_start": round(origin, 3)}
+    for key, ms in perf["nav"].items():
+        if ms:
+            phases[key] = round(origin + ms / 1000, 3)
+    for mark, ms in perf["marks"]:
+        phases[mark] = round(origin + ms / 1000, 3)
+    return phases
+
+
 def measure(label: str, binary: str, driver_bin: str, env: dict, ready_js: str, idle: float, opens: int):
     print(f"==> {label}: starting", file=sys.stderr)
     driver = Driver(driver_bin, binary, env)
@@ -240,6 +293,8 @@ def measure(label: str, binary: str, driver_bin: str, env: dict, ready_js: str, 
         startup = now_boot() - started
         print(f"    ready after {startup:.3f} s", file=sys.stderr)
         time.sleep(5)
+        phases = page_phases(driver, started)
+        print(f"    phases (s after the process started): {phases}", file=sys.stderr)
         after_start = memory(app)
         print(f"    after start: {after_start['pss_mib']} MiB PSS", file=sys.stderr)
         opened, use_error = 0, None
@@ -265,6 +320,8 @@ def measure(label: str, binary: str, driver_bin: str, env: dict, ready_js: str, 
         cpu_s = (ticks1 - ticks0) / TICK
         result = {
             "startup_s": round(startup, 3),
+            "phases_s": phases,
+            "driver_retries": Driver.retries,
             "after_start": after_start,
             "opened": opened,
             "use_error": use_error,

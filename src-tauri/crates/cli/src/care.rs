@@ -107,8 +107,15 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 20)]
         rounds: usize,
         /// Build in this folder and keep it (default: a temporary folder, removed after).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "reuse")]
         keep: Option<PathBuf>,
+        /// Time the searches on a folder an earlier `--keep` built (no generation; its size
+        /// wins over --messages).
+        #[arg(long)]
+        reuse: Option<PathBuf>,
+        /// The read connection's mmap_size in MiB for this run (default: the app's).
+        #[arg(long)]
+        mmap_mb: Option<i64>,
     },
     /// Fill the empty data folder (--data-dir) with a generated shop inbox, indexed: for
     /// opening the app on a big mailbox (tests/bench/footprint.sh).
@@ -383,12 +390,14 @@ pub fn views(store: &Store, json: bool) -> Result<(), Error> {
 
 /// Always prints JSON (it is for scripts and docs/benchmarks.md).
 pub fn bench(cmd: BenchCommand, data_dir: PathBuf) -> Result<(), Error> {
-    let (messages, rounds, keep) = match cmd {
+    let (messages, rounds, keep, reuse, mmap_mb) = match cmd {
         BenchCommand::Search {
             messages,
             rounds,
             keep,
-        } => (messages, rounds, keep),
+            reuse,
+            mmap_mb,
+        } => (messages, rounds, keep, reuse, mmap_mb),
         BenchCommand::Generate {
             conversations,
             messages,
@@ -399,6 +408,18 @@ pub fn bench(cmd: BenchCommand, data_dir: PathBuf) -> Result<(), Error> {
             return Ok(());
         }
     };
+    let mmap = mmap_mb.map(|mb| mb * 1024 * 1024);
+    if let Some(dir) = reuse {
+        if !dir.join(sportello_core::store::DB_FILE).exists() {
+            return Err(Error::invalid(format!(
+                "{} holds no database: build one with --keep first",
+                dir.display()
+            )));
+        }
+        let report = sportello_core::bench::search_bench(&dir, messages, rounds, true, mmap)?;
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
     let (_tmp, dir) = match keep {
         Some(dir) => {
             refuse_existing(&dir)?;
@@ -413,7 +434,7 @@ pub fn bench(cmd: BenchCommand, data_dir: PathBuf) -> Result<(), Error> {
             (Some(TempDir(tmp.clone())), tmp)
         }
     };
-    let report = sportello_core::bench::search_bench(&dir, messages, rounds)?;
+    let report = sportello_core::bench::search_bench(&dir, messages, rounds, false, mmap)?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }

@@ -203,6 +203,11 @@ pub struct SearchBench {
     pub p50_ms: f64,
     pub p95_ms: f64,
     pub max_ms: f64,
+    /// The read connection's `mmap_size` the searches ran with, in MiB.
+    pub reader_mmap_mib: i64,
+    /// This process's PSS after the searches (Linux; 0 elsewhere), in MiB: what the map and
+    /// SQLite's cache add to the app.
+    pub pss_mib: f64,
     pub queries: Vec<QueryTiming>,
 }
 
@@ -451,10 +456,33 @@ pub fn generate(dir: &Path, conversations: u64, messages: u64) -> Result<Generat
 }
 
 /// Fills `dir` with `messages` generated messages (eight to a conversation on average, see
-/// [`generate`]), builds the index and times [`QUERY_MIX`] `rounds` times over.
-pub fn search_bench(dir: &Path, messages: u64, rounds: usize) -> Result<SearchBench> {
-    let generated = generate(dir, (messages / 8).max(1), messages.max(1))?;
+/// [`generate`]), builds the index and times [`QUERY_MIX`] `rounds` times over. With `reuse`,
+/// `dir` already holds what an earlier run generated and only the searches are timed.
+/// `reader_mmap` overrides the read connection's `mmap_size` (bytes) for the comparison.
+pub fn search_bench(
+    dir: &Path,
+    messages: u64,
+    rounds: usize,
+    reuse: bool,
+    reader_mmap: Option<i64>,
+) -> Result<SearchBench> {
+    let generated = if reuse {
+        let store = Store::open(dir)?;
+        let stats = store.stats()?;
+        Generated {
+            conversations: stats.conversations,
+            messages: stats.messages,
+            unread_conversations: stats.unread_conversations,
+            generate_s: 0.0,
+            index_build_s: 0.0,
+            db_bytes: std::fs::metadata(dir.join(crate::store::DB_FILE))?.len(),
+        }
+    } else {
+        generate(dir, (messages / 8).max(1), messages.max(1))?
+    };
     let store = Store::open(dir)?;
+    let mmap = reader_mmap.unwrap_or(crate::store::READER_MMAP_BYTES);
+    store.reader().pragma_update(None, "mmap_size", mmap)?;
     // One warm-up pass, then the timed rounds.
     for q in QUERY_MIX {
         store.search(q, 50)?;
@@ -489,8 +517,22 @@ pub fn search_bench(dir: &Path, messages: u64, rounds: usize) -> Result<SearchBe
         p50_ms: round2(percentile(&all, 0.5)),
         p95_ms: round2(percentile(&all, 0.95)),
         max_ms: round2(*all.last().unwrap_or(&0.0)),
+        reader_mmap_mib: mmap / (1024 * 1024),
+        pss_mib: round2(own_pss_kib() as f64 / 1024.0),
         queries,
     })
+}
+
+/// This process's proportional set size in KiB (Linux; 0 where /proc is not there).
+fn own_pss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/smaps_rollup")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Pss:"))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 fn round2(v: f64) -> f64 {

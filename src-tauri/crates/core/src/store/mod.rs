@@ -44,6 +44,14 @@ pub use workflow::{ChannelCount, ConversationFilter, IdCount, SavedView, Tag, Vi
 
 pub const DB_FILE: &str = "sportello.db";
 
+/// How much of the database the read connection maps into memory (SQLite `mmap_size`): none.
+/// Mapped pages count in the app's PSS — and the kernel maps neighbouring cached pages on each
+/// fault, so with 256 MB scrolling 100,000 scattered list rows mapped ~244 MB and the search
+/// mix ~48 MB — while reading through SQLite's cache (and the kernel's page cache) cost the
+/// searches no measurable CPU at 1,000,000 messages (docs/benchmarks.md, "Footprint":
+/// `sportello-cli bench search --reuse DIR --mmap-mb N`).
+pub const READER_MMAP_BYTES: i64 = 0;
+
 /// A cheap, cloneable handle on the data folder's database.
 #[derive(Clone)]
 pub struct Store {
@@ -108,9 +116,9 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         configure(&reader)?;
-        // Searches walk the full-text index: read it through the page cache (mmap) and keep
-        // more of it in memory than SQLite's default 2 MB.
-        reader.pragma_update(None, "mmap_size", 256i64 * 1024 * 1024)?;
+        // Searches walk the full-text index: keep more of it in memory than SQLite's default
+        // 2 MB; see READER_MMAP_BYTES for the map.
+        reader.pragma_update(None, "mmap_size", READER_MMAP_BYTES)?;
         reader.pragma_update(None, "cache_size", -16_384i64)?;
         let (changes, _) = broadcast::channel(1024);
         Ok(Store {
