@@ -274,7 +274,11 @@ fn the_same_attachment_written_by_many_threads_at_once_is_one_file() {
                         ..Default::default()
                     }];
                     let hashes = store.put_attachment_blobs(&m).unwrap();
-                    sportello_core::store::Prepared { message: m, hashes }
+                    sportello_core::store::Prepared {
+                        message: m,
+                        hashes,
+                        source: None,
+                    }
                 })
             })
             .collect();
@@ -625,4 +629,158 @@ fn removing_an_account_removes_its_conversations() {
         store.remove_account(a.id).unwrap_err().code,
         ErrorCode::NotFound
     );
+}
+
+/// Sources are appended to pack files outside the database; bytes a crash left past the last
+/// committed row (a torn tail) are never read, and later sources append after them.
+#[test]
+fn sources_live_in_pack_files_and_a_torn_tail_loses_nothing_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw_of = |i: usize| -> Vec<u8> {
+        let mut m = mail(
+            &format!("{i}@x"),
+            "maria@example.com",
+            &format!("Ordine {i}"),
+            &"testo del messaggio ".repeat(i * 50 + 1),
+            &[],
+            1000 + i as i64,
+        );
+        // Binary, not only text: a source is kept byte for byte.
+        let mut raw = m.raw.take().unwrap();
+        raw.extend((0..=255u8).cycle().take(i * 37));
+        raw
+    };
+    let message = |i: usize| {
+        let mut m = mail(
+            &format!("{i}@x"),
+            "maria@example.com",
+            &format!("Ordine {i}"),
+            "x",
+            &[],
+            1000 + i as i64,
+        );
+        m.raw = Some(raw_of(i));
+        m
+    };
+    let ids = {
+        let store = Store::open(dir.path()).unwrap();
+        let a = email_account(&store);
+        // Appended from several threads at once, as a sync's parse stage does.
+        let prepared: Vec<sportello_core::store::Prepared> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..8)
+                .map(|i| {
+                    let store = &store;
+                    scope.spawn(move || {
+                        let m = message(i);
+                        let source = Some(store.put_source(m.raw.as_deref().unwrap()).unwrap());
+                        sportello_core::store::Prepared {
+                            message: m,
+                            hashes: vec![],
+                            source,
+                        }
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        store.flush_sources().unwrap();
+        store
+            .ingest_prepared(a.id, prepared, None, IngestOptions::default())
+            .unwrap();
+        // A batch appended and flushed whose transaction never committed (the crash).
+        for i in 100..103 {
+            store.put_source(&raw_of(i)).unwrap();
+        }
+        store.flush_sources().unwrap();
+        let conn = rusqlite::Connection::open(dir.path().join("sportello.db")).unwrap();
+        // The database holds where the bytes are, not the bytes.
+        let (inline, packed): (i64, i64) = conn
+            .query_row(
+                "SELECT SUM(length(raw)), COUNT(pack_id) FROM message_sources",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((inline, packed), (0, 8));
+        let ids: Vec<(i64, String)> = conn
+            .prepare("SELECT id, external_id FROM messages ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        ids
+    };
+    // And a torn write: half a source at the very end.
+    let pack = std::fs::read_dir(dir.path().join("sources"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&pack)
+            .unwrap();
+        f.write_all(&raw_of(7)[..100]).unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(ids.len(), 8);
+    for (id, external) in &ids {
+        let i: usize = external.trim_end_matches("@x").parse().unwrap();
+        assert_eq!(store.message_source(*id).unwrap(), raw_of(i), "message {i}");
+    }
+    // New sources append after the garbage and read back whole.
+    let a = store.accounts().unwrap()[0].id;
+    let report = store
+        .ingest(
+            a,
+            vec![message(20), message(21)],
+            None,
+            IngestOptions::default(),
+        )
+        .unwrap();
+    assert_eq!(report.stored, 2);
+    let detail = store.conversation(report.conversations[0]).unwrap();
+    let m = detail
+        .messages
+        .iter()
+        .find(|m| m.external_id == "20@x")
+        .unwrap();
+    assert!(m.has_raw);
+    assert_eq!(store.message_source(m.id).unwrap(), raw_of(20));
+    for (id, external) in &ids {
+        let i: usize = external.trim_end_matches("@x").parse().unwrap();
+        assert_eq!(store.message_source(*id).unwrap(), raw_of(i));
+    }
+}
+
+/// A source stored in the database (before pack files, or handed over without one) still
+/// reads back.
+#[test]
+fn a_source_kept_in_the_database_still_reads_back() {
+    let (_d, store) = store();
+    let a = email_account(&store);
+    let m = mail("1@x", "maria@example.com", "Vecchio", "testo", &[], 1000);
+    let report = store
+        .ingest_prepared(
+            a.id,
+            vec![sportello_core::store::Prepared {
+                message: m,
+                hashes: vec![],
+                source: None,
+            }],
+            None,
+            IngestOptions::default(),
+        )
+        .unwrap();
+    let detail = store.conversation(report.conversations[0]).unwrap();
+    assert!(detail.messages[0].has_raw);
+    assert_eq!(
+        store.message_source(detail.messages[0].id).unwrap(),
+        b"Subject: Vecchio\r\n\r\ntesto"
+    );
+    assert!(!store.sources_dir().exists());
 }

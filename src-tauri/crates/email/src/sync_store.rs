@@ -8,10 +8,11 @@
 //! ```
 //!
 //! Each batch is parsed on as many threads as the machine has cores while the writer stores
-//! the previous one. Attachment files are content-addressed, so writing them ahead of the
-//! transaction is safe (a crash leaves at worst an unused file). The writer stores a batch
-//! and the cursor at its highest UID in one transaction, in fetch order: a sync stopped
-//! anywhere resumes with nothing lost and nothing repeated.
+//! the previous one. Attachment files are content-addressed and sources are appended to a
+//! pack file and flushed before the batch is handed on, so writing them ahead of the
+//! transaction is safe (a crash leaves at worst an unused file or unused pack bytes). The
+//! writer stores a batch and the cursor at its highest UID in one transaction, in fetch order:
+//! a sync stopped anywhere resumes with nothing lost and nothing repeated.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -36,7 +37,7 @@ pub(crate) struct Batch {
     pub cursor: SyncCursor,
 }
 
-/// A batch parsed, its attachment files written: ready for the writer.
+/// A batch parsed, its attachment files and sources written: ready for the writer.
 struct ParsedBatch {
     messages: Vec<Prepared>,
     cursor: SyncCursor,
@@ -84,6 +85,8 @@ pub(crate) fn store_batches(
                     break;
                 }
                 let messages = parse_batch(&s, batch.cursor.uidvalidity, batch.messages)?;
+                // The batch's sources reach the disk before the writer stores rows naming them.
+                s.store.flush_sources()?;
                 let parsed = ParsedBatch {
                     messages,
                     cursor: batch.cursor,
@@ -146,7 +149,16 @@ fn parse_batch(s: &Storing, uidvalidity: u32, fetched: Vec<Fetched>) -> Result<V
             uid: f.uid,
         });
         let hashes = s.store.put_attachment_blobs(&m)?;
-        Ok(Prepared { message: m, hashes })
+        let source = m
+            .raw
+            .as_deref()
+            .map(|raw| s.store.put_source(raw))
+            .transpose()?;
+        Ok(Prepared {
+            message: m,
+            hashes,
+            source,
+        })
     };
     let threads = s.parse_threads.clamp(1, fetched.len().max(1));
     if threads == 1 {

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use super::{Store, write_cursor};
+use super::{SourceRef, Store, write_cursor};
 use crate::events::{Change, InboundNote, SyncSummary};
 use crate::model::{
     ChannelKind, ConversationStatus, Delivery, Direction, Identity, IdentityKind, IncomingMessage,
@@ -27,6 +27,9 @@ pub struct Prepared {
     pub message: IncomingMessage,
     /// The content hash of each of `message.attachments`, in order.
     pub hashes: Vec<String>,
+    /// Where `message.raw` was appended ([`Store::put_source`], then [`Store::flush_sources`]
+    /// before storing); `None` keeps the source in the database.
+    pub source: Option<SourceRef>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -48,14 +51,26 @@ impl Store {
         cursor: Option<&SyncCursor>,
         options: IngestOptions,
     ) -> Result<IngestReport> {
-        // Attachment files first: content-addressed, so a crash leaves at worst an unused file.
+        // Attachment files and sources first, flushed: a crash leaves at worst unused bytes.
         let prepared = messages
             .into_iter()
             .map(|m| {
                 let hashes = self.put_attachment_blobs(&m)?;
-                Ok(Prepared { message: m, hashes })
+                let source = m
+                    .raw
+                    .as_deref()
+                    .map(|raw| self.put_source(raw))
+                    .transpose()?;
+                Ok(Prepared {
+                    message: m,
+                    hashes,
+                    source,
+                })
             })
             .collect::<Result<Vec<_>>>()?;
+        if prepared.iter().any(|p| p.source.is_some()) {
+            self.flush_sources()?;
+        }
         self.ingest_prepared(account_id, prepared, cursor, options)
     }
 
@@ -93,13 +108,18 @@ impl Store {
             )?;
             let channel = ChannelKind::parse(&channel).unwrap_or(ChannelKind::Email);
             channel_kind = channel;
-            for Prepared { message: m, hashes } in &prepared {
+            for Prepared {
+                message: m,
+                hashes,
+                source,
+            } in &prepared
+            {
                 if hashes.len() != m.attachments.len() {
                     return Err(crate::Error::internal(
                         "an attachment of a message to store was not written",
                     ));
                 }
-                match store_one(&tx, account_id, m, hashes)? {
+                match store_one(&tx, account_id, m, hashes, *source)? {
                     Stored::Duplicate(conversation) => {
                         report.duplicates += 1;
                         if let Some(c) = conversation {
@@ -177,14 +197,16 @@ fn store_one(
     account_id: i64,
     m: &IncomingMessage,
     hashes: &[String],
+    source: Option<SourceRef>,
 ) -> Result<Stored> {
     let existing: Option<(i64, i64, String)> = tx
-        .query_row(
+        .prepare_cached(
             "SELECT id, conversation_id, delivery FROM messages
              WHERE account_id = ?1 AND external_id = ?2",
-            params![account_id, m.external_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
+        )?
+        .query_row(params![account_id, m.external_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()?;
     if let Some((id, conversation_id, delivery)) = existing {
         remember_location(tx, account_id, m, id)?;
@@ -194,15 +216,15 @@ fn store_one(
             delivery,
             Delivery::Queued | Delivery::Sending | Delivery::Failed
         ) {
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE messages SET delivery = 'sent', delivery_error = NULL WHERE id = ?1",
-                [id],
-            )?;
-            tx.execute(
+            )?
+            .execute([id])?;
+            tx.prepare_cached(
                 "UPDATE outbox SET state = 'sent', sent_at = COALESCE(sent_at, ?2)
                  WHERE message_id = ?1 AND state != 'sent'",
-                params![id, now_ms()],
-            )?;
+            )?
+            .execute(params![id, now_ms()])?;
             return Ok(Stored::Duplicate(Some(conversation_id)));
         }
         return Ok(Stored::Duplicate(None));
@@ -218,32 +240,32 @@ fn store_one(
         Some(id) => {
             if direction == Direction::Inbound {
                 // A customer writing again reopens a closed, pending or snoozed conversation.
-                tx.execute(
+                tx.prepare_cached(
                     "UPDATE conversations SET status = 'open', snoozed_until = NULL,
                             closed_at = NULL
                      WHERE id = ?1 AND status IN ('closed', 'pending', 'snoozed')",
-                    [id],
-                )?;
+                )?
+                .execute([id])?;
             }
             id
         }
         None => {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO conversations(account_id, contact_id, handle, subject, status,
                                            created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    account_id,
-                    contact_id,
-                    m.counterpart
-                        .as_ref()
-                        .map(|c| c.value.as_str())
-                        .unwrap_or(""),
-                    m.subject,
-                    ConversationStatus::Open.as_str(),
-                    now_ms()
-                ],
-            )?;
+            )?
+            .execute(params![
+                account_id,
+                contact_id,
+                m.counterpart
+                    .as_ref()
+                    .map(|c| c.value.as_str())
+                    .unwrap_or(""),
+                m.subject,
+                ConversationStatus::Open.as_str(),
+                now_ms()
+            ])?;
             tx.last_insert_rowid()
         }
     };
@@ -251,84 +273,98 @@ fn store_one(
         if key.is_empty() {
             continue;
         }
-        tx.execute(
-            "INSERT OR IGNORE INTO thread_keys(account_id, key, conversation_id) VALUES (?1, ?2, ?3)",
-            params![account_id, key, conversation_id],
-        )?;
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO thread_keys(account_id, key, conversation_id)
+             VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![account_id, key, conversation_id])?;
     }
 
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO messages(conversation_id, account_id, direction, external_id, sender_name,
                               sender_handle, recipients, subject, body_text, body_html,
                               remote_content, sent_at, received_at, delivery, is_read,
                               parse_error, meta)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 'received', ?14, ?15, ?16)",
-        params![
-            conversation_id,
-            account_id,
-            direction.as_str(),
-            m.external_id,
-            m.sender_name,
-            m.sender_handle,
-            serde_json::to_string(&m.recipients)?,
-            m.subject,
-            m.text,
-            m.html,
-            m.has_remote_content,
-            m.sent_at,
-            now_ms(),
-            // What we sent ourselves is read.
-            m.is_read || direction == Direction::Outbound,
-            m.parse_error,
-            if m.meta.is_null() { "{}".to_string() } else { m.meta.to_string() },
-        ],
-    )?;
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 'received', ?14, ?15,
+                 ?16)",
+    )?
+    .execute(params![
+        conversation_id,
+        account_id,
+        direction.as_str(),
+        m.external_id,
+        m.sender_name,
+        m.sender_handle,
+        serde_json::to_string(&m.recipients)?,
+        m.subject,
+        m.text,
+        m.html,
+        m.has_remote_content,
+        m.sent_at,
+        now_ms(),
+        // What we sent ourselves is read.
+        m.is_read || direction == Direction::Outbound,
+        m.parse_error,
+        if m.meta.is_null() {
+            "{}".to_string()
+        } else {
+            m.meta.to_string()
+        },
+    ])?;
     let message_id = tx.last_insert_rowid();
-    if let Some(raw) = &m.raw {
-        tx.execute(
-            "INSERT INTO message_sources(message_id, raw) VALUES (?1, ?2)",
-            params![message_id, raw],
-        )?;
+    match (&m.raw, source) {
+        (Some(raw), Some(at)) if at.length == raw.len() as i64 => {
+            tx.prepare_cached(
+                "INSERT INTO message_sources(message_id, raw, pack_id, pack_offset, pack_length)
+                 VALUES (?1, x'', ?2, ?3, ?4)",
+            )?
+            .execute(params![message_id, at.pack, at.offset, at.length])?;
+        }
+        (Some(raw), _) => {
+            tx.prepare_cached("INSERT INTO message_sources(message_id, raw) VALUES (?1, ?2)")?
+                .execute(params![message_id, raw])?;
+        }
+        (None, _) => {}
     }
     for (a, hash) in m.attachments.iter().zip(hashes) {
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO attachments(message_id, filename, mime_type, size, content_hash,
                                      content_id, inline)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                message_id,
-                a.filename,
-                a.mime_type,
-                a.data.len() as i64,
-                hash,
-                a.content_id,
-                a.inline
-            ],
-        )?;
+        )?
+        .execute(params![
+            message_id,
+            a.filename,
+            a.mime_type,
+            a.data.len() as i64,
+            hash,
+            a.content_id,
+            a.inline
+        ])?;
     }
     for a in &m.remote_attachments {
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO attachments(message_id, filename, mime_type, size, remote_ref)
              VALUES (?1, ?2, ?3, 0, ?4)",
-            params![message_id, a.filename, a.mime_type, a.remote_ref],
-        )?;
+        )?
+        .execute(params![message_id, a.filename, a.mime_type, a.remote_ref])?;
     }
     remember_location(tx, account_id, m, message_id)?;
     if direction == Direction::Inbound {
         // Numbers the customer wrote (a signature) feed the merge suggestions.
         for phone in crate::phone::phones_in_text(&m.text) {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT OR IGNORE INTO phone_mentions(message_id, phone) VALUES (?1, ?2)",
-                params![message_id, phone],
-            )?;
+            )?
+            .execute(params![message_id, phone])?;
         }
     }
     if let Some(contact_id) = contact_id {
-        tx.execute(
+        tx.prepare_cached(
             "UPDATE contacts SET last_contact_at = MAX(COALESCE(last_contact_at, 0), ?2)
              WHERE id = ?1",
-            params![contact_id, m.sent_at],
-        )?;
+        )?
+        .execute(params![contact_id, m.sent_at])?;
     }
     Ok(Stored::New {
         message_id,
@@ -343,12 +379,18 @@ fn remember_location(
     message_id: i64,
 ) -> Result<()> {
     if let Some(loc) = &m.location {
-        tx.execute(
+        tx.prepare_cached(
             "INSERT OR REPLACE INTO message_locations(account_id, folder, uidvalidity, uid,
                                                       message_id)
              VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![account_id, loc.folder, loc.uidvalidity, loc.uid, message_id],
-        )?;
+        )?
+        .execute(params![
+            account_id,
+            loc.folder,
+            loc.uidvalidity,
+            loc.uid,
+            message_id
+        ])?;
     }
     Ok(())
 }
@@ -381,97 +423,96 @@ fn find_conversation(
 /// Twilio or in the contact's details) joins that contact.
 pub(crate) fn resolve_contact(conn: &Connection, identity: &Identity, seen_at: i64) -> Result<i64> {
     let found: Option<(i64, String)> = conn
-        .query_row(
+        .prepare_cached(
             "SELECT contact_id, display_name FROM identities WHERE kind = ?1 AND value = ?2",
-            params![identity.kind.as_str(), identity.value],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        )?
+        .query_row(params![identity.kind.as_str(), identity.value], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .optional()?;
     if let Some((contact_id, known_name)) = found {
         if known_name.is_empty() && !identity.display_name.is_empty() {
-            conn.execute(
+            conn.prepare_cached(
                 "UPDATE identities SET display_name = ?3 WHERE kind = ?1 AND value = ?2",
-                params![
-                    identity.kind.as_str(),
-                    identity.value,
-                    identity.display_name
-                ],
-            )?;
-            conn.execute(
+            )?
+            .execute(params![
+                identity.kind.as_str(),
+                identity.value,
+                identity.display_name
+            ])?;
+            conn.prepare_cached(
                 "UPDATE contacts SET display_name = ?2, name_key = ?3
                  WHERE id = ?1 AND display_name = ''",
-                params![
-                    contact_id,
-                    identity.display_name,
-                    super::contacts::name_key(&identity.display_name)
-                ],
-            )?;
+            )?
+            .execute(params![
+                contact_id,
+                identity.display_name,
+                super::contacts::name_key(&identity.display_name)
+            ])?;
         }
         return Ok(contact_id);
     }
     let linked: Option<i64> = match identity.kind {
         IdentityKind::Phone | IdentityKind::Whatsapp if crate::phone::is_e164(&identity.value) => {
-            conn.query_row(
+            conn.prepare_cached(
                 "SELECT contact_id FROM identities
                  WHERE kind IN ('phone', 'whatsapp') AND value = ?1 ORDER BY id LIMIT 1",
-                [&identity.value],
-                |r| r.get(0),
-            )
+            )?
+            .query_row([&identity.value], |r| r.get(0))
             .optional()?
         }
         IdentityKind::Email => conn
-            .query_row(
+            .prepare_cached(
                 "SELECT contact_id FROM identities
                  WHERE kind = 'email' AND value = ?1 COLLATE NOCASE ORDER BY id LIMIT 1",
-                [&identity.value],
-                |r| r.get(0),
-            )
+            )?
+            .query_row([&identity.value], |r| r.get(0))
             .optional()?,
         _ => None,
     };
     let contact_id = match linked {
         Some(id) => {
-            conn.execute(
+            conn.prepare_cached(
                 "UPDATE contacts SET display_name = ?2, created_at = MIN(created_at, ?3),
                         name_key = ?4
                  WHERE id = ?1 AND display_name = ''",
-                params![
-                    id,
-                    identity.display_name,
-                    seen_at.min(now_ms()),
-                    super::contacts::name_key(&identity.display_name)
-                ],
-            )?;
+            )?
+            .execute(params![
+                id,
+                identity.display_name,
+                seen_at.min(now_ms()),
+                super::contacts::name_key(&identity.display_name)
+            ])?;
             id
         }
         None => {
-            conn.execute(
+            conn.prepare_cached(
                 "INSERT INTO contacts(display_name, created_at, name_key) VALUES (?1, ?2, ?3)",
-                params![
-                    identity.display_name,
-                    seen_at.min(now_ms()),
-                    super::contacts::name_key(&identity.display_name)
-                ],
-            )?;
+            )?
+            .execute(params![
+                identity.display_name,
+                seen_at.min(now_ms()),
+                super::contacts::name_key(&identity.display_name)
+            ])?;
             conn.last_insert_rowid()
         }
     };
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO identities(contact_id, kind, value, display_name) VALUES (?1, ?2, ?3, ?4)",
-        params![
-            contact_id,
-            identity.kind.as_str(),
-            identity.value,
-            identity.display_name
-        ],
-    )?;
+    )?
+    .execute(params![
+        contact_id,
+        identity.kind.as_str(),
+        identity.value,
+        identity.display_name
+    ])?;
     Ok(contact_id)
 }
 
 /// Recomputes a conversation's list row from its messages: last activity and preview, unread
 /// count, and since when the customer waits (their first message after our last reply).
 pub(crate) fn refresh_conversation(conn: &Connection, id: i64) -> Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE conversations SET
             message_count = (SELECT COUNT(*) FROM messages WHERE conversation_id = ?1),
             unread_count = (SELECT COUNT(*) FROM messages
@@ -493,17 +534,13 @@ pub(crate) fn refresh_conversation(conn: &Connection, id: i64) -> Result<()> {
             last_inbound_at = (SELECT MAX(sent_at) FROM messages
                                WHERE conversation_id = ?1 AND direction = 'inbound')
          WHERE id = ?1",
-        [id],
-    )?;
+    )?
+    .execute([id])?;
     // The preview column keeps one folded line, not the raw body.
-    let body: String = conn.query_row(
-        "SELECT last_preview FROM conversations WHERE id = ?1",
-        [id],
-        |r| r.get(0),
-    )?;
-    conn.execute(
-        "UPDATE conversations SET last_preview = ?2 WHERE id = ?1",
-        params![id, preview(&body, 160)],
-    )?;
+    let body: String = conn
+        .prepare_cached("SELECT last_preview FROM conversations WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))?;
+    conn.prepare_cached("UPDATE conversations SET last_preview = ?2 WHERE id = ?1")?
+        .execute(params![id, preview(&body, 160)])?;
     Ok(())
 }

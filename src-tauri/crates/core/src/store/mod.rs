@@ -14,6 +14,7 @@ mod remote;
 mod report;
 pub mod schema;
 mod search;
+mod sources;
 mod workflow;
 
 use std::path::{Path, PathBuf};
@@ -40,6 +41,7 @@ pub use report::{
     report_csv, write_report_csv,
 };
 pub use search::{SearchQuery, parse_search};
+pub use sources::SourceRef;
 pub use workflow::{ChannelCount, ConversationFilter, IdCount, SavedView, Tag, View, ViewCounts};
 
 pub const DB_FILE: &str = "sportello.db";
@@ -68,6 +70,8 @@ struct Inner {
     changes: broadcast::Sender<Change>,
     /// Progress of running syncs, kept in memory only.
     progress: Mutex<std::collections::HashMap<i64, SyncProgress>>,
+    /// Message sources, outside the database.
+    packs: sources::Packs,
 }
 
 fn configure(conn: &Connection) -> Result<()> {
@@ -92,6 +96,8 @@ impl Store {
         schema::check_not_newer(&writer)?;
         writer.pragma_update(None, "journal_mode", "WAL")?;
         configure(&writer)?;
+        // A sync stores each message with ~15 statements: keep them all compiled.
+        writer.set_prepared_statement_cache_capacity(64);
         schema::migrate(&mut writer)?;
         let installation_id = match writer
             .query_row(
@@ -129,6 +135,7 @@ impl Store {
                 installation_id,
                 changes,
                 progress: Mutex::new(Default::default()),
+                packs: sources::Packs::new(data_dir),
             }),
         })
     }
@@ -371,16 +378,46 @@ impl Store {
         Ok(())
     }
 
-    /// The raw source of a message (the email as received), if one was kept.
+    /// The raw source of a message (the email as received), if one was kept: in a pack file
+    /// (see `sources.rs`) or, for messages stored before those, in the database.
     pub fn message_source(&self, message_id: i64) -> Result<Vec<u8>> {
-        self.reader()
+        type Row = (Vec<u8>, Option<i64>, Option<i64>, Option<i64>);
+        let row: Option<Row> = self
+            .reader()
             .query_row(
-                "SELECT raw FROM message_sources WHERE message_id = ?1",
+                "SELECT raw, pack_id, pack_offset, pack_length FROM message_sources
+                 WHERE message_id = ?1",
                 [message_id],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
-            .optional()?
-            .ok_or_else(|| Error::not_found(format!("message {message_id} has no stored source")))
+            .optional()?;
+        match row {
+            Some((_, Some(pack), Some(offset), Some(length))) => self.inner.packs.read(SourceRef {
+                pack,
+                offset,
+                length,
+            }),
+            Some((raw, ..)) => Ok(raw),
+            None => Err(Error::not_found(format!(
+                "message {message_id} has no stored source"
+            ))),
+        }
+    }
+
+    /// Appends a message source to the current pack file, ahead of the transaction that will
+    /// store its row (any thread). Not durable until [`Store::flush_sources`].
+    pub fn put_source(&self, raw: &[u8]) -> Result<SourceRef> {
+        self.inner.packs.append(raw)
+    }
+
+    /// Flushes the appended sources to disk: call before storing rows that point to them.
+    pub fn flush_sources(&self) -> Result<()> {
+        self.inner.packs.flush()
+    }
+
+    /// Where the pack files live (tests).
+    pub fn sources_dir(&self) -> PathBuf {
+        self.inner.data_dir.join("sources")
     }
 
     /// Writes a file once under blobs/, named by its SHA-256; returns the hash.
@@ -433,27 +470,27 @@ pub(crate) fn read_cursor(
 }
 
 pub(crate) fn write_cursor(conn: &Connection, account_id: i64, cursor: &SyncCursor) -> Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO sync_cursors(account_id, folder, uidvalidity, last_uid, highest_modseq,
                                   extra, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT(account_id, folder) DO UPDATE SET uidvalidity = excluded.uidvalidity,
              last_uid = excluded.last_uid, highest_modseq = excluded.highest_modseq,
              extra = excluded.extra, updated_at = excluded.updated_at",
-        params![
-            account_id,
-            cursor.folder,
-            cursor.uidvalidity,
-            cursor.last_uid,
-            cursor.highest_modseq as i64,
-            if cursor.extra.is_null() {
-                "{}".to_string()
-            } else {
-                cursor.extra.to_string()
-            },
-            now_ms()
-        ],
-    )?;
+    )?
+    .execute(params![
+        account_id,
+        cursor.folder,
+        cursor.uidvalidity,
+        cursor.last_uid,
+        cursor.highest_modseq as i64,
+        if cursor.extra.is_null() {
+            "{}".to_string()
+        } else {
+            cursor.extra.to_string()
+        },
+        now_ms()
+    ])?;
     Ok(())
 }
 

@@ -311,6 +311,14 @@ const MIGRATIONS: &[&str] = &[
         WHERE unread_count > 0;
     CREATE INDEX IF NOT EXISTS conversations_counts ON conversations(status, account_id, waiting_since);
     "#,
+    // 7: new message sources live in append-only pack files under sources/ (raw is then empty):
+    // written once instead of through the WAL and again at each checkpoint. Older rows keep
+    // their bytes in `raw`.
+    r#"
+    ALTER TABLE message_sources ADD COLUMN pack_id INTEGER;
+    ALTER TABLE message_sources ADD COLUMN pack_offset INTEGER;
+    ALTER TABLE message_sources ADD COLUMN pack_length INTEGER;
+    "#,
 ];
 
 /// The schema version this build writes.
