@@ -1499,3 +1499,175 @@ async fn an_out_of_hours_message_gets_one_auto_reply_marked_auto_submitted() {
     assert_eq!(header(&manual, "Auto-Submitted"), None, "{manual}");
     assert_eq!(servers.received().len(), 2);
 }
+
+/// A loopback proxy in front of Dovecot's IMAP port: records the command of every line the
+/// client sends (`LOGIN`, `STATUS`, `UID FETCH`...), counts connections, and can cut them.
+struct ImapProxy {
+    port: u16,
+    commands: Arc<std::sync::Mutex<Vec<String>>>,
+    connections: Arc<AtomicU32>,
+    open: Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl ImapProxy {
+    fn start(to: u16) -> ImapProxy {
+        use std::io::{BufRead, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let commands = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let connections = Arc::new(AtomicU32::new(0));
+        let open = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (log, count, streams) = (commands.clone(), connections.clone(), open.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let server = std::net::TcpStream::connect(("127.0.0.1", to)).unwrap();
+                count.fetch_add(1, Ordering::SeqCst);
+                streams.lock().unwrap().push(client.try_clone().unwrap());
+                streams.lock().unwrap().push(server.try_clone().unwrap());
+                let (mut from_server, mut to_client) =
+                    (server.try_clone().unwrap(), client.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from_server, &mut to_client);
+                    let _ = to_client.shutdown(std::net::Shutdown::Both);
+                });
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    let mut reader = std::io::BufReader::new(client);
+                    let mut to_server = server;
+                    let mut line = Vec::new();
+                    while reader.read_until(b'\n', &mut line).unwrap_or(0) > 0 {
+                        let text = String::from_utf8_lossy(&line).to_string();
+                        let words: Vec<&str> = text.split_whitespace().collect();
+                        let command = match words.as_slice() {
+                            [_, "UID", c, ..] | [_, "uid", c, ..] => {
+                                format!("UID {}", c.to_ascii_uppercase())
+                            }
+                            [_, c, ..] => c.to_ascii_uppercase(),
+                            [c] => c.to_ascii_uppercase(),
+                            [] => String::new(),
+                        };
+                        log.lock().unwrap().push(command);
+                        if to_server.write_all(&line).is_err() {
+                            break;
+                        }
+                        line.clear();
+                    }
+                    let _ = to_server.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        ImapProxy {
+            port,
+            commands,
+            connections,
+            open,
+        }
+    }
+
+    /// The commands sent since the last call.
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.commands.lock().unwrap())
+    }
+
+    /// Drops every open connection, as a NAT timeout or a restarted server would.
+    fn cut(&self) {
+        for s in self.open.lock().unwrap().drain(..) {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resync_with_nothing_new_asks_status_only_and_a_worker_reuses_its_connection() {
+    let servers = MailServers::start();
+    servers.deliver(
+        "INBOX",
+        &customer_mail("maria@example.com", "Ordine", "r1@example.com", "Ciao"),
+    );
+    let proxy = ImapProxy::start(servers.account_input().imap_port);
+    let input = EmailAccountInput {
+        imap_port: proxy.port,
+        ..servers.account_input()
+    };
+    let mut s = setup(&input);
+    s.channel = s
+        .channel
+        .with_store(s.store.clone())
+        .with_tuning(SyncTuning {
+            idle_for: Duration::from_millis(300),
+            ..Default::default()
+        });
+    assert_eq!(s.sync().await.fetched, 1);
+    let first = proxy.take();
+    assert!(first.contains(&"LIST".to_string()), "{first:?}");
+
+    // Nothing new: the capabilities came with LOGIN, the folder list is the saved one, and
+    // both folders are checked with one pipelined STATUS each; none is opened.
+    let report = s.sync().await;
+    assert_eq!(report.fetched, 0);
+    assert_eq!(report.folders.len(), 2, "{report:?}");
+    // (LOGOUT is sent without waiting for the answer: it may not have reached the proxy.)
+    let commands: Vec<String> = proxy.take().into_iter().filter(|c| c != "LOGOUT").collect();
+    assert_eq!(
+        commands,
+        ["LOGIN", "STATUS", "STATUS"],
+        "a re-sync with nothing new"
+    );
+
+    // New mail: STATUS shows a new UIDNEXT, so INBOX is opened and the mail fetched.
+    servers.deliver(
+        "INBOX",
+        &customer_mail("luca@example.com", "Reso", "r2@example.com", "Un reso"),
+    );
+    assert_eq!(s.sync().await.fetched, 1);
+    let commands = proxy.take();
+    assert!(commands.contains(&"SELECT".to_string()), "{commands:?}");
+    assert!(commands.contains(&"UID FETCH".to_string()), "{commands:?}");
+    assert_eq!(s.count(), 2);
+
+    // Read elsewhere: HIGHESTMODSEQ moved, so INBOX is opened and the flag read.
+    servers.flags("add", "\\Seen", "INBOX", &["all"]);
+    s.sync().await;
+    assert_eq!(unread(&s, "r1@example.com"), 0);
+    // Deleted elsewhere: MESSAGES no longer matches, so the expunge is seen.
+    servers.expunge("INBOX", &["header", "Message-ID", "r2@example.com"]);
+    s.sync().await;
+    assert!(
+        !s.messages()
+            .iter()
+            .any(|m| m.external_id == "r2@example.com")
+    );
+    assert_eq!(s.sync().await.fetched, 0);
+    proxy.take();
+
+    // A background worker keeps its connection: its next pass signs in no more.
+    let before = proxy.connections.load(Ordering::SeqCst);
+    let mut ctx = SyncContext::new(s.store.clone(), s.account.clone());
+    ctx.long_poll = true;
+    s.channel.sync(&ctx).await.unwrap();
+    let pass1: Vec<String> = proxy.take().into_iter().filter(|c| c != "LOGOUT").collect();
+    assert_eq!(
+        pass1.first().map(String::as_str),
+        Some("LOGIN"),
+        "{pass1:?}"
+    );
+    assert!(pass1.contains(&"IDLE".to_string()), "{pass1:?}");
+    s.channel.sync(&ctx).await.unwrap();
+    let pass2 = proxy.take();
+    assert!(!pass2.contains(&"LOGIN".to_string()), "{pass2:?}");
+    assert!(!pass2.contains(&"LIST".to_string()), "{pass2:?}");
+    assert!(pass2.contains(&"IDLE".to_string()), "{pass2:?}");
+    assert_eq!(proxy.connections.load(Ordering::SeqCst), before + 1);
+
+    // The kept connection is cut: the next pass signs in again and carries on.
+    proxy.cut();
+    servers.deliver(
+        "INBOX",
+        &customer_mail("anna@example.com", "Colore", "r3@example.com", "Il blu?"),
+    );
+    let report = s.channel.sync(&ctx).await.unwrap();
+    assert_eq!(report.fetched, 1);
+    assert_eq!(proxy.connections.load(Ordering::SeqCst), before + 2);
+    assert!(proxy.take().contains(&"LOGIN".to_string()));
+}

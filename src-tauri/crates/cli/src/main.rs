@@ -484,7 +484,18 @@ async fn add_oauth_email(
     Ok(account)
 }
 
+/// When the process started (the timing lines of `SPORTELLO_LOG=sportello_email::timing=debug`).
+static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+fn since_start_ms() -> f64 {
+    STARTED
+        .get()
+        .map(|t| t.elapsed().as_secs_f64() * 1000.0)
+        .unwrap_or(0.0)
+}
+
 fn main() -> ExitCode {
+    STARTED.get_or_init(std::time::Instant::now);
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -843,6 +854,12 @@ async fn run(cli: Cli) -> CliResult {
                 let Some(channel) = sportello_channels::open(&store, &account)? else {
                     continue;
                 };
+                tracing::debug!(
+                    target: "sportello_email::timing",
+                    account = account.id,
+                    ms = since_start_ms(),
+                    "process: store open, secret read"
+                );
                 match supervisor::run_pass(&store, channel.as_ref(), &account).await {
                     Ok((report, (sent, failed))) => {
                         store.set_account_state(
@@ -851,6 +868,12 @@ async fn run(cli: Cli) -> CliResult {
                             None,
                             true,
                         )?;
+                        tracing::debug!(
+                            target: "sportello_email::timing",
+                            account = account.id,
+                            ms = since_start_ms(),
+                            "process: pass done"
+                        );
                         results.push(json!({
                             "account_id": account.id, "name": account.name,
                             "fetched": report.fetched, "stored": report.stored,

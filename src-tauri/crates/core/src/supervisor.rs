@@ -177,11 +177,20 @@ impl Supervisor {
 
     async fn work(&self, account_id: i64, wake: Arc<Notify>) {
         let mut failures: u32 = 0;
+        // The channel of the last successful pass, reused while the account's settings stay
+        // the same: it keeps what it learned (an email channel keeps its IMAP connection).
+        let mut kept: Option<(serde_json::Value, Arc<dyn Channel>)> = None;
         loop {
             let Ok(account) = self.store.account(account_id) else {
                 return;
             };
-            let channel = match (self.open)(&self.store, &account) {
+            let reuse = kept
+                .take()
+                .filter(|(settings, _)| *settings == account.settings);
+            let channel = match reuse
+                .map(|(_, c)| Ok(Some(c)))
+                .unwrap_or_else(|| (self.open)(&self.store, &account))
+            {
                 Ok(Some(c)) => c,
                 Ok(None) => {
                     let _ = self
@@ -215,7 +224,9 @@ impl Supervisor {
                     let _ = self
                         .store
                         .set_account_state(account_id, SyncState::Idle, None, true);
-                    channel.poll_interval().unwrap_or(self.poll)
+                    let delay = channel.poll_interval().unwrap_or(self.poll);
+                    kept = Some((account.settings.clone(), channel));
+                    delay
                 }
                 Err(e)
                     if matches!(

@@ -156,6 +156,25 @@ async fn tls_wrap(settings: &EmailSettings, stream: Box<dyn Stream>) -> Result<B
 
 /// Connects and logs in. Errors: Network, Tls, AuthFailed, Protocol; never the password.
 pub async fn connect(settings: &EmailSettings, login: &Login) -> Result<Session> {
+    Ok(connect_with_caps(settings, login).await?.0)
+}
+
+/// Connects, logs in and learns what the server offers: from the `[CAPABILITY ...]` code of
+/// the LOGIN answer when the server sends one (Dovecot, Gmail and most others do), else by
+/// asking (one more round trip).
+pub async fn open(settings: &EmailSettings, login: &Login) -> Result<(Session, Caps)> {
+    let (mut session, caps) = connect_with_caps(settings, login).await?;
+    let caps = match caps {
+        Some(caps) => caps,
+        None => capabilities(settings, &mut session).await?,
+    };
+    Ok((session, caps))
+}
+
+async fn connect_with_caps(
+    settings: &EmailSettings,
+    login: &Login,
+) -> Result<(Session, Option<Caps>)> {
     let host = settings.imap_host.as_str();
     let port = settings.imap_port;
     let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, port)))
@@ -206,7 +225,7 @@ pub async fn connect(settings: &EmailSettings, login: &Login) -> Result<Session>
                 token: token.clone(),
             };
             let result = timed(host, "signing in", client.authenticate("XOAUTH2", auth)).await?;
-            return result.map_err(|(e, _)| match e {
+            return result.map(|s| (s, None)).map_err(|(e, _)| match e {
                 async_imap::error::Error::No(text) | async_imap::error::Error::Bad(text) => {
                     Error::new(
                         ErrorCode::AuthFailed,
@@ -224,11 +243,11 @@ pub async fn connect(settings: &EmailSettings, login: &Login) -> Result<Session>
     let login = timed(
         host,
         "logging in",
-        client.login(&settings.username, password),
+        client.login_with_capabilities(&settings.username, password),
     )
     .await?;
     match login {
-        Ok(session) => Ok(session),
+        Ok((session, caps)) => Ok((session, caps.map(|c| Caps::from(&c)))),
         Err((e, _)) => Err(match e {
             async_imap::error::Error::No(_) => Error::new(
                 ErrorCode::AuthFailed,
@@ -282,6 +301,78 @@ pub async fn list_folders(
     settings: &EmailSettings,
     session: &mut Session,
 ) -> Result<Vec<MailFolder>> {
+    Ok(with_roles(settings, list_raw(settings, session).await?))
+}
+
+/// How long a sync trusts the folder list it saved before sending LIST again.
+const RELIST_EVERY: Duration = Duration::from_secs(15 * 60);
+
+/// The folder list as the server gave it, saved between syncs (and processes).
+#[derive(Debug, Serialize, Deserialize)]
+struct ListedFolders {
+    host: String,
+    user: String,
+    at_ms: i64,
+    folders: Vec<(String, Option<FolderRole>)>,
+}
+
+fn folders_key(account_id: i64) -> String {
+    format!("email.folders.{account_id}")
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The account's folders: the list saved by a sync less than [`RELIST_EVERY`] ago, else
+/// LIST (and the answer saved).
+async fn known_folders(
+    store: &Store,
+    account_id: i64,
+    settings: &EmailSettings,
+    session: &mut Session,
+) -> Result<Vec<MailFolder>> {
+    let key = folders_key(account_id);
+    let now = now_ms();
+    let saved = store
+        .get_setting(&key)?
+        .and_then(|v| serde_json::from_str::<ListedFolders>(&v).ok())
+        .filter(|l| {
+            l.host == settings.imap_host
+                && l.user == settings.username
+                && l.at_ms <= now
+                && now - l.at_ms < RELIST_EVERY.as_millis() as i64
+        });
+    if let Some(saved) = saved {
+        return Ok(with_roles(settings, saved.folders));
+    }
+    let found = list_raw(settings, session).await?;
+    let listed = ListedFolders {
+        host: settings.imap_host.clone(),
+        user: settings.username.clone(),
+        at_ms: now,
+        folders: found.clone(),
+    };
+    if let Ok(json) = serde_json::to_string(&listed)
+        && let Err(e) = store.set_setting(&key, &json)
+    {
+        tracing::info!(account_id, "cannot save the folder list: {e}");
+    }
+    Ok(with_roles(settings, found))
+}
+
+/// The next sync lists the folders again (a folder was not found, or a pass failed).
+fn forget_folders(store: &Store, account_id: i64) {
+    let _ = store.set_setting(&folders_key(account_id), "");
+}
+
+async fn list_raw(
+    settings: &EmailSettings,
+    session: &mut Session,
+) -> Result<Vec<(String, Option<FolderRole>)>> {
     let host = settings.imap_host.as_str();
     let mut found: Vec<(String, Option<FolderRole>)> = Vec::new();
     {
@@ -309,7 +400,7 @@ pub async fn list_folders(
             found.push((name.name().to_string(), role));
         }
     }
-    Ok(with_roles(settings, found))
+    Ok(found)
 }
 
 /// Fills in roles the server did not mark (by well-known names) and which folders feed the
@@ -410,6 +501,7 @@ async fn sync_folder(
     tuning: &SyncTuning,
     memory: &SyncMemory,
     progress: &Arc<dyn Fn(u32) + Send + Sync>,
+    selected: &mut Option<String>,
 ) -> Result<(FolderReport, u32)> {
     let limits = tuning.limits;
     // Returns the folder's report and how many fetched messages were already stored.
@@ -424,9 +516,11 @@ async fn sync_folder(
             session.select(folder).await
         }
     };
+    *selected = None;
     let mailbox = timed(host, &what, select)
         .await?
         .map_err(|e| imap_error(host, &what, e))?;
+    *selected = Some(folder.to_string());
     let uidvalidity = mailbox.uid_validity.unwrap_or(0);
     let mut report = FolderReport {
         folder: folder.to_string(),
@@ -491,6 +585,7 @@ async fn sync_folder(
             seen.extra = serde_json::json!({ SEEN_EMPTY: true });
             store.set_cursor(account_id, &seen)?;
         }
+        remember_uid_next(store, account_id, folder, uidvalidity, mailbox.uid_next)?;
         return Ok((report, 0));
     }
 
@@ -606,7 +701,157 @@ async fn sync_folder(
         memory,
     )
     .await?;
+    remember_uid_next(store, account_id, folder, uidvalidity, mailbox.uid_next)?;
     Ok((report, duplicates))
+}
+
+/// Set in a folder's cursor: the UIDNEXT the server gave when everything below it was
+/// fetched, so a STATUS with the same UIDNEXT means nothing new even when the newest
+/// messages were deleted before we saw them.
+const UID_NEXT: &str = "uid_next";
+
+fn remember_uid_next(
+    store: &Store,
+    account_id: i64,
+    folder: &str,
+    uidvalidity: u32,
+    uid_next: Option<u32>,
+) -> Result<()> {
+    let Some(next) = uid_next else {
+        return Ok(());
+    };
+    if let Some(mut cursor) = store.cursor(account_id, folder)?
+        && cursor.uidvalidity == uidvalidity
+        && cursor.extra.get(UID_NEXT).and_then(|v| v.as_u64()) != Some(u64::from(next))
+    {
+        if !cursor.extra.is_object() {
+            cursor.extra = serde_json::json!({});
+        }
+        cursor.extra[UID_NEXT] = serde_json::json!(next);
+        store.set_cursor(account_id, &cursor)?;
+    }
+    Ok(())
+}
+
+/// What a pipelined `STATUS` said about a folder.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct FolderStatus {
+    messages: Option<u32>,
+    uid_next: Option<u32>,
+    uid_validity: Option<u32>,
+    highest_modseq: Option<u64>,
+}
+
+/// `STATUS` of every folder in one round trip (the commands are pipelined). A folder the
+/// server refused is left out (the caller opens it and gets the error there).
+async fn statuses(
+    host: &str,
+    session: &mut Session,
+    folders: &[&str],
+    condstore: bool,
+) -> Result<HashMap<String, FolderStatus>> {
+    use async_imap::imap_proto::types::{MailboxDatum, Response, StatusAttribute};
+    let what = "checking folders";
+    let items = if condstore {
+        "(MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ)"
+    } else {
+        "(MESSAGES UIDNEXT UIDVALIDITY)"
+    };
+    let mut waiting = Vec::new();
+    for folder in folders {
+        if folder.contains(['\r', '\n']) {
+            continue;
+        }
+        let name = format!("\"{}\"", folder.replace('\\', "\\\\").replace('"', "\\\""));
+        let tag = timed(
+            host,
+            what,
+            session.run_command(format!("STATUS {name} {items}")),
+        )
+        .await?
+        .map_err(|e| imap_error(host, what, e))?;
+        waiting.push(tag);
+    }
+    let mut out = HashMap::new();
+    while !waiting.is_empty() {
+        let response = timed(host, what, session.read_response())
+            .await?
+            .map_err(|e| imap_error(host, what, e.into()))?
+            .ok_or_else(|| imap_error(host, what, async_imap::error::Error::ConnectionLost))?;
+        match response.parsed() {
+            Response::MailboxData(MailboxDatum::Status { mailbox, status }) => {
+                let mut st = FolderStatus::default();
+                for item in status {
+                    match item {
+                        StatusAttribute::Messages(n) => st.messages = Some(*n),
+                        StatusAttribute::UidNext(n) => st.uid_next = Some(*n),
+                        StatusAttribute::UidValidity(n) => st.uid_validity = Some(*n),
+                        StatusAttribute::HighestModSeq(n) => st.highest_modseq = Some(*n),
+                        _ => {}
+                    }
+                }
+                let name = folders
+                    .iter()
+                    .find(|f| {
+                        **f == mailbox.as_ref()
+                            || (f.eq_ignore_ascii_case("INBOX")
+                                && mailbox.eq_ignore_ascii_case("INBOX"))
+                    })
+                    .map(|f| f.to_string());
+                if let Some(name) = name {
+                    out.insert(name, st);
+                }
+            }
+            Response::Done { tag, .. } => waiting.retain(|t| t != tag),
+            // Unsolicited news about the selected folder: it is opened again anyway.
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a folder's `STATUS` shows nothing new since the last pass: same UIDVALIDITY, no
+/// UID past what we have, as many messages as we know of there, and (CONDSTORE) the same
+/// HIGHESTMODSEQ, or (without CONDSTORE) no flag scan due.
+fn unchanged(
+    ctx: &SyncContext,
+    folder: &str,
+    st: &FolderStatus,
+    caps: Caps,
+    tuning: &SyncTuning,
+    memory: &SyncMemory,
+) -> Result<bool> {
+    let store = &ctx.store;
+    let Some(cursor) = store.cursor(ctx.account.id, folder)? else {
+        return Ok(false);
+    };
+    if cursor.last_uid == 0 && cursor.extra.get(SEEN_EMPTY).is_none() {
+        return Ok(false);
+    }
+    let (Some(validity), Some(next), Some(messages)) = (st.uid_validity, st.uid_next, st.messages)
+    else {
+        return Ok(false);
+    };
+    if validity != cursor.uidvalidity {
+        return Ok(false);
+    }
+    let known_next = cursor.extra.get(UID_NEXT).and_then(|v| v.as_u64());
+    if next > cursor.last_uid.saturating_add(1) && known_next != Some(u64::from(next)) {
+        return Ok(false);
+    }
+    match (caps.condstore, st.highest_modseq) {
+        (true, Some(m)) if m > 0 => {
+            if m != cursor.highest_modseq {
+                return Ok(false);
+            }
+        }
+        _ => {
+            if tuning_scan_due(memory, folder, tuning) {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(store.location_count(ctx.account.id, folder, validity)? == messages)
 }
 
 /// How a sync behaves; tests shorten the waits.
@@ -640,6 +885,25 @@ pub struct SyncMemory {
     flag_scans: std::sync::Mutex<HashMap<String, Instant>>,
     /// The server offers IDLE (learned at the last connection).
     pub idle: AtomicBool,
+    /// A background worker's logged-in connection, kept for its next pass.
+    kept: Kept,
+}
+
+/// A logged-in connection, what its server offers and the folder it has selected.
+#[derive(Default)]
+struct Kept(tokio::sync::Mutex<Option<(Session, Caps, Option<String>)>>);
+
+impl std::fmt::Debug for Kept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Kept")
+    }
+}
+
+/// Where the timing of each pass is logged (`SPORTELLO_LOG=sportello_email::timing=debug`).
+const TIMING: &str = "sportello_email::timing";
+
+fn ms_since(at: Instant) -> f64 {
+    at.elapsed().as_secs_f64() * 1000.0
 }
 
 impl SyncMemory {
@@ -663,17 +927,23 @@ pub struct Caps {
     pub uidplus: bool,
 }
 
+impl From<&async_imap::types::Capabilities> for Caps {
+    fn from(caps: &async_imap::types::Capabilities) -> Self {
+        Caps {
+            condstore: caps.has_str("CONDSTORE"),
+            idle: caps.has_str("IDLE"),
+            mv: caps.has_str("MOVE"),
+            uidplus: caps.has_str("UIDPLUS"),
+        }
+    }
+}
+
 pub async fn capabilities(settings: &EmailSettings, session: &mut Session) -> Result<Caps> {
     let host = settings.imap_host.as_str();
     let caps = timed(host, "asking capabilities", session.capabilities())
         .await?
         .map_err(|e| imap_error(host, "asking capabilities", e))?;
-    Ok(Caps {
-        condstore: caps.has_str("CONDSTORE"),
-        idle: caps.has_str("IDLE"),
-        mv: caps.has_str("MOVE"),
-        uidplus: caps.has_str("UIDPLUS"),
-    })
+    Ok(Caps::from(&caps))
 }
 
 /// `(uid, seen)` for the messages `set` names (only those changed since `modseq`, if given).
@@ -784,18 +1054,55 @@ async fn sync_feeds(
     tuning: &SyncTuning,
     memory: &SyncMemory,
     report: &mut SyncReport,
+    selected: &mut Option<String>,
 ) -> Result<()> {
+    // Folders already synced are checked first with one pipelined STATUS each (one round
+    // trip for all); only those that changed are opened. The folder already selected (INBOX
+    // after IDLE) is opened again rather than asked STATUS (RFC 3501 6.3.10), and last, so it
+    // stays selected for the next IDLE.
+    let host = settings.imap_host.as_str();
+    let mut feeds: Vec<&String> = feeds.iter().collect();
+    if let Some(sel) = selected.as_deref() {
+        feeds.sort_by_key(|f| f.as_str() == sel);
+    }
+    let known: Vec<&str> = feeds
+        .iter()
+        .map(|f| f.as_str())
+        .filter(|f| Some(*f) != selected.as_deref())
+        .filter(|f| {
+            ctx.store
+                .cursor(ctx.account.id, f)
+                .ok()
+                .flatten()
+                .is_some_and(|c| c.last_uid > 0 || c.extra.get(SEEN_EMPTY).is_some())
+        })
+        .collect();
+    let checked = if known.is_empty() {
+        HashMap::new()
+    } else {
+        statuses(host, session, &known, caps.condstore).await?
+    };
+    let mut unchanged_feeds = HashSet::new();
+    for folder in &feeds {
+        if let Some(st) = checked.get(folder.as_str())
+            && unchanged(ctx, folder, st, caps, tuning, memory)?
+        {
+            unchanged_feeds.insert(folder.as_str());
+        }
+    }
     // Progress is shown only for a first (or re-)sync, which can be long.
     let first: Vec<bool> = feeds
         .iter()
         .map(|f| {
+            if unchanged_feeds.contains(f.as_str()) {
+                return Ok(false);
+            }
             let cursor = ctx.store.cursor(ctx.account.id, f)?;
-            Ok(cursor.is_none_or(|c| c.last_uid == 0))
+            Ok(cursor.is_none_or(|c| c.last_uid == 0 && c.extra.get(SEEN_EMPTY).is_none()))
         })
         .collect::<Result<_>>()?;
     let mut sizes = 0u32;
     for (folder, _) in feeds.iter().zip(&first).filter(|(_, first)| **first) {
-        let host = settings.imap_host.as_str();
         if let Ok(Ok(mailbox)) = timed(host, "counting", session.status(folder, "(MESSAGES)")).await
         {
             sizes += mailbox.exists;
@@ -804,6 +1111,13 @@ async fn sync_feeds(
     let total = Arc::new(std::sync::atomic::AtomicU32::new(sizes));
     let done = Arc::new(std::sync::atomic::AtomicU32::new(0));
     for (folder, first_sync) in feeds.iter().zip(first) {
+        if unchanged_feeds.contains(folder.as_str()) {
+            report.add(FolderReport {
+                folder: folder.to_string(),
+                ..Default::default()
+            });
+            continue;
+        }
         let progress: Arc<dyn Fn(u32) + Send + Sync> = if first_sync {
             let (total, done, callback) = (total.clone(), done.clone(), ctx.progress.clone());
             Arc::new(move |n| {
@@ -815,7 +1129,7 @@ async fn sync_feeds(
             Arc::new(|_| {})
         };
         let (folder_report, duplicates) = sync_folder(
-            ctx, settings, session, folder, caps, tuning, memory, &progress,
+            ctx, settings, session, folder, caps, tuning, memory, &progress, selected,
         )
         .await?;
         report.duplicates += duplicates;
@@ -873,8 +1187,9 @@ async fn idle(
     Ok((session, woken))
 }
 
-/// Connects, does what the app queued for the server, syncs every feed folder, and — for a
-/// background worker on a server with IDLE — waits for the next change and syncs it too.
+/// Connects (or, for a background worker, reuses the connection kept from its last pass),
+/// does what the app queued for the server, syncs every feed folder, and — for a background
+/// worker on a server with IDLE — waits for the next change and syncs it too.
 pub async fn sync(
     ctx: &SyncContext,
     settings: &EmailSettings,
@@ -882,61 +1197,155 @@ pub async fn sync(
     tuning: &SyncTuning,
     memory: &SyncMemory,
 ) -> Result<SyncReport> {
-    let mut session = connect(settings, login).await?;
-    let caps = capabilities(settings, &mut session).await?;
-    memory.idle.store(caps.idle, Ordering::SeqCst);
-    let folders = list_folders(settings, &mut session).await?;
-    let feeds = feed_folders(settings, &folders);
+    let started = Instant::now();
+    let kept = memory.kept.0.lock().await.take();
+    let reused = kept.is_some();
+    let (session, caps, selected) = match kept {
+        Some(kept) => kept,
+        None => {
+            let (session, caps) = open(settings, login).await?;
+            (session, caps, None)
+        }
+    };
+    tracing::debug!(target: TIMING, account = ctx.account.id, ms = ms_since(started), reused, "signed in");
+    let kept = (session, caps, selected);
+    match pass(ctx, settings, kept, tuning, memory, started, reused).await {
+        // The kept connection went stale (the server or the network dropped it): once more
+        // on a new one.
+        Err(e) if reused && e.code == ErrorCode::Network => {
+            tracing::info!(
+                account = ctx.account.id,
+                "the kept IMAP connection failed ({}); connecting again",
+                e.message
+            );
+            let started = Instant::now();
+            let (session, caps) = open(settings, login).await?;
+            let fresh = (session, caps, None);
+            pass(ctx, settings, fresh, tuning, memory, started, false).await
+        }
+        other => other,
+    }
+}
+
+async fn pass(
+    ctx: &SyncContext,
+    settings: &EmailSettings,
+    (mut session, caps, mut selected): (Session, Caps, Option<String>),
+    tuning: &SyncTuning,
+    memory: &SyncMemory,
+    started: Instant,
+    reused: bool,
+) -> Result<SyncReport> {
     let store = &ctx.store;
     let account_id = ctx.account.id;
-    let mut report = SyncReport::default();
-    crate::remote::apply_ops(store, account_id, settings, &mut session, &folders, caps).await?;
-    sync_feeds(
-        ctx,
-        settings,
-        &mut session,
-        &feeds,
-        caps,
-        tuning,
-        memory,
-        &mut report,
-    )
-    .await?;
-    if ctx.long_poll && caps.idle {
-        let host = settings.imap_host.as_str();
-        let what = "opening INBOX";
-        timed(host, what, session.select("INBOX"))
-            .await?
-            .map_err(|e| imap_error(host, what, e))?;
-        // Caught up: the account is idle while we wait on the server.
-        store.set_progress(account_id, None);
-        store.set_account_state(account_id, SyncState::Idle, None, true)?;
-        let (s, woken) = idle(ctx, settings, session, tuning).await?;
-        session = s;
-        match woken {
-            Woken::Server => {
-                crate::remote::apply_ops(store, account_id, settings, &mut session, &folders, caps)
-                    .await?;
-                sync_feeds(
-                    ctx,
-                    settings,
-                    &mut session,
-                    &feeds,
-                    caps,
-                    tuning,
-                    memory,
-                    &mut report,
-                )
+    memory.idle.store(caps.idle, Ordering::SeqCst);
+    let result: Result<(SyncReport, Session)> = async {
+        let folders = known_folders(store, account_id, settings, &mut session).await?;
+        let feeds = feed_folders(settings, &folders);
+        tracing::debug!(target: TIMING, account_id, ms = ms_since(started), "folders known");
+        let mut report = SyncReport::default();
+        if store.has_remote_ops(account_id)? {
+            selected = None;
+            crate::remote::apply_ops(store, account_id, settings, &mut session, &folders, caps)
                 .await?;
-            }
-            Woken::App => {
-                crate::remote::apply_ops(store, account_id, settings, &mut session, &folders, caps)
-                    .await?;
-            }
-            Woken::Timeout => {}
         }
+        sync_feeds(
+            ctx,
+            settings,
+            &mut session,
+            &feeds,
+            caps,
+            tuning,
+            memory,
+            &mut report,
+            &mut selected,
+        )
+        .await?;
+        tracing::debug!(
+            target: TIMING,
+            account_id,
+            ms = ms_since(started),
+            reused,
+            fetched = report.fetched,
+            "caught up"
+        );
+        if ctx.long_poll && caps.idle {
+            let host = settings.imap_host.as_str();
+            if !selected
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case("INBOX"))
+            {
+                let what = "opening INBOX";
+                selected = None;
+                timed(host, what, session.select("INBOX"))
+                    .await?
+                    .map_err(|e| imap_error(host, what, e))?;
+                selected = Some("INBOX".to_string());
+            }
+            // Caught up: the account is idle while we wait on the server.
+            store.set_progress(account_id, None);
+            store.set_account_state(account_id, SyncState::Idle, None, true)?;
+            let (s, woken) = idle(ctx, settings, session, tuning).await?;
+            session = s;
+            match woken {
+                Woken::Server => {
+                    if store.has_remote_ops(account_id)? {
+                        selected = None;
+                        crate::remote::apply_ops(
+                            store,
+                            account_id,
+                            settings,
+                            &mut session,
+                            &folders,
+                            caps,
+                        )
+                        .await?;
+                    }
+                    sync_feeds(
+                        ctx,
+                        settings,
+                        &mut session,
+                        &feeds,
+                        caps,
+                        tuning,
+                        memory,
+                        &mut report,
+                        &mut selected,
+                    )
+                    .await?;
+                }
+                Woken::App => {
+                    crate::remote::apply_ops(
+                        store,
+                        account_id,
+                        settings,
+                        &mut session,
+                        &folders,
+                        caps,
+                    )
+                    .await?;
+                    selected = None;
+                }
+                Woken::Timeout => {}
+            }
+        }
+        Ok((report, session))
     }
-    let _ = tokio::time::timeout(Duration::from_secs(5), session.logout()).await;
+    .await;
+    let (report, mut session) = match result {
+        Ok(done) => done,
+        Err(e) => {
+            // A folder may have gone: list them again next time.
+            forget_folders(store, account_id);
+            return Err(e);
+        }
+    };
+    if ctx.long_poll {
+        *memory.kept.0.lock().await = Some((session, caps, selected));
+    } else {
+        // Said, not waited for: the server closes its side when it reads it.
+        let _ = tokio::time::timeout(Duration::from_secs(1), session.run_command("LOGOUT")).await;
+    }
     Ok(report)
 }
 
@@ -951,9 +1360,8 @@ pub async fn apply_ops_now(
     if !store.has_remote_ops(account_id)? {
         return Ok(());
     }
-    let mut session = connect(settings, login).await?;
-    let caps = capabilities(settings, &mut session).await?;
-    let folders = list_folders(settings, &mut session).await?;
+    let (mut session, caps) = open(settings, login).await?;
+    let folders = known_folders(store, account_id, settings, &mut session).await?;
     let result =
         crate::remote::apply_ops(store, account_id, settings, &mut session, &folders, caps).await;
     let _ = tokio::time::timeout(Duration::from_secs(5), session.logout()).await;
