@@ -344,3 +344,160 @@ async fn files_over_the_email_limit_are_refused_and_nothing_is_queued() {
     let parsed = sportello_email::parse_message(received[0].clone(), USER, None);
     assert_eq!(parsed.attachments[0].data.len(), big.len());
 }
+
+/// A customer mail with a plain and an HTML alternative (the HTML holding a script and an
+/// event handler a forward must not carry) and two files.
+fn html_mail_with_files(files: &[(&str, &str, &[u8])]) -> Vec<u8> {
+    let mut parts = String::from(
+        "--b1\r\nContent-Type: multipart/alternative; boundary=\"b2\"\r\n\r\n\
+         --b2\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Buongiorno, il pacco è arrivato rovinato.\r\n\
+         --b2\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+         <html><body><p>Buongiorno, il pacco è <b>arrivato rovinato</b>.</p>\
+         <script>alert('x')</script><p onclick=\"steal()\">Foto allegate.</p></body></html>\r\n\
+         --b2--\r\n",
+    );
+    for (name, mime, bytes) in files {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(76)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        parts.push_str(&format!(
+            "--b1\r\nContent-Type: {mime}; name=\"{name}\"\r\n\
+             Content-Disposition: attachment; filename=\"{name}\"\r\n\
+             Content-Transfer-Encoding: base64\r\n\r\n{}\r\n",
+            lines.join("\r\n")
+        ));
+    }
+    format!(
+        "From: Maria Rossi <maria.rossi@example.com>\r\nTo: Negozio <{USER}>\r\n\
+         Subject: Pacco <rovinato>\r\nMessage-ID: <danno-html@example.com>\r\n\
+         Date: Mon, 23 Nov 2026 09:15:00 +0100\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n{parts}--b1--\r\n"
+    )
+    .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forward_sends_the_html_alternative_and_every_file_byte_for_byte() {
+    let servers = MailServers::start();
+    let photo = binary(150_000, 7);
+    let invoice = binary(70_001, 11);
+    servers.deliver(
+        "INBOX",
+        &html_mail_with_files(&[
+            ("pacco.jpg", "image/jpeg", &photo),
+            ("fattura n°12.pdf", "application/pdf", &invoice),
+        ]),
+    );
+    let data = tempfile::tempdir().unwrap();
+    let (store, account, channel) = open(data.path(), &servers.account_input());
+    sync(&store, &account, &channel).await;
+    let conversation = conversation_of(&store, "danno-html@example.com");
+    let original = store.conversation(conversation).unwrap().messages[0].clone();
+    assert_eq!(original.attachments.len(), 2);
+    assert!(original.html.is_some());
+
+    store
+        .queue_forward(
+            original.id,
+            "magazzino@example.org",
+            "Controllate <subito> l'imballo?\nGrazie",
+        )
+        .unwrap();
+    // What goes to the SMTP server: the stored (sanitised) HTML, never the raw original.
+    let queued = store.due_outbox(account.id).unwrap();
+    let sent_html = queued[0].message.html.clone().expect("an HTML alternative");
+    assert!(
+        sent_html.contains("<b>arrivato rovinato</b>"),
+        "{sent_html}"
+    );
+    for raw_bit in ["<script", "alert(", "onclick", "steal()", "<html", "<body"] {
+        assert!(!sent_html.contains(raw_bit), "{raw_bit} in {sent_html}");
+    }
+    assert_eq!(queued[0].files.len(), 2);
+    assert_eq!(
+        outbox::flush(&store, &channel, &account).await.unwrap(),
+        (1, 0)
+    );
+    let received = servers.wait_received(1, Duration::from_secs(10));
+    let raw = String::from_utf8_lossy(&received[0]).into_owned();
+    assert!(
+        header(&raw, "Content-Type")
+            .unwrap()
+            .starts_with("multipart/mixed"),
+        "{raw}"
+    );
+    assert!(raw.contains("multipart/alternative"), "{raw}");
+
+    let parsed = sportello_email::parse_message(received[0].clone(), USER, None);
+    let text = parsed.text.replace("\r\n", "\n");
+    assert!(
+        text.starts_with("Controllate <subito> l'imballo?\nGrazie\n\n---------- Forwarded"),
+        "{text}"
+    );
+    assert!(text.ends_with("il pacco è arrivato rovinato."), "{text}");
+    // The HTML part: the note and the header block escaped, the original's HTML as stored
+    // (sanitised: its script and handler gone).
+    let html = parsed.html.expect("the forward has an HTML part");
+    assert!(
+        html.contains("Controllate &lt;subito&gt; l'imballo?<br>")
+            || html.contains("Controllate &lt;subito&gt; l&#39;imballo?<br>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("---------- Forwarded message ---------"),
+        "{html}"
+    );
+    assert!(
+        html.contains("From: Maria Rossi &lt;maria.rossi@example.com&gt;"),
+        "{html}"
+    );
+    assert!(html.contains("Subject: Pacco &lt;rovinato&gt;"), "{html}");
+    assert!(html.contains("<b>arrivato rovinato</b>"), "{html}");
+    assert!(html.contains("Foto allegate."), "{html}");
+
+    assert_eq!(parsed.attachments.len(), 2);
+    assert_eq!(parsed.attachments[0].filename, "pacco.jpg");
+    assert_eq!(parsed.attachments[0].mime_type, "image/jpeg");
+    assert_eq!(parsed.attachments[0].data, photo);
+    assert_eq!(parsed.attachments[1].filename, "fattura n°12.pdf");
+    assert_eq!(parsed.attachments[1].mime_type, "application/pdf");
+    assert_eq!(parsed.attachments[1].data, invoice);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forward_whose_files_exceed_the_email_limit_is_refused_and_nothing_is_queued() {
+    let servers = MailServers::start();
+    // Two 10 MB files: about 27 MB once encoded, more than the 25 MB an email may be.
+    let big = binary(10 * 1024 * 1024, 5);
+    servers.deliver(
+        "INBOX",
+        &html_mail_with_files(&[
+            ("catalogo-1.pdf", "application/pdf", &big),
+            ("catalogo-2.pdf", "application/pdf", &big[..big.len() - 1]),
+        ]),
+    );
+    let data = tempfile::tempdir().unwrap();
+    let (store, account, channel) = open(data.path(), &servers.account_input());
+    sync(&store, &account, &channel).await;
+    let conversation = conversation_of(&store, "danno-html@example.com");
+    let original = store.conversation(conversation).unwrap().messages[0].clone();
+    assert_eq!(original.attachments.len(), 2);
+
+    let e = store
+        .queue_forward(original.id, "magazzino@example.org", "")
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::FileTooLarge);
+    assert!(e.message.contains("25 MB"), "{}", e.message);
+    assert!(e.message.contains("catalogo-1.pdf"), "{}", e.message);
+    assert_eq!(store.conversation(conversation).unwrap().messages.len(), 1);
+    assert!(store.due_outbox(account.id).unwrap().is_empty());
+    assert_eq!(
+        outbox::flush(&store, &channel, &account).await.unwrap(),
+        (0, 0)
+    );
+    assert!(servers.received().is_empty());
+}

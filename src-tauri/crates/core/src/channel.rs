@@ -72,6 +72,10 @@ pub struct OutboundMessage {
     pub to: Vec<String>,
     pub subject: String,
     pub text: String,
+    /// An HTML alternative to `text`, sent with it as multipart/alternative (an email
+    /// forward: the original's sanitised HTML under the forwarded header block).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
     /// The message this answers (email: its Message-ID).
     pub in_reply_to: Option<String>,
     /// The thread's chain of ids (email: References).

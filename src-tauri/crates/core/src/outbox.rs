@@ -78,6 +78,22 @@ fn check_email_files<'a>(sizes: impl IntoIterator<Item = (&'a str, u64)>) -> Res
     Ok(())
 }
 
+/// Text made safe to put in HTML.
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn reply_subject(subject: &str) -> String {
     let lower = subject.trim_start().to_lowercase();
     if subject.trim().is_empty() {
@@ -226,6 +242,7 @@ impl Store {
             to: vec![conv.contact_handle.clone()],
             subject: reply_subject(&conv.subject),
             text: body.clone(),
+            html: None,
             in_reply_to,
             references,
             automatic: kind == MessageKind::AutoReply,
@@ -330,16 +347,41 @@ impl Store {
                 "\"{to}\" is not a valid email address"
             )));
         }
-        let files: Vec<&crate::model::Attachment> = original
-            .attachments
-            .iter()
-            .filter(|a| a.content_hash.is_some())
-            .collect();
+        // Every file of the original, read the way the window opens or saves one; refused
+        // (file_too_large) before anything is queued when the email would be too big.
         check_email_files(
-            files
+            original
+                .attachments
                 .iter()
                 .map(|a| (a.filename.as_str(), a.size.max(0) as u64)),
         )?;
+        let mut files = Vec::with_capacity(original.attachments.len());
+        if !original.attachments.is_empty() {
+            let dir = std::env::temp_dir().join(format!(
+                "sportello-forward-{}",
+                hex::encode(rand::random::<[u8; 8]>())
+            ));
+            let read = (|| -> Result<()> {
+                for a in &original.attachments {
+                    let path = self.export_attachment(a.id, &dir)?;
+                    let data = std::fs::read(&path)?;
+                    let _ = std::fs::remove_file(&path);
+                    files.push((a, data));
+                }
+                Ok(())
+            })();
+            let _ = std::fs::remove_dir_all(&dir);
+            read?;
+            check_email_files(
+                files
+                    .iter()
+                    .map(|(a, data)| (a.filename.as_str(), data.len() as u64)),
+            )?;
+        }
+        let mut hashes = Vec::with_capacity(files.len());
+        for (_, data) in &files {
+            hashes.push(self.put_blob(data)?);
+        }
         let from = if original.sender_name.is_empty() {
             original.sender_handle.clone()
         } else {
@@ -355,13 +397,35 @@ impl Store {
         if !body.is_empty() {
             body.push_str("\n\n");
         }
+        let to_line = original.recipients.join(", ");
         body.push_str(&format!(
             "---------- Forwarded message ---------\nFrom: {from}\nDate: {date}\n\
-             Subject: {}\nTo: {}\n\n{}",
+             Subject: {}\nTo: {to_line}\n\n{}",
             original.subject,
-            original.recipients.join(", "),
             original.text.trim_end()
         ));
+        // The original's HTML (sanitised when it was stored: no scripts, no handlers) under
+        // the same header block, as the HTML alternative.
+        let html = original.html.as_ref().map(|original_html| {
+            let note = note.trim_end();
+            let mut html = String::from("<div dir=\"auto\">");
+            if !note.is_empty() {
+                html.push_str(&escape_html(note).replace('\n', "<br>\n"));
+                html.push_str("<br><br>\n");
+            }
+            html.push_str(&format!(
+                "<div class=\"forwarded-header\">---------- Forwarded message ---------<br>\n\
+                 From: {}<br>\nDate: {}<br>\nSubject: {}<br>\nTo: {}<br>\n</div><br>\n",
+                escape_html(&from),
+                escape_html(&date),
+                escape_html(&original.subject),
+                escape_html(&to_line)
+            ));
+            html.push_str("<div class=\"forwarded-body\">");
+            html.push_str(original_html);
+            html.push_str("</div></div>");
+            html
+        });
         let subject = {
             let lower = original.subject.trim_start().to_lowercase();
             if ["fwd:", "fw:", "i:", "inoltro:"]
@@ -378,6 +442,7 @@ impl Store {
             to: vec![to.to_string()],
             subject,
             text: body.clone(),
+            html,
             in_reply_to: None,
             references: Vec::new(),
             automatic: false,
@@ -407,12 +472,12 @@ impl Store {
                 ],
             )?;
             let new_id = tx.last_insert_rowid();
-            for a in &files {
+            for ((a, data), hash) in files.iter().zip(&hashes) {
                 tx.execute(
                     "INSERT INTO attachments(message_id, filename, mime_type, size, content_hash,
                                              inline)
                      VALUES (?1, ?2, ?3, ?4, ?5, 0)",
-                    params![new_id, a.filename, a.mime_type, a.size, a.content_hash],
+                    params![new_id, a.filename, a.mime_type, data.len() as i64, hash],
                 )?;
             }
             tx.execute(

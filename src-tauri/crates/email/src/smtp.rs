@@ -99,7 +99,8 @@ impl Header for AutoSubmitted {
 
 /// Builds the reply: From = the account, `Message-ID: <external_id>`, In-Reply-To,
 /// References, Date, `Auto-Submitted: auto-replied` on automatic replies, a UTF-8 text/plain
-/// body; with files, multipart/mixed with the text first.
+/// body (with an HTML alternative: multipart/alternative); with files, multipart/mixed with
+/// the text (or the alternative) first.
 pub fn build_reply(
     account: &Account,
     message: &OutboundMessage,
@@ -146,14 +147,25 @@ pub fn build_reply(
         builder = builder.header(AutoSubmitted("auto-replied".into()));
     }
     let text = message.text.replace("\r\n", "\n").replace('\n', "\r\n");
-    let email = if files.is_empty() {
-        builder.header(ContentType::TEXT_PLAIN).body(text)
-    } else {
-        let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(text));
-        for file in files {
-            parts = parts.singlepart(file_part(file)?);
+    let html = message
+        .html
+        .as_ref()
+        .map(|h| h.replace("\r\n", "\n").replace('\n', "\r\n"));
+    let email = match (html, files.is_empty()) {
+        (None, true) => builder.header(ContentType::TEXT_PLAIN).body(text),
+        (Some(html), true) => builder.multipart(MultiPart::alternative_plain_html(text, html)),
+        (html, false) => {
+            let mut parts = match html {
+                Some(html) => {
+                    MultiPart::mixed().multipart(MultiPart::alternative_plain_html(text, html))
+                }
+                None => MultiPart::mixed().singlepart(SinglePart::plain(text)),
+            };
+            for file in files {
+                parts = parts.singlepart(file_part(file)?);
+            }
+            builder.multipart(parts)
         }
-        builder.multipart(parts)
     }
     .map_err(|e| Error::invalid(format!("the reply cannot be built: {e}")))?;
     Ok(BuiltMessage {
@@ -381,6 +393,7 @@ mod tests {
             to: vec!["mario@example.com".into()],
             subject: "Re: Ordine 42 — già spedito?".into(),
             text: "Sì, è partito ieri.\nGrazie!".into(),
+            html: None,
             in_reply_to: Some("q1@example.com".into()),
             references: vec!["q0@example.com".into(), "q1@example.com".into()],
             ..Default::default()
@@ -417,6 +430,7 @@ mod tests {
             to: vec!["mario@example.com".into()],
             subject: "Re: Ordine 42".into(),
             text: "Siamo chiusi, rispondiamo domani.".into(),
+            html: None,
             in_reply_to: Some("q1@example.com".into()),
             references: vec!["q1@example.com".into()],
             automatic: true,
