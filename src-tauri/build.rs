@@ -58,6 +58,8 @@ fn sportello_commands() -> &'static [&'static str] {
         "message_source",
         "get_settings",
         "update_settings",
+        "get_oauth_clients",
+        "set_oauth_client",
         "set_status",
         "set_pinned",
         "add_note",

@@ -31,6 +31,13 @@ fn input(oauth: &FakeOAuth, provider: AuthKind) -> OAuthAccountInput {
     }
 }
 
+/// A store for a sign-in that saves nothing (its folder is removed at once; the input names
+/// its client, so the store's settings are not read).
+fn scratch_store() -> Store {
+    let data = tempfile::tempdir().unwrap();
+    Store::open(data.path()).unwrap()
+}
+
 /// The Dovecot/aiosmtpd servers in place of Gmail's (plain, loopback).
 fn servers_settings(servers: &MailServers) -> EmailSettings {
     let mut s = sportello_email::oauth_servers(AuthKind::Google).unwrap();
@@ -84,7 +91,9 @@ async fn browser_sign_in_keeps_tokens_only_in_the_keyring_and_syncs_with_xoauth2
     let store = Store::open(data.path()).unwrap();
     let input = input(&oauth, AuthKind::Google);
 
-    let flow = sportello_email::start_oauth_sign_in(&input).await.unwrap();
+    let flow = sportello_email::start_oauth_sign_in(&store, &input)
+        .await
+        .unwrap();
     let signed = sign_in(flow).await.unwrap();
     assert_eq!(signed.address.as_deref(), Some(USER));
     assert_eq!(oauth.state.code_exchanges.load(Ordering::SeqCst), 1);
@@ -148,9 +157,13 @@ async fn a_token_near_expiry_is_refreshed_before_connecting() {
     let data = tempfile::tempdir().unwrap();
     let store = Store::open(data.path()).unwrap();
     let input = input(&oauth, AuthKind::Microsoft);
-    let signed = sign_in(sportello_email::start_oauth_sign_in(&input).await.unwrap())
-        .await
-        .unwrap();
+    let signed = sign_in(
+        sportello_email::start_oauth_sign_in(&store, &input)
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
     let account = sportello_email::add_oauth_account(
         &store,
         &input,
@@ -209,7 +222,7 @@ async fn a_revoked_sign_in_asks_to_sign_in_again_and_signing_in_keeps_the_accoun
         return;
     }
     let oauth = FakeOAuth::start(USER);
-    let servers = MailServers::start_oauth(&oauth.introspection_url());
+    let mut servers = MailServers::start_oauth(&oauth.introspection_url());
     servers.deliver(
         "INBOX",
         &customer_mail("cliente@example.com", "Reso", "r1@example.com", "Ciao"),
@@ -217,9 +230,13 @@ async fn a_revoked_sign_in_asks_to_sign_in_again_and_signing_in_keeps_the_accoun
     let data = tempfile::tempdir().unwrap();
     let store = Store::open(data.path()).unwrap();
     let input = input(&oauth, AuthKind::Google);
-    let signed = sign_in(sportello_email::start_oauth_sign_in(&input).await.unwrap())
-        .await
-        .unwrap();
+    let signed = sign_in(
+        sportello_email::start_oauth_sign_in(&store, &input)
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
     let account = sportello_email::add_oauth_account(
         &store,
         &input,
@@ -239,10 +256,13 @@ async fn a_revoked_sign_in_asks_to_sign_in_again_and_signing_in_keeps_the_accoun
     assert_eq!(store.stats().unwrap().messages, 1);
 
     // The user revokes Sportello's access: the provider refuses the refresh token and the
-    // access token, long before its hour is up. The server's refusal makes Sportello refresh,
-    // and the refresh's invalid_grant asks the user to sign in again.
+    // access token, long before its hour is up, and ends the IMAP session the worker keeps
+    // (here: the server restarts). Signing in on a new connection is refused, which makes
+    // Sportello refresh, and the refresh's invalid_grant asks the user to sign in again.
     oauth.revoke_all();
     oauth.expire_access_tokens();
+    servers.stop_imap();
+    servers.start_imap();
     supervisor.wake(Some(account.id));
     let error = wait_until(
         "the account to ask to sign in again",
@@ -296,9 +316,13 @@ async fn an_unreachable_token_server_is_a_network_error_not_sign_in_again() {
     let data = tempfile::tempdir().unwrap();
     let store = Store::open(data.path()).unwrap();
     let mut input = input(&oauth, AuthKind::Google);
-    let signed = sign_in(sportello_email::start_oauth_sign_in(&input).await.unwrap())
-        .await
-        .unwrap();
+    let signed = sign_in(
+        sportello_email::start_oauth_sign_in(&store, &input)
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
     // The account's sign-in server now points at a port nobody listens on.
     input.auth_base = Some(format!("http://127.0.0.1:{}", crate::support::free_port()));
     let account = sportello_email::add_oauth_account(&store, &input, None, &signed).unwrap();
@@ -325,9 +349,10 @@ async fn an_unreachable_token_server_is_a_network_error_not_sign_in_again() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_state_is_refused() {
     let oauth = FakeOAuth::start(USER);
-    let flow = sportello_email::start_oauth_sign_in(&input(&oauth, AuthKind::Google))
-        .await
-        .unwrap();
+    let flow =
+        sportello_email::start_oauth_sign_in(&scratch_store(), &input(&oauth, AuthKind::Google))
+            .await
+            .unwrap();
     let forged = format!("{}?code=stolen&state=not-ours", flow.redirect_uri());
     let browser = tokio::spawn(async move { fake_oauth::browse(&forged).await });
     let e = flow.finish(Duration::from_secs(20)).await.unwrap_err();
@@ -346,9 +371,10 @@ async fn a_wrong_state_is_refused() {
 async fn the_token_endpoint_checks_the_pkce_verifier_and_the_flow_sends_it() {
     let oauth = FakeOAuth::start(USER);
     // A client that does not know the verifier (an intercepted code) is refused.
-    let flow = sportello_email::start_oauth_sign_in(&input(&oauth, AuthKind::Google))
-        .await
-        .unwrap();
+    let flow =
+        sportello_email::start_oauth_sign_in(&scratch_store(), &input(&oauth, AuthKind::Google))
+            .await
+            .unwrap();
     let no_redirects = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -377,9 +403,10 @@ async fn the_token_endpoint_checks_the_pkce_verifier_and_the_flow_sends_it() {
     assert_eq!(body["error"], "invalid_grant");
 
     // The app's own exchange (with its verifier) succeeds.
-    let flow = sportello_email::start_oauth_sign_in(&input(&oauth, AuthKind::Microsoft))
-        .await
-        .unwrap();
+    let flow =
+        sportello_email::start_oauth_sign_in(&scratch_store(), &input(&oauth, AuthKind::Microsoft))
+            .await
+            .unwrap();
     let signed = sign_in(flow).await.unwrap();
     assert_eq!(signed.address.as_deref(), Some(USER));
     let exchange = oauth
@@ -522,5 +549,149 @@ async fn the_cli_adds_an_oauth_account_and_signs_it_in_again() {
                 path.display()
             );
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_client_set_in_the_settings_wins_and_its_secret_stays_in_the_keyring() {
+    if !crate::support::keyring_session("the_client_set_in_the_settings_wins") {
+        return;
+    }
+    const SECRET: &str = "GOCSPX-settings-secret-4471";
+    let oauth = FakeOAuth::start(USER);
+    oauth.state.expires_in.store(120, Ordering::SeqCst);
+    let servers = MailServers::start_oauth(&oauth.introspection_url());
+    let data = tempfile::tempdir().unwrap();
+    let store = Store::open(data.path()).unwrap();
+    // The form names no client: the one from the settings window is used.
+    let input = OAuthAccountInput {
+        client_id: None,
+        ..input(&oauth, AuthKind::Google)
+    };
+    let shown = sportello_email::set_oauth_client(
+        &store,
+        &sportello_email::OAuthClientInput {
+            provider: AuthKind::Google,
+            client_id: format!(" {CLIENT_ID} "),
+            tenant: "ignored-for-google".into(),
+            client_secret: Some(SECRET.into()),
+        },
+    )
+    .unwrap();
+    assert_eq!(shown.client_id, CLIENT_ID);
+    assert_eq!(shown.tenant, "");
+    assert!(shown.has_client_secret);
+    assert_eq!(
+        sportello_email::oauth_clients(&store).unwrap(),
+        vec![
+            shown.clone(),
+            sportello_email::oauth_client(&store, AuthKind::Microsoft).unwrap()
+        ]
+    );
+
+    let flow = sportello_email::start_oauth_sign_in(&store, &input)
+        .await
+        .unwrap();
+    assert_eq!(
+        fake_oauth::query(flow.url(), "client_id").as_deref(),
+        Some(CLIENT_ID),
+        "the settings' client id, not the build's default"
+    );
+    let signed = sign_in(flow).await.unwrap();
+    let exchange = oauth.server.calls("/token").into_iter().last().unwrap();
+    assert_eq!(exchange.form("client_id").as_deref(), Some(CLIENT_ID));
+    assert_eq!(exchange.form("client_secret").as_deref(), Some(SECRET));
+    let account = sportello_email::add_oauth_account(
+        &store,
+        &input,
+        Some(servers_settings(&servers)),
+        &signed,
+    )
+    .unwrap();
+    // The account keeps the client it signed in with, and its secret in the keyring.
+    let settings = EmailSettings::from_json(&account.settings).unwrap();
+    assert_eq!(
+        settings.oauth.unwrap().client_id.as_deref(),
+        Some(CLIENT_ID)
+    );
+    assert_eq!(
+        secrets::get(
+            store.installation_id(),
+            account.id,
+            sportello_email::CLIENT_SECRET_KEY
+        )
+        .unwrap(),
+        SECRET
+    );
+
+    // A later change of the setting is for new sign-ins: this account still refreshes with
+    // its own client (the fake server knows only that one).
+    sportello_email::set_oauth_client(
+        &store,
+        &sportello_email::OAuthClientInput {
+            provider: AuthKind::Google,
+            client_id: "another-client".into(),
+            tenant: String::new(),
+            client_secret: None,
+        },
+    )
+    .unwrap();
+    assert!(
+        sportello_email::oauth_client(&store, AuthKind::Google)
+            .unwrap()
+            .has_client_secret,
+        "no secret given: the kept one stays"
+    );
+    let before = oauth.refreshes();
+    let account = store.account(account.id).unwrap();
+    let channel = sportello_email::open(&store, &account).unwrap().unwrap();
+    channel
+        .sync(&SyncContext::new(store.clone(), account.clone()))
+        .await
+        .unwrap();
+    assert!(
+        oauth.refreshes() > before,
+        "the near-expiry token was refreshed"
+    );
+    let refresh = oauth.server.calls("/token").into_iter().last().unwrap();
+    assert_eq!(refresh.form("grant_type").as_deref(), Some("refresh_token"));
+    assert_eq!(refresh.form("client_id").as_deref(), Some(CLIENT_ID));
+
+    // An empty secret removes it from the keyring.
+    let cleared = sportello_email::set_oauth_client(
+        &store,
+        &sportello_email::OAuthClientInput {
+            provider: AuthKind::Google,
+            client_id: CLIENT_ID.into(),
+            tenant: String::new(),
+            client_secret: Some(String::new()),
+        },
+    )
+    .unwrap();
+    assert!(!cleared.has_client_secret);
+
+    // A Microsoft tenant must look like one.
+    let e = sportello_email::set_oauth_client(
+        &store,
+        &sportello_email::OAuthClientInput {
+            provider: AuthKind::Microsoft,
+            client_id: "ms-client".into(),
+            tenant: "contoso.com/../x".into(),
+            client_secret: None,
+        },
+    )
+    .unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidInput);
+
+    // The secret is in no file of the data folder (the SQLite database, its WAL, blobs).
+    drop(channel);
+    drop(store);
+    for path in files_under(data.path()) {
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            !bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
+            "{} holds the client secret",
+            path.display()
+        );
     }
 }

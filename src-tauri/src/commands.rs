@@ -1,5 +1,10 @@
 //! Commands the window may call: one-line adapters over the core. Errors reach the UI as
 //! `{code, message}` (sportello_core::Error); the UI branches on `code` only.
+//!
+//! The calls the window waits on before its first paint (app info, settings, accounts, the first
+//! page, counts, tags...) and opening a conversation are `async`: Tauri runs those on its async
+//! runtime's threads, so they neither queue behind each other on the main thread nor hold up
+//! the event loop that drives the window. Synchronous commands run on the main thread.
 
 use serde::{Deserialize, Serialize};
 use sportello_core::care::CareSettings;
@@ -15,7 +20,9 @@ use sportello_core::store::{
 use sportello_core::store::{ContactDetail, ContactSuggestion, MergeRecord, Tag};
 use sportello_core::templates::RenderedTemplate;
 use sportello_core::{Error, Result};
-use sportello_email::{EmailAccountInput, OAuthAccountInput, ProviderPreset};
+use sportello_email::{
+    EmailAccountInput, OAuthAccountInput, OAuthClientInput, OAuthClientSettings, ProviderPreset,
+};
 use sportello_messaging::display::ChatDetails;
 use sportello_messaging::{
     MetaInput, ReplyWindow, TelegramInput, Template, TwilioInput, WhatsAppInput,
@@ -39,7 +46,7 @@ pub struct AppInfo {
 }
 
 #[tauri::command]
-pub fn app_info<R: Runtime>(app: AppHandle<R>) -> AppInfo {
+pub async fn app_info<R: Runtime>(app: AppHandle<R>) -> AppInfo {
     let (data_dir, startup_error) =
         match (app.try_state::<App>(), app.try_state::<StartupFailure>()) {
             (Some(state), _) => (state.store.data_dir().display().to_string(), None),
@@ -61,7 +68,7 @@ pub fn app_info<R: Runtime>(app: AppHandle<R>) -> AppInfo {
 }
 
 #[tauri::command]
-pub fn list_accounts(app: State<App>) -> Result<Vec<Account>> {
+pub async fn list_accounts(app: State<'_, App>) -> Result<Vec<Account>> {
     app.store.accounts()
 }
 
@@ -96,7 +103,8 @@ async fn browser_sign_in(
 /// browser comes back, the sign-in is cancelled, or it times out.
 #[tauri::command]
 pub async fn email_oauth_sign_in(app: State<'_, App>, input: OAuthAccountInput) -> Result<Account> {
-    let signed = browser_sign_in(sportello_email::start_oauth_sign_in(&input).await?).await?;
+    let signed =
+        browser_sign_in(sportello_email::start_oauth_sign_in(&app.store, &input).await?).await?;
     let account = sportello_email::add_oauth_account(&app.store, &input, None, &signed)?;
     app.supervisor.start(account.id);
     Ok(account)
@@ -117,6 +125,18 @@ pub async fn email_sign_in_again(app: State<'_, App>, account_id: i64) -> Result
 #[tauri::command]
 pub fn cancel_email_sign_in() {
     SIGN_IN_CANCEL.notify_waiters();
+}
+
+/// The installation's own Google and Microsoft sign-in clients (settings, Advanced).
+#[tauri::command]
+pub fn get_oauth_clients(app: State<App>) -> Result<Vec<OAuthClientSettings>> {
+    sportello_email::oauth_clients(&app.store)
+}
+
+/// Saves one provider's sign-in client; its secret goes to the keyring only.
+#[tauri::command]
+pub fn set_oauth_client(app: State<App>, input: OAuthClientInput) -> Result<OAuthClientSettings> {
+    sportello_email::set_oauth_client(&app.store, &input)
 }
 
 /// What a connection test found: the number, Page or bot the credentials serve.
@@ -223,13 +243,16 @@ pub fn list_conversations(app: State<App>, offset: u32, limit: u32) -> Result<Co
 }
 
 #[tauri::command]
-pub fn get_conversation(app: State<App>, conversation_id: i64) -> Result<ConversationDetail> {
+pub async fn get_conversation(
+    app: State<'_, App>,
+    conversation_id: i64,
+) -> Result<ConversationDetail> {
     app.store.conversation_for_display(conversation_id)
 }
 
 /// Which reply the conversation allows now (24-hour window, human agent, templates only).
 #[tauri::command]
-pub fn reply_window(app: State<App>, conversation_id: i64) -> Result<ReplyWindow> {
+pub async fn reply_window(app: State<'_, App>, conversation_id: i64) -> Result<ReplyWindow> {
     sportello_messaging::conversation_window(&app.store, conversation_id)
 }
 
@@ -244,7 +267,10 @@ pub async fn whatsapp_templates(app: State<'_, App>, account_id: i64) -> Result<
 
 /// Reactions, locations, shared contacts, story replies and templates of a chat thread.
 #[tauri::command]
-pub fn message_details(app: State<App>, conversation_id: i64) -> Result<Vec<ChatDetails>> {
+pub async fn message_details(
+    app: State<'_, App>,
+    conversation_id: i64,
+) -> Result<Vec<ChatDetails>> {
     sportello_messaging::display::conversation_details(&app.store, conversation_id)
 }
 
@@ -280,13 +306,13 @@ pub fn add_note(app: State<App>, conversation_id: i64, text: String) -> Result<M
 }
 
 #[tauri::command]
-pub fn view_counts(app: State<App>) -> Result<ViewCounts> {
+pub async fn view_counts(app: State<'_, App>) -> Result<ViewCounts> {
     app.store.view_counts()
 }
 
 #[tauri::command]
-pub fn list_conversations_filtered(
-    app: State<App>,
+pub async fn list_conversations_filtered(
+    app: State<'_, App>,
     offset: u32,
     limit: u32,
     filter: ConversationFilter,
@@ -300,7 +326,7 @@ pub fn list_conversations_filtered(
 }
 
 #[tauri::command]
-pub fn list_saved_views(app: State<App>) -> Result<Vec<SavedView>> {
+pub async fn list_saved_views(app: State<'_, App>) -> Result<Vec<SavedView>> {
     app.store.saved_views()
 }
 
@@ -322,7 +348,7 @@ pub fn delete_view(app: State<App>, id: i64) -> Result<()> {
 
 /// Shop name, time zone, business hours, holidays, response-time target, auto-replies.
 #[tauri::command]
-pub fn get_care_settings(app: State<App>) -> Result<CareSettings> {
+pub async fn get_care_settings(app: State<'_, App>) -> Result<CareSettings> {
     app.store.care_settings()
 }
 
@@ -390,7 +416,7 @@ pub fn set_contact_notes(app: State<App>, contact_id: i64, notes: String) -> Res
 }
 
 #[tauri::command]
-pub fn list_tags(app: State<App>) -> Result<Vec<Tag>> {
+pub async fn list_tags(app: State<'_, App>) -> Result<Vec<Tag>> {
     app.store.tags()
 }
 
@@ -647,7 +673,7 @@ pub fn message_source(app: State<App>, message_id: i64) -> Result<String> {
 }
 
 #[tauri::command]
-pub fn get_settings(app: State<App>) -> Result<Settings> {
+pub async fn get_settings(app: State<'_, App>) -> Result<Settings> {
     app.store.settings()
 }
 
@@ -657,8 +683,8 @@ pub fn update_settings(app: State<App>, settings: Settings) -> Result<Settings> 
 }
 
 #[tauri::command]
-pub fn get_desktop_settings(app: State<App>) -> DesktopSettings {
-    desktop::load(&app.store)
+pub async fn get_desktop_settings(app: State<'_, App>) -> Result<DesktopSettings> {
+    Ok(desktop::load(&app.store))
 }
 
 #[tauri::command]

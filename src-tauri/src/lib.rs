@@ -133,6 +133,8 @@ pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, store: Store) -> tauri:
             commands::message_source,
             commands::get_settings,
             commands::update_settings,
+            commands::get_oauth_clients,
+            commands::set_oauth_client,
         ])
 }
 

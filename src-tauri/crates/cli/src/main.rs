@@ -468,7 +468,7 @@ async fn add_oauth_email(
         servers.smtp_security = v;
     }
     servers.ca_file = a.ca_file.as_ref().map(|p| p.display().to_string());
-    let flow = sportello_email::start_oauth_sign_in(&input).await?;
+    let flow = sportello_email::start_oauth_sign_in(store, &input).await?;
     let signed = browser_sign_in(flow, a.no_browser).await?;
     let account = sportello_email::add_oauth_account(store, &input, Some(servers), &signed)?;
     if !a.no_test

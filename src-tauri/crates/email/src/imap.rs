@@ -889,9 +889,10 @@ pub struct SyncMemory {
     kept: Kept,
 }
 
-/// A logged-in connection, what its server offers and the folder it has selected.
+/// A logged-in connection, what its server offers, the folder it has selected and what it
+/// signed in with.
 #[derive(Default)]
-struct Kept(tokio::sync::Mutex<Option<(Session, Caps, Option<String>)>>);
+struct Kept(tokio::sync::Mutex<Option<(Session, Caps, Option<String>, Login)>>);
 
 impl std::fmt::Debug for Kept {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -1198,7 +1199,17 @@ pub async fn sync(
     memory: &SyncMemory,
 ) -> Result<SyncReport> {
     let started = Instant::now();
-    let kept = memory.kept.0.lock().await.take();
+    // A connection is kept only as long as what it signed in with is still current: an
+    // OAuth2 access token that was refreshed (it expires within the hour) or a changed
+    // password means signing in again, so a revoked sign-in is noticed then.
+    let kept = memory
+        .kept
+        .0
+        .lock()
+        .await
+        .take()
+        .filter(|k| k.3.same_as(login))
+        .map(|(session, caps, selected, _)| (session, caps, selected));
     let reused = kept.is_some();
     let (session, caps, selected) = match kept {
         Some(kept) => kept,
@@ -1209,7 +1220,7 @@ pub async fn sync(
     };
     tracing::debug!(target: TIMING, account = ctx.account.id, ms = ms_since(started), reused, "signed in");
     let kept = (session, caps, selected);
-    match pass(ctx, settings, kept, tuning, memory, started, reused).await {
+    match pass(ctx, settings, kept, login, tuning, memory, started, reused).await {
         // The kept connection went stale (the server or the network dropped it): once more
         // on a new one.
         Err(e) if reused && e.code == ErrorCode::Network => {
@@ -1221,16 +1232,18 @@ pub async fn sync(
             let started = Instant::now();
             let (session, caps) = open(settings, login).await?;
             let fresh = (session, caps, None);
-            pass(ctx, settings, fresh, tuning, memory, started, false).await
+            pass(ctx, settings, fresh, login, tuning, memory, started, false).await
         }
         other => other,
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn pass(
     ctx: &SyncContext,
     settings: &EmailSettings,
     (mut session, caps, mut selected): (Session, Caps, Option<String>),
+    login: &Login,
     tuning: &SyncTuning,
     memory: &SyncMemory,
     started: Instant,
@@ -1341,7 +1354,7 @@ async fn pass(
         }
     };
     if ctx.long_poll {
-        *memory.kept.0.lock().await = Some((session, caps, selected));
+        *memory.kept.0.lock().await = Some((session, caps, selected, login.clone()));
     } else {
         // Said, not waited for: the server closes its side when it reads it.
         let _ = tokio::time::timeout(Duration::from_secs(1), session.run_command("LOGOUT")).await;

@@ -12,6 +12,7 @@ mod imap;
 mod import;
 pub mod mime;
 mod oauth;
+mod oauth_clients;
 mod oauth_flow;
 mod presets;
 mod remote;
@@ -33,6 +34,9 @@ pub use mime::{parse_message, sanitize_html};
 pub use oauth::{
     ACCESS_TOKEN_KEY, AccessToken, CLIENT_SECRET_KEY, Login, OAuthProvider, OAuthSession,
     OAuthSettings, REFRESH_MARGIN, REFRESH_TOKEN_KEY, Tokens, store_tokens, xoauth2_response,
+};
+pub use oauth_clients::{
+    OAuthClientInput, OAuthClientSettings, oauth_client, oauth_clients, set_oauth_client,
 };
 pub use oauth_flow::{
     BrowserSignIn, SIGN_IN_TIMEOUT, SignedIn, address_from_id_token, run_browser_sign_in,
@@ -104,7 +108,14 @@ impl OAuthAccountInput {
             provider: self.provider,
             auth_base: clean(&self.auth_base),
             client_id: clean(&self.client_id),
+            tenant: None,
         }
+    }
+
+    /// The sign-in settings and client secret used: the client typed in the form, else the
+    /// installation's from the settings window, else the environment's or the build's.
+    fn configured(&self, store: &Store) -> Result<(OAuthSettings, Option<String>)> {
+        oauth_clients::configured(store, self.oauth_settings(), self.client_secret.clone())
     }
 }
 
@@ -131,13 +142,12 @@ pub fn oauth_servers(provider: AuthKind) -> Result<EmailSettings> {
 
 /// Starts a new account's browser sign-in: open [`BrowserSignIn::url`], then
 /// [`BrowserSignIn::finish`] and [`add_oauth_account`].
-pub async fn start_oauth_sign_in(input: &OAuthAccountInput) -> Result<BrowserSignIn> {
-    BrowserSignIn::start(
-        &input.oauth_settings(),
-        input.client_secret.as_deref(),
-        input.address.as_deref(),
-    )
-    .await
+pub async fn start_oauth_sign_in(
+    store: &Store,
+    input: &OAuthAccountInput,
+) -> Result<BrowserSignIn> {
+    let (settings, secret) = input.configured(store)?;
+    BrowserSignIn::start(&settings, secret.as_deref(), input.address.as_deref()).await
 }
 
 /// Stores an account signed in in the browser: its settings (`servers`, default the
@@ -167,8 +177,10 @@ pub fn add_oauth_account(
         Some(s) => s,
         None => oauth_servers(input.provider)?,
     };
+    // The account keeps the client it signed in with: its tokens belong to that client.
+    let (oauth, client_secret) = input.configured(store)?;
     settings.username = address.clone();
-    settings.oauth = Some(input.oauth_settings());
+    settings.oauth = Some(oauth);
     let name = match input.name.trim() {
         "" => address.as_str(),
         name => name,
@@ -176,7 +188,7 @@ pub fn add_oauth_account(
     let account = store.add_account(ChannelKind::Email, name, &address, &settings.to_json())?;
     let saved = (|| {
         store_tokens(store.installation_id(), account.id, &signed.tokens)?;
-        if let Some(secret) = input.client_secret.as_deref().filter(|s| !s.is_empty()) {
+        if let Some(secret) = client_secret.as_deref().filter(|s| !s.is_empty()) {
             secrets::set(
                 store.installation_id(),
                 account.id,
@@ -209,6 +221,7 @@ pub async fn start_sign_in_again(store: &Store, account: &Account) -> Result<Bro
         Error::invalid("this account signs in with a password: change it in the account")
     })?;
     let secret = secrets::get_optional(store.installation_id(), account.id, CLIENT_SECRET_KEY)?;
+    let (oauth, secret) = oauth_clients::configured(store, oauth, secret)?;
     BrowserSignIn::start(&oauth, secret.as_deref(), Some(&account.address)).await
 }
 
@@ -221,6 +234,20 @@ pub fn finish_sign_in_again(store: &Store, account: &Account, signed: &SignedIn)
             "you signed in as {address}, but this account is {}: sign in with that address",
             account.address
         )));
+    }
+    // An account that signed in with the default client and now with the one set in the
+    // settings keeps that one from now on (its new tokens belong to it).
+    let mut settings = EmailSettings::from_json(&account.settings)?;
+    if let Some(oauth) = settings.oauth.clone() {
+        let secret = secrets::get_optional(store.installation_id(), account.id, CLIENT_SECRET_KEY)?;
+        let (used, used_secret) = oauth_clients::configured(store, oauth.clone(), secret.clone())?;
+        if used != oauth {
+            if let Some(s) = used_secret.filter(|s| Some(s) != secret.as_ref()) {
+                secrets::set(store.installation_id(), account.id, CLIENT_SECRET_KEY, &s)?;
+            }
+            settings.oauth = Some(used);
+            store.update_account_settings(account.id, &settings.to_json())?;
+        }
     }
     store_tokens(store.installation_id(), account.id, &signed.tokens)
 }

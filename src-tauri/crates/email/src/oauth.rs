@@ -48,6 +48,18 @@ impl std::fmt::Debug for Login {
     }
 }
 
+impl Login {
+    /// The same password or the same access token.
+    pub(crate) fn same_as(&self, other: &Login) -> bool {
+        match (self, other) {
+            (Login::Password(a), Login::Password(b)) | (Login::Bearer(a), Login::Bearer(b)) => {
+                a == b
+            }
+            _ => false,
+        }
+    }
+}
+
 /// The XOAUTH2 SASL initial response (Google's and Microsoft's documented format):
 /// `user=<user>^Aauth=Bearer <token>^A^A`, base64-encoded by the IMAP/SMTP client.
 pub fn xoauth2_response(user: &str, token: &str) -> String {
@@ -154,6 +166,10 @@ pub struct OAuthSettings {
     /// Replaces the built-in client id.
     #[serde(default)]
     pub client_id: Option<String>,
+    /// Microsoft: the directory (tenant) to sign in to instead of `common`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub tenant: Option<String>,
 }
 
 /// Where and as whom to sign in, with every override applied.
@@ -190,7 +206,14 @@ impl OAuthSettings {
                 let base = base.trim_end_matches('/');
                 (format!("{base}/authorize"), format!("{base}/token"))
             }
-            None => (provider.authorize_url.into(), provider.token_url.into()),
+            None => match non_empty(self.tenant.as_deref()) {
+                Some(tenant) if provider.kind == AuthKind::Microsoft => {
+                    crate::oauth_clients::check_tenant(&tenant)?;
+                    let at = |url: &str| url.replace("/common/", &format!("/{tenant}/"));
+                    (at(provider.authorize_url), at(provider.token_url))
+                }
+                _ => (provider.authorize_url.into(), provider.token_url.into()),
+            },
         };
         let client_id = non_empty(self.client_id.as_deref())
             .or_else(|| env_var(provider.client_id_env))

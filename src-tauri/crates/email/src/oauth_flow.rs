@@ -368,6 +368,7 @@ mod tests {
             provider: AuthKind::Microsoft,
             auth_base: Some("http://127.0.0.1:9/oauth".into()),
             client_id: Some("client-1".into()),
+            tenant: None,
         };
         let flow = BrowserSignIn::start(&settings, None, Some("a@b.it"))
             .await
@@ -395,6 +396,7 @@ mod tests {
             provider: AuthKind::Google,
             auth_base: Some("http://127.0.0.1:9".into()),
             client_id: Some("c".into()),
+            tenant: None,
         };
         let flow = BrowserSignIn::start(&settings, None, None).await.unwrap();
         let expected = flow.url().to_string();
@@ -431,6 +433,7 @@ mod tests {
             provider: AuthKind::Google,
             auth_base: Some("http://accounts.example.com".into()),
             client_id: Some("c".into()),
+            tenant: None,
         };
         let e = settings.endpoints(None).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidInput);
@@ -441,5 +444,41 @@ mod tests {
         let endpoints = ok.endpoints(Some("s")).unwrap();
         assert_eq!(endpoints.token_url, "https://accounts.example.com/o/token");
         assert_eq!(endpoints.client_secret.as_deref(), Some("s"));
+    }
+
+    #[test]
+    fn a_microsoft_tenant_replaces_common_and_is_checked() {
+        let settings = OAuthSettings {
+            provider: AuthKind::Microsoft,
+            auth_base: None,
+            client_id: Some("c".into()),
+            tenant: Some("contoso.onmicrosoft.com".into()),
+        };
+        let endpoints = settings.endpoints(None).unwrap();
+        assert_eq!(
+            endpoints.authorize_url,
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/authorize"
+        );
+        assert_eq!(
+            endpoints.token_url,
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+        );
+        let bad = OAuthSettings {
+            tenant: Some("evil.com/../x?".into()),
+            ..settings.clone()
+        };
+        assert_eq!(
+            bad.endpoints(None).unwrap_err().code,
+            ErrorCode::InvalidInput
+        );
+        // Google has no tenant: the setting is ignored.
+        let google = OAuthSettings {
+            provider: AuthKind::Google,
+            ..settings
+        };
+        assert_eq!(
+            google.endpoints(None).unwrap().authorize_url,
+            "https://accounts.google.com/o/oauth2/v2/auth"
+        );
     }
 }

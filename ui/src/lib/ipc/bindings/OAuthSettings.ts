@@ -12,4 +12,8 @@ auth_base: string | null,
 /**
  * Replaces the built-in client id.
  */
-client_id: string | null, };
+client_id: string | null, 
+/**
+ * Microsoft: the directory (tenant) to sign in to instead of `common`.
+ */
+tenant?: string, };
