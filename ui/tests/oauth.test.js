@@ -122,4 +122,80 @@ describe('browser sign-in', () => {
     assert.deepEqual(errors, []);
     await context.close();
   });
+  test('the sign-in clients in Advanced settings: id, tenant, secret to the keyring only', async () => {
+    const { page, context, errors } = await openApp(browser, server.url, { accounts: 'demo' });
+    await page.getByRole('navigation').getByRole('button', { name: 'Impostazioni' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Impostazioni' });
+    const section = dialog.getByTestId('settings-oauth-clients');
+    await section.waitFor();
+    assert.match(await section.textContent(), /Client di accesso per Gmail e Microsoft/);
+    const google = section.getByTestId('oauth-client-google');
+    const microsoft = section.getByTestId('oauth-client-microsoft');
+    // Google has the build's default; Microsoft has none here, and a tenant field.
+    assert.equal(
+      await google.locator('input[name=client_id]').getAttribute('placeholder'),
+      'Quello di Sportello (lascia vuoto)',
+    );
+    assert.equal(await google.locator('input[name=tenant]').count(), 0);
+    assert.equal(await microsoft.locator('input[name=tenant]').count(), 1);
+
+    await google.locator('input[name=client_id]').fill(' 1234-negozio.apps.googleusercontent.com ');
+    await google.locator('input[name=client_secret]').fill('GOCSPX-segreto');
+    await google.getByRole('button', { name: 'Salva Google' }).click();
+    await page.locator('.toast', { hasText: 'Client di accesso Google salvato.' }).waitFor();
+    assert.deepEqual((await calls(page, 'set_oauth_client')).at(-1).args.input, {
+      provider: 'google',
+      client_id: '1234-negozio.apps.googleusercontent.com',
+      tenant: '',
+      client_secret: 'GOCSPX-segreto',
+    });
+    // The secret is not shown back: the field is empty and says one is kept.
+    const secret = google.locator('input[name=client_secret]');
+    assert.equal(await secret.inputValue(), '');
+    assert.equal(
+      await secret.getAttribute('placeholder'),
+      'Salvato nel portachiavi: scrivi per sostituirlo',
+    );
+    assert.equal(
+      await google.locator('input[name=client_id]').inputValue(),
+      '1234-negozio.apps.googleusercontent.com',
+    );
+
+    // Saving again without typing a secret keeps it (no client_secret sent)...
+    await google.getByRole('button', { name: 'Salva Google' }).click();
+    await page.waitForFunction(
+      () => window.__sportelloMock.calls.filter((c) => c.cmd === 'set_oauth_client').length === 2,
+    );
+    const again = (await calls(page, 'set_oauth_client')).at(-1).args.input;
+    assert.equal('client_secret' in again, false, JSON.stringify(again));
+    // ...and "remove" sends an empty one.
+    await google.locator('input[name=clear_secret]').check();
+    await google.getByRole('button', { name: 'Salva Google' }).click();
+    await page.waitForFunction(
+      () => window.__sportelloMock.calls.filter((c) => c.cmd === 'set_oauth_client').length === 3,
+    );
+    assert.equal((await calls(page, 'set_oauth_client')).at(-1).args.input.client_secret, '');
+    await google.locator('input[name=clear_secret]').waitFor({ state: 'detached' });
+    assert.equal(await secret.getAttribute('placeholder'), 'Nessuno');
+
+    // Microsoft with its tenant; a tenant that is not one is refused with the reason shown.
+    await microsoft.locator('input[name=client_id]').fill('ms-negozio');
+    await microsoft.locator('input[name=tenant]').fill('contoso.com/../x');
+    await microsoft.getByRole('button', { name: 'Salva Microsoft' }).click();
+    await page
+      .locator('.toast', { hasText: 'Impossibile salvare il client di accesso.' })
+      .waitFor();
+    await microsoft.locator('input[name=tenant]').fill('contoso.onmicrosoft.com');
+    await microsoft.getByRole('button', { name: 'Salva Microsoft' }).click();
+    await page.locator('.toast', { hasText: 'Client di accesso Microsoft salvato.' }).waitFor();
+    assert.deepEqual((await calls(page, 'set_oauth_client')).at(-1).args.input, {
+      provider: 'microsoft',
+      client_id: 'ms-negozio',
+      tenant: 'contoso.onmicrosoft.com',
+    });
+    // The window never shows a secret back.
+    assert.equal((await dialog.innerHTML()).includes('GOCSPX'), false);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
 });

@@ -25,6 +25,8 @@ import type {
   Message,
   MetaInput,
   OAuthAccountInput,
+  OAuthClientInput,
+  OAuthClientSettings,
   ProviderPreset,
   RenderedTemplate,
   ReplyTemplate,
@@ -154,6 +156,10 @@ type Store = {
   views: SavedView[];
   /** CSV files "written" by export_report_csv, by path. */
   exports: Map<string, { from: number; to: number }>;
+  /** The sign-in clients of the settings (set_oauth_client); their secrets apart, as in the
+   * keyring: never sent back to the window. */
+  oauthClients: OAuthClientSettings[];
+  oauthSecrets: Map<string, string>;
 };
 
 /** The figures care_report answers with, whatever the period (fixed so tests can read them). */
@@ -364,6 +370,14 @@ export function createBackend(config: MockConfig, emit: Emit) {
     },
     views: [],
     exports: new Map(),
+    oauthClients: (['google', 'microsoft'] as const).map((provider) => ({
+      provider,
+      client_id: '',
+      tenant: '',
+      has_client_secret: false,
+      has_default: provider === 'google',
+    })),
+    oauthSecrets: new Map(),
   };
 
   const calls: { cmd: string; args: unknown }[] = [];
@@ -845,6 +859,29 @@ export function createBackend(config: MockConfig, emit: Emit) {
     update_settings: (a) => {
       store.settings = { ...(a.settings as Settings) };
       return store.settings;
+    },
+    get_oauth_clients: () => store.oauthClients,
+    set_oauth_client: (a) => {
+      const input = a.input as OAuthClientInput;
+      const tenant = input.provider === 'microsoft' ? input.tenant.trim() : '';
+      if (!/^[A-Za-z0-9.-]*$/.test(tenant)) {
+        throw { code: 'invalid_input', message: `"${tenant}" is not a Microsoft tenant` };
+      }
+      if (input.client_secret !== undefined) {
+        if (input.client_secret.trim() === '') store.oauthSecrets.delete(input.provider);
+        else store.oauthSecrets.set(input.provider, input.client_secret.trim());
+      }
+      const saved: OAuthClientSettings = {
+        provider: input.provider,
+        client_id: input.client_id.trim(),
+        tenant,
+        has_client_secret: store.oauthSecrets.has(input.provider),
+        has_default: input.provider === 'google',
+      };
+      store.oauthClients = store.oauthClients.map((c) =>
+        c.provider === input.provider ? saved : c,
+      );
+      return saved;
     },
     get_desktop_settings: () => store.desktop,
     update_desktop_settings: (a) => {

@@ -35,6 +35,8 @@ import type { LocalFile } from './bindings/LocalFile';
 import type { Message } from './bindings/Message';
 import type { MetaInput } from './bindings/MetaInput';
 import type { OAuthAccountInput } from './bindings/OAuthAccountInput';
+import type { OAuthClientInput } from './bindings/OAuthClientInput';
+import type { OAuthClientSettings } from './bindings/OAuthClientSettings';
 import type { ReplyTemplate } from './bindings/ReplyTemplate';
 import type { ReplyWindow } from './bindings/ReplyWindow';
 import type { SearchHit } from './bindings/SearchHit';
@@ -300,6 +302,12 @@ export const getSettings = () => call<Settings>('get_settings');
 export const updateSettings = (settings: Settings) =>
   call<Settings>('update_settings', { settings });
 export const appInfo = () => call<AppInfo>('app_info');
+
+/** The shop's own Google and Microsoft sign-in clients (the secret never comes back). */
+export const getOAuthClients = () => call<OAuthClientSettings[]>('get_oauth_clients');
+/** Saves one provider's client; `client_secret` absent keeps it, empty removes it. */
+export const setOAuthClient = (input: OAuthClientInput) =>
+  call<OAuthClientSettings>('set_oauth_client', { input });
 
 /** Tray, start at login, updates, notification preferences (the shell's own settings). */
 export const getDesktopSettings = () => call<DesktopSettings>('get_desktop_settings');

@@ -38,6 +38,8 @@ export type { Message } from './bindings/Message';
 export type { MetaInput } from './bindings/MetaInput';
 export type { AuthKind } from './bindings/AuthKind';
 export type { OAuthAccountInput } from './bindings/OAuthAccountInput';
+export type { OAuthClientInput } from './bindings/OAuthClientInput';
+export type { OAuthClientSettings } from './bindings/OAuthClientSettings';
 export type { ProviderPreset } from './bindings/ProviderPreset';
 export type { QuietHours } from './bindings/QuietHours';
 export type { RenderedTemplate } from './bindings/RenderedTemplate';
