@@ -546,6 +546,36 @@ fn cli_sync_killed_half_way_then_rerun_loses_nothing_and_repeats_nothing() {
     assert_eq!(cli.stats()["messages"], TOTAL);
     let again = cli.ok(&["sync", "--once"]);
     assert_eq!(again["accounts"][0]["fetched"], 0, "{again}");
+    // Every source reads back whole from the pack files, the killed run's included (its
+    // unused tail, if any, is never read).
+    let store = sportello_core::Store::open(cli.data.path()).unwrap();
+    let ids: Vec<(i64, String)> = {
+        let conn = rusqlite::Connection::open(cli.data.path().join(sportello_core::store::DB_FILE))
+            .unwrap();
+        let mut stmt = conn
+            .prepare("SELECT id, external_id FROM messages")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert_eq!(ids.len() as u64, TOTAL);
+    let lf = |b: &[u8]| String::from_utf8_lossy(b).replace("\r\n", "\n");
+    for (id, external) in ids {
+        let i: usize = external
+            .trim_start_matches('<')
+            .trim_start_matches("kill-")
+            .trim_end_matches('>')
+            .trim_end_matches("@example.com")
+            .parse()
+            .unwrap_or_else(|_| panic!("unexpected message id {external}"));
+        let source = store.message_source(id).unwrap();
+        assert!(
+            lf(&source).contains(&lf(&mail[i])),
+            "the source of message {i} differs"
+        );
+    }
 }
 
 #[test]
