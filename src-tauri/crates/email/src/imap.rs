@@ -892,7 +892,10 @@ pub struct SyncMemory {
 /// A logged-in connection, what its server offers, the folder it has selected and what it
 /// signed in with.
 #[derive(Default)]
-struct Kept(tokio::sync::Mutex<Option<(Session, Caps, Option<String>, Login)>>);
+struct Kept(tokio::sync::Mutex<Option<KeptSession>>);
+
+/// The session, its server's capabilities, the selected folder, the sign-in it used.
+type KeptSession = (Session, Caps, Option<String>, Login);
 
 impl std::fmt::Debug for Kept {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
