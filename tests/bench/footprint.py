@@ -220,8 +220,9 @@ SCROLLER = """
 """
 
 
-def use_sportello(driver: Driver, opens: int, progress: dict):
-    """Scrolls the list end to end in screenfuls, then opens `opens` conversations in turn."""
+def use_sportello(driver: Driver, app: int, opens: int, progress: dict):
+    """Scrolls the list end to end in screenfuls, then opens `opens` conversations in turn
+    (the memory in between goes into `progress["after_scroll"]`)."""
     height = driver.script(SCROLLER + "return el ? el.scrollHeight : 0;")
     page = driver.script(SCROLLER + "return el ? el.clientHeight : 0;")
     # Fifty screenfuls down from the top, then jumps through the whole list, then back up.
@@ -230,6 +231,9 @@ def use_sportello(driver: Driver, opens: int, progress: dict):
         driver.script(SCROLLER + "el.scrollTop = arguments[0];", top)
         time.sleep(0.05)
     wait_script(driver, "return document.querySelector('[data-testid=conversation-row]') !== null;", 20)
+    time.sleep(5)
+    progress["after_scroll"] = memory(app)
+    print(f"    after scrolling: {progress['after_scroll']['pss_mib']} MiB PSS", file=sys.stderr)
     opened = 0
     for i in range(opens):
         # Bring row i into view, wait for it, click it, wait for its thread.
@@ -302,7 +306,7 @@ def measure(label: str, binary: str, driver_bin: str, env: dict, ready_js: str, 
             t = time.time()
             progress = {"opened": 0}
             try:
-                use_sportello(driver, opens, progress)
+                use_sportello(driver, app, opens, progress)
             except (OSError, KeyError, TypeError, SystemExit) as e:
                 # The WebDriver session can end mid-way (seen here after 3-13 opens): what was
                 # opened is reported, and the rest is measured anyway from /proc.
@@ -326,6 +330,7 @@ def measure(label: str, binary: str, driver_bin: str, env: dict, ready_js: str, 
             "opened": opened,
             "use_error": use_error,
             "app_alive_after_use": app_alive,
+            "after_scroll": progress.get("after_scroll") if opens else None,
             "after_use": after_use,
             "after_idle": after_idle,
             "idle_s": round(t1 - t0, 1),
