@@ -501,3 +501,83 @@ async fn a_forward_whose_files_exceed_the_email_limit_is_refused_and_nothing_is_
     );
     assert!(servers.received().is_empty());
 }
+
+/// A synced email's files are not copied out at sync: they are extracted from the kept source
+/// when first needed — saved byte for byte, and an inline `cid:` image shown as a data URL.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_synced_file_is_extracted_from_the_source_when_first_opened_byte_for_byte() {
+    let servers = MailServers::start();
+    let photo = binary(90_000, 3);
+    let invoice = binary(40_007, 5);
+    let b64 = |bytes: &[u8]| {
+        let s = base64::engine::general_purpose::STANDARD.encode(bytes);
+        s.as_bytes()
+            .chunks(76)
+            .map(|c| std::str::from_utf8(c).unwrap().to_string())
+            .collect::<Vec<_>>()
+            .join("\r\n")
+    };
+    let mail = format!(
+        "From: Maria Rossi <maria.rossi@example.com>\r\nTo: Negozio <{USER}>\r\n\
+         Subject: Foto del danno\r\nMessage-ID: <foto-cid@example.com>\r\n\
+         Date: Mon, 23 Nov 2026 09:15:00 +0100\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"m\"\r\n\r\n\
+         --m\r\nContent-Type: multipart/related; boundary=\"r\"\r\n\r\n\
+         --r\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+         <p>Ecco la foto:</p><img src=\"cid:danno1@example.com\">\r\n\
+         --r\r\nContent-Type: image/jpeg\r\nContent-ID: <danno1@example.com>\r\n\
+         Content-Disposition: inline\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n\
+         --r--\r\n\
+         --m\r\nContent-Type: application/pdf; name=\"fattura.pdf\"\r\n\
+         Content-Disposition: attachment; filename=\"fattura.pdf\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--m--\r\n",
+        b64(&photo),
+        b64(&invoice)
+    );
+    servers.deliver("INBOX", mail.as_bytes());
+    let data = tempfile::tempdir().unwrap();
+    let (store, account, channel) = open(data.path(), &servers.account_input());
+    sync(&store, &account, &channel).await;
+    // Nothing copied out by the sync.
+    let blobs = store.blobs_dir();
+    let files_under = |dir: &std::path::Path| -> usize {
+        std::fs::read_dir(dir)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| std::fs::read_dir(e.path()).map(|d| d.count()).unwrap_or(0))
+                    .sum()
+            })
+            .unwrap_or(0)
+    };
+    assert_eq!(files_under(&blobs), 0);
+
+    let conversation = conversation_of(&store, "foto-cid@example.com");
+    let msg = store.conversation(conversation).unwrap().messages[0].clone();
+    assert_eq!(msg.attachments.len(), 2, "{:?}", msg.attachments);
+    let pdf = msg
+        .attachments
+        .iter()
+        .find(|a| a.filename == "fattura.pdf")
+        .unwrap();
+    assert!(pdf.content_hash.is_some(), "the window shows it as present");
+    assert_eq!(pdf.size, invoice.len() as i64);
+
+    // Shown: the inline image becomes a data URL of exactly its bytes.
+    let shown = store.conversation_for_display(conversation).unwrap();
+    let html = shown.messages[0].html.clone().unwrap();
+    let url = format!(
+        "data:image/jpeg;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(&photo)
+    );
+    assert!(html.contains(&url), "{}", &html[..html.len().min(300)]);
+    assert!(!html.contains("cid:"));
+
+    // Saved: byte for byte, from the source; the file is kept for the next time.
+    let out = data.path().join("out");
+    let saved = store.export_attachment(pdf.id, &out).unwrap();
+    assert_eq!(std::fs::read(&saved).unwrap(), invoice);
+    assert_eq!(files_under(&blobs), 2);
+    let again = store.export_attachment(pdf.id, &out).unwrap();
+    assert_ne!(again, saved);
+    assert_eq!(std::fs::read(&again).unwrap(), invoice);
+}

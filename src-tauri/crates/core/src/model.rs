@@ -482,6 +482,10 @@ pub struct IncomingAttachment {
     pub content_id: Option<String>,
     pub inline: bool,
     pub data: Vec<u8>,
+    /// The MIME part of the message's source holding this file (mail): a sync stores where
+    /// the file is, not a copy, and the file is extracted from the kept source when first
+    /// needed ([`crate::Store::attachment_file`]).
+    pub source_part: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -784,3 +784,113 @@ fn a_source_kept_in_the_database_still_reads_back() {
     );
     assert!(!store.sources_dir().exists());
 }
+
+/// A synced email's file is not written at sync: the row names the MIME part of the kept
+/// source, and the file is extracted from it, byte for byte, when first opened.
+#[test]
+fn an_attachment_kept_in_the_source_is_extracted_byte_identical_when_first_opened() {
+    use base64::Engine;
+    let (dir, store) = store();
+    let a = email_account(&store);
+    let pdf: Vec<u8> = (0..70_001u32).map(|i| (i * 31 + 11) as u8).collect();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&pdf);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    let raw = format!(
+        "From: maria@example.com\r\nSubject: Fattura\r\nMessage-ID: <f@x>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nin allegato\r\n\
+         --b\r\nContent-Type: application/pdf; name=\"f.pdf\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+        lines.join("\r\n")
+    )
+    .into_bytes();
+    let mut m = mail(
+        "f@x",
+        "maria@example.com",
+        "Fattura",
+        "in allegato",
+        &[],
+        1000,
+    );
+    m.raw = Some(raw);
+    // Part 0 is the multipart, 1 the text, 2 the file (as the email crate's parser numbers them).
+    m.attachments = vec![IncomingAttachment {
+        filename: "f.pdf".into(),
+        mime_type: "application/pdf".into(),
+        data: pdf.clone(),
+        source_part: Some(2),
+        ..Default::default()
+    }];
+    let hashes = store.hash_attachments_kept_in_source(&m).unwrap();
+    let source = Some(store.put_source(m.raw.as_deref().unwrap()).unwrap());
+    store.flush_sources().unwrap();
+    let report = store
+        .ingest_prepared(
+            a.id,
+            vec![sportello_core::store::Prepared {
+                message: m,
+                hashes: hashes.clone(),
+                source,
+            }],
+            None,
+            IngestOptions::default(),
+        )
+        .unwrap();
+    // Nothing under blobs/ yet, but the window sees the file as present.
+    assert!(!store.blob_path(&hashes[0]).exists());
+    let msg = store
+        .conversation(report.conversations[0])
+        .unwrap()
+        .messages[0]
+        .clone();
+    assert_eq!(
+        msg.attachments[0].content_hash.as_deref(),
+        Some(&*hashes[0])
+    );
+    assert_eq!(msg.attachments[0].size, pdf.len() as i64);
+    let out = dir.path().join("out");
+    let saved = store
+        .export_attachment(msg.attachments[0].id, &out)
+        .unwrap();
+    assert_eq!(std::fs::read(&saved).unwrap(), pdf);
+    // Written once, then reused.
+    assert_eq!(std::fs::read(store.blob_path(&hashes[0])).unwrap(), pdf);
+    assert_eq!(
+        store.attachment_file(msg.attachments[0].id).unwrap(),
+        store.blob_path(&hashes[0])
+    );
+
+    // A part that does not hold the synced bytes is refused, never served as the file.
+    let mut wrong = mail("g@x", "maria@example.com", "Altro", "x", &[], 2000);
+    wrong.attachments = vec![IncomingAttachment {
+        filename: "g.pdf".into(),
+        mime_type: "application/pdf".into(),
+        data: b"not what the source holds".to_vec(),
+        source_part: Some(0),
+        ..Default::default()
+    }];
+    let hashes = store.hash_attachments_kept_in_source(&wrong).unwrap();
+    let report = store
+        .ingest_prepared(
+            a.id,
+            vec![sportello_core::store::Prepared {
+                message: wrong,
+                hashes,
+                source: None,
+            }],
+            None,
+            IngestOptions::default(),
+        )
+        .unwrap();
+    let msg = store
+        .conversation(report.conversations[0])
+        .unwrap()
+        .messages[0]
+        .clone();
+    let err = store.attachment_file(msg.attachments[0].id).unwrap_err();
+    assert_eq!(err.code, ErrorCode::Storage, "{err:?}");
+}

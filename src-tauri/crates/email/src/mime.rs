@@ -310,8 +310,8 @@ fn attachments(msg: &mail_parser::Message, promoted: Option<u32>) -> Vec<Incomin
     msg.attachments
         .iter()
         .filter(|&&id| Some(id) != promoted)
-        .filter_map(|&id| msg.parts.get(id as usize))
-        .map(|part| {
+        .filter_map(|&id| msg.parts.get(id as usize).map(|part| (id, part)))
+        .map(|(id, part)| {
             let mime_type = part
                 .content_type()
                 .map(|ct| match ct.subtype() {
@@ -345,7 +345,9 @@ fn attachments(msg: &mail_parser::Message, promoted: Option<u32>) -> Vec<Incomin
                 mime_type,
                 content_id,
                 inline,
+                // Extracted again the same way by `sportello_core`'s `extract_part`.
                 data: part.contents().to_vec(),
+                source_part: Some(id),
             }
         })
         .collect()

@@ -4,15 +4,16 @@
 //! UID FETCH stream ──batches──▶ parse stage ──parsed batches──▶ one writer
 //!   (async task)     (bounded)  (every core: MIME,  (bounded)    (one transaction per
 //!                               charsets, HTML,                   batch, cursor included)
-//!                               attachment files)
+//!                               sources appended)
 //! ```
 //!
 //! Each batch is parsed on as many threads as the machine has cores while the writer stores
-//! the previous one. Attachment files are content-addressed and sources are appended to a
-//! pack file and flushed before the batch is handed on, so writing them ahead of the
-//! transaction is safe (a crash leaves at worst an unused file or unused pack bytes). The
-//! writer stores a batch and the cursor at its highest UID in one transaction, in fetch order:
-//! a sync stopped anywhere resumes with nothing lost and nothing repeated.
+//! the previous one. Sources are appended to a pack file and flushed before the batch is
+//! handed on, so writing them ahead of the transaction is safe (a crash leaves at worst
+//! unused pack bytes); attachments are only hashed, their files extracted from the source
+//! when first needed (`Store::attachment_file`). The writer stores a batch and the cursor at
+//! its highest UID in one transaction, in fetch order: a sync stopped anywhere resumes with
+//! nothing lost and nothing repeated.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -37,7 +38,7 @@ pub(crate) struct Batch {
     pub cursor: SyncCursor,
 }
 
-/// A batch parsed, its attachment files and sources written: ready for the writer.
+/// A batch parsed, its sources written: ready for the writer.
 struct ParsedBatch {
     messages: Vec<Prepared>,
     cursor: SyncCursor,
@@ -137,8 +138,8 @@ fn write_batches(
     Ok((fetched, stored, duplicates))
 }
 
-/// Parses one batch on `s.parse_threads` threads (each taking the next message), writing
-/// attachment files as it goes; the order of the batch is kept.
+/// Parses one batch on `s.parse_threads` threads (each taking the next message), appending
+/// sources as it goes; the order of the batch is kept.
 fn parse_batch(s: &Storing, uidvalidity: u32, fetched: Vec<Fetched>) -> Result<Vec<Prepared>> {
     let one = |f: Fetched| -> Result<Prepared> {
         let mut m = mime::parse_message(f.raw, &s.own_address, f.internal_date);
@@ -148,7 +149,8 @@ fn parse_batch(s: &Storing, uidvalidity: u32, fetched: Vec<Fetched>) -> Result<V
             uidvalidity,
             uid: f.uid,
         });
-        let hashes = s.store.put_attachment_blobs(&m)?;
+        // The files stay in the kept source until first needed: only their hashes now.
+        let hashes = s.store.hash_attachments_kept_in_source(&m)?;
         let source = m
             .raw
             .as_deref()

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
+use rusqlite::OptionalExtension;
 
 use super::Store;
 use crate::model::ConversationDetail;
@@ -33,12 +34,50 @@ pub fn safe_file_name(name: &str) -> String {
 }
 
 impl Store {
+    /// The stored file of an attachment under blobs/. A synced email's file is written there
+    /// the first time it is needed, extracted from the message's kept source (the part the
+    /// sync recorded) and checked against the content hash stored at sync; data folders whose
+    /// files were written at sync use them as they are.
+    pub fn attachment_file(&self, attachment_id: i64) -> Result<PathBuf> {
+        let (hash, message_id, part): (Option<String>, i64, Option<u32>) = self
+            .reader()
+            .query_row(
+                "SELECT content_hash, message_id, source_part FROM attachments WHERE id = ?1",
+                [attachment_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?
+            .ok_or_else(|| Error::not_found(format!("no attachment {attachment_id}")))?;
+        let hash =
+            hash.ok_or_else(|| Error::not_found("this attachment has not been downloaded yet"))?;
+        let path = self.blob_path(&hash);
+        if path.exists() {
+            return Ok(path);
+        }
+        let Some(part) = part else {
+            return Err(Error::storage(format!(
+                "the file of attachment {attachment_id} is missing from the data folder"
+            )));
+        };
+        let raw = self.message_source(message_id)?;
+        let data = extract_part(&raw, part).ok_or_else(|| {
+            Error::storage(format!(
+                "attachment {attachment_id} is not in its message's source"
+            ))
+        })?;
+        let written = self.put_blob(&data)?;
+        if written != hash {
+            return Err(Error::storage(format!(
+                "attachment {attachment_id} extracted from its source differs from the one synced"
+            )));
+        }
+        Ok(path)
+    }
+
     /// Copies an attachment into `dir` under its own name (made unique); returns the path.
     pub fn export_attachment(&self, attachment_id: i64, dir: &Path) -> Result<PathBuf> {
         let att = self.attachment(attachment_id)?;
-        let hash = att
-            .content_hash
-            .ok_or_else(|| Error::not_found("this attachment has not been downloaded yet"))?;
+        let file = self.attachment_file(att.id)?;
         std::fs::create_dir_all(dir)?;
         let name = safe_file_name(&att.filename);
         let (stem, ext) = match name.rsplit_once('.') {
@@ -51,7 +90,7 @@ impl Store {
             target = dir.join(format!("{stem} ({n}){ext}"));
             n += 1;
         }
-        std::fs::copy(self.blob_path(&hash), &target)?;
+        std::fs::copy(file, &target)?;
         Ok(target)
     }
 
@@ -67,7 +106,7 @@ impl Store {
                 continue;
             }
             for a in &m.attachments {
-                let (Some(cid), Some(hash)) = (&a.content_id, &a.content_hash) else {
+                let (Some(cid), Some(_)) = (&a.content_id, &a.content_hash) else {
                     continue;
                 };
                 if a.size > MAX_INLINE_BYTES {
@@ -77,7 +116,10 @@ impl Store {
                 if !html.contains(&needle) {
                     continue;
                 }
-                let Ok(bytes) = std::fs::read(self.blob_path(hash)) else {
+                let Ok(bytes) = self
+                    .attachment_file(a.id)
+                    .and_then(|f| Ok(std::fs::read(f)?))
+                else {
                     continue;
                 };
                 let url = format!(
@@ -90,6 +132,13 @@ impl Store {
         }
         Ok(detail)
     }
+}
+
+/// The decoded content of MIME part `part` of a raw message, as `sportello-email` read it at
+/// sync (same parser, same call).
+pub(crate) fn extract_part(raw: &[u8], part: u32) -> Option<Vec<u8>> {
+    let msg = mail_parser::MessageParser::default().parse(raw)?;
+    Some(msg.parts.get(part as usize)?.contents().to_vec())
 }
 
 #[cfg(test)]

@@ -83,6 +83,20 @@ impl Store {
             .collect()
     }
 
+    /// The content hash of each attachment of a message whose source is kept, writing only
+    /// those not found in the source (a sync: the files are extracted from the source when
+    /// first needed, see [`Store::attachment_file`]).
+    pub fn hash_attachments_kept_in_source(&self, m: &IncomingMessage) -> Result<Vec<String>> {
+        use sha2::Digest;
+        m.attachments
+            .iter()
+            .map(|a| match (a.source_part, &m.raw) {
+                (Some(_), Some(_)) => Ok(hex::encode(sha2::Sha256::digest(&a.data))),
+                _ => self.put_blob(&a.data),
+            })
+            .collect()
+    }
+
     /// [`Store::ingest`] for messages whose attachment files are already written (a sync
     /// parses and writes them on several threads, then stores the batch on one).
     pub fn ingest_prepared(
@@ -329,8 +343,8 @@ fn store_one(
     for (a, hash) in m.attachments.iter().zip(hashes) {
         tx.prepare_cached(
             "INSERT INTO attachments(message_id, filename, mime_type, size, content_hash,
-                                     content_id, inline)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                                     content_id, inline, source_part)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?
         .execute(params![
             message_id,
@@ -339,7 +353,9 @@ fn store_one(
             a.data.len() as i64,
             hash,
             a.content_id,
-            a.inline
+            a.inline,
+            // Only with the source kept to extract it from.
+            a.source_part.filter(|_| m.raw.is_some())
         ])?;
     }
     for a in &m.remote_attachments {

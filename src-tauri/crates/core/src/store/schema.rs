@@ -319,6 +319,12 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE message_sources ADD COLUMN pack_offset INTEGER;
     ALTER TABLE message_sources ADD COLUMN pack_length INTEGER;
     "#,
+    // 8: a file of a synced email is not copied out at sync: the row says which MIME part of
+    // the kept source holds it, and the file under blobs/ is written when first needed
+    // (content_hash is set at sync, so the window shows it as present).
+    r#"
+    ALTER TABLE attachments ADD COLUMN source_part INTEGER;
+    "#,
 ];
 
 /// The schema version this build writes.
