@@ -160,7 +160,23 @@ fn show<R: Runtime>(
     let mut n = notify_rust::Notification::new();
     n.appname("Sportello").summary(summary).body(body);
     if sound {
-        n.sound_name("message-new-instant");
+        n.sound_name(SOUND);
+    }
+    // Windows shows a toast under a registered app id (the installer's Start-menu shortcut
+    // carries the bundle identifier); without one notify-rust falls back to PowerShell's.
+    #[cfg(windows)]
+    if running_installed() {
+        n.app_id(&app.config().identifier);
+    }
+    // macOS: without an application, mac-notification-sys sends as Finder.
+    #[cfg(target_os = "macos")]
+    if running_installed() {
+        static APPLICATION: std::sync::Once = std::sync::Once::new();
+        APPLICATION.call_once(|| {
+            if let Err(e) = notify_rust::set_application(&app.config().identifier) {
+                tracing::warn!("notifications will not show as Sportello's: {e}");
+            }
+        });
     }
     #[cfg(all(unix, not(target_os = "macos")))]
     {
@@ -183,11 +199,59 @@ fn show<R: Runtime>(
             Err(e) => tracing::warn!("cannot show a notification: {e}"),
         }
     }
-    #[cfg(not(all(unix, not(target_os = "macos"))))]
+    // Windows reports a click on the toast's body (no button needed) while it is on screen.
+    #[cfg(windows)]
     {
-        let _ = (app, conversation, italian);
+        let _ = italian;
+        match n.show() {
+            Ok(handle) => {
+                let app = app.clone();
+                std::thread::spawn(move || {
+                    let _ = handle.wait_for_response(|r: &notify_rust::NotificationResponse| {
+                        if r.is_default_action() {
+                            crate::focus_main(&app);
+                            if let Some(id) = conversation {
+                                let _ = app.emit(OPEN_CONVERSATION_EVENT, id);
+                            }
+                        }
+                    });
+                });
+            }
+            Err(e) => tracing::warn!("cannot show a notification: {e}"),
+        }
+    }
+    #[cfg(target_os = "macos")]
+    {
+        let _ = (conversation, italian);
         if let Err(e) = n.show() {
             tracing::warn!("cannot show a notification: {e}");
         }
     }
+}
+
+/// The notification sound, named the way each platform's notifier wants it: the freedesktop
+/// sound theme's name, macOS's default sound, the Windows instant-message sound (a name
+/// notify-rust does not know plays nothing there).
+#[cfg(not(any(target_os = "macos", windows)))]
+const SOUND: &str = "message-new-instant";
+#[cfg(target_os = "macos")]
+const SOUND: &str = "NSUserNotificationDefaultSoundName";
+#[cfg(windows)]
+const SOUND: &str = "IM";
+
+/// Whether this is the installed app (the bundle identifier is registered with the OS), not a
+/// build run from a cargo target folder or, on macOS, a binary outside an `.app` bundle.
+#[cfg(any(windows, target_os = "macos"))]
+fn running_installed() -> bool {
+    let Ok(exe) = std::env::current_exe() else {
+        return false;
+    };
+    if cfg!(target_os = "macos") {
+        return exe.to_string_lossy().contains(".app/Contents/MacOS/");
+    }
+    // target\debug or target\release: where cargo puts a build.
+    let mut dirs = exe.parent().into_iter().flat_map(|d| d.iter().rev());
+    let (profile, target) = (dirs.next(), dirs.next());
+    !(target.is_some_and(|t| t == "target")
+        && profile.is_some_and(|p| p == "debug" || p == "release"))
 }

@@ -157,8 +157,19 @@ pub fn run() {
         }
     };
     builder
-        .run(tauri::generate_context!())
-        .expect("error while running Sportello");
+        .build(tauri::generate_context!())
+        .expect("error while building Sportello")
+        .run(|_app, _event| {
+            // macOS: a click on the Dock icon brings back a window closed to the tray.
+            #[cfg(target_os = "macos")]
+            if let tauri::RunEvent::Reopen {
+                has_visible_windows: false,
+                ..
+            } = _event
+            {
+                focus_main(_app);
+            }
+        });
 }
 
 /// Brings the main window to the front (a notification was clicked).

@@ -205,7 +205,7 @@ struct AddEmail {
     address: Option<String>,
     /// Sign in in the browser instead of a password: google or microsoft (OAuth2 with PKCE,
     /// a loopback redirect; the tokens go to the OS keyring only). The address to open is
-    /// printed, and opened with xdg-open/open unless --no-browser.
+    /// printed, and opened in the default browser unless --no-browser.
     #[arg(long, value_parser = parse_oauth, conflicts_with_all = ["password_env", "password_stdin"])]
     oauth: Option<sportello_email::AuthKind>,
     /// With --oauth: the provider's sign-in server (`{URL}/authorize`, `{URL}/token`), for
@@ -405,24 +405,9 @@ async fn browser_sign_in(
         flow.url()
     );
     if !no_browser {
-        let opener = if cfg!(target_os = "macos") {
-            "open"
-        } else {
-            "xdg-open"
-        };
-        let mut cmd = if cfg!(windows) {
-            let mut c = std::process::Command::new("cmd");
-            c.args(["/C", "start", ""]);
-            c
-        } else {
-            std::process::Command::new(opener)
-        };
-        let opened = cmd
-            .arg(flow.url())
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn();
+        // ShellExecute on Windows, `open` on macOS, xdg-open (or gio, ...) elsewhere: no shell
+        // in between, so the address's `&`s stay in it (`cmd /C start` would cut it there).
+        let opened = open::that_detached(flow.url());
         if let Err(e) = opened {
             eprintln!("(could not open a browser: {e}; open the address yourself)");
         }
