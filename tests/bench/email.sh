@@ -143,6 +143,7 @@ RESYNC_PARTS=$(python3 - "$W/timing" <<'PY'
 import re, sys
 parts = []
 for line in open(sys.argv[1]):
+    line = re.sub(r"\x1b\[[0-9;]*m", "", line)  # the log's colours
     m = re.search(r"timing: (.+?) account(?:_id)?=.*?ms=([0-9.]+)", line)
     if m:
         parts.append(f"{m.group(1)} {float(m.group(2)):.1f} ms")
@@ -200,6 +201,7 @@ finally:
     timing.close()
 kept = []
 for line in open(os.path.join(os.path.dirname(data), "daemon-timing")):
+    line = re.sub(r"\x1b\[[0-9;]*m", "", line)  # the log's colours
     if "caught up" in line and "reused=true" in line and "fetched=0" in line:
         kept.append(float(re.search(r"ms=([0-9.]+)", line).group(1)))
 kept_med = f"{statistics.median(kept):.1f}" if kept else "n/a"
