@@ -543,6 +543,27 @@ fn round2(v: f64) -> f64 {
 mod tests {
     use super::*;
 
+    /// `bench search --reuse DIR --mmap-mb N`: times the searches on what an earlier run
+    /// generated (no second generation), with the read connection's map as asked.
+    #[test]
+    fn search_bench_reuses_a_generated_folder_with_the_map_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        generate(dir.path(), 50, 400).unwrap();
+        let report = search_bench(dir.path(), 1, 2, true, Some(8 * 1024 * 1024)).unwrap();
+        assert_eq!((report.conversations, report.messages), (50, 400));
+        assert_eq!((report.generate_s, report.reader_mmap_mib), (0.0, 8));
+        assert_eq!(report.runs, 2 * QUERY_MIX.len());
+        assert!(report.db_bytes > 0);
+        if cfg!(target_os = "linux") {
+            assert!(report.pss_mib > 0.0);
+        }
+        let default = search_bench(dir.path(), 1, 1, true, None).unwrap();
+        assert_eq!(
+            default.reader_mmap_mib,
+            crate::store::READER_MMAP_BYTES / (1024 * 1024)
+        );
+    }
+
     /// The footprint benchmark opens the app on this data: its list rows must be what
     /// ingestion would have computed, and the totals exactly what was asked.
     #[test]
