@@ -29,7 +29,7 @@ dbus-update-activation-environment DISPLAY XDG_DATA_HOME XDG_RUNTIME_DIR XDG_CON
 eval "$(echo -n sportello-test | gnome-keyring-daemon --unlock --components=secrets)"
 export GNOME_KEYRING_CONTROL
 # Notifications expire after a second even on an idle display, so that tests read them from
-# `dunstctl history` (dunst keeps them on screen while the user is idle, which Xvfb always is).
+# dunst's history over D-Bus (dunst keeps them on screen while the user is idle, which Xvfb always is).
 cat >"$scratch/dunstrc" <<'CONF'
 [global]
 idle_threshold = 0

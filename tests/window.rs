@@ -221,9 +221,17 @@ fn header(raw: &[u8], name: &str) -> Option<String> {
         .map(|l| l[prefix.len()..].trim().to_string())
 }
 
+/// dunst's history, asked over D-Bus with `dbus-send` (`dunstctl history` calls systemd's
+/// `busctl`, which a machine without systemd lacks: a fresh Debian chroot has none).
 fn notifications_shown() -> String {
-    Command::new("dunstctl")
-        .arg("history")
+    Command::new("dbus-send")
+        .args([
+            "--session",
+            "--print-reply",
+            "--dest=org.freedesktop.Notifications",
+            "/org/freedesktop/Notifications",
+            "org.dunstproject.cmd0.NotificationListHistory",
+        ])
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         .unwrap_or_default()
