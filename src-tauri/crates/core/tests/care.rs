@@ -421,6 +421,10 @@ fn name_keys_are_filled_for_contacts_stored_before_them() {
             "DROP INDEX contacts_name_key;
              DROP INDEX dismissed_suggestions_b;
              ALTER TABLE contacts DROP COLUMN name_key;
+             ALTER TABLE message_sources DROP COLUMN pack_id;
+             ALTER TABLE message_sources DROP COLUMN pack_offset;
+             ALTER TABLE message_sources DROP COLUMN pack_length;
+             ALTER TABLE attachments DROP COLUMN source_part;
              PRAGMA user_version = 4;",
         )
         .unwrap();
