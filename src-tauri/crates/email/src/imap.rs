@@ -1047,6 +1047,54 @@ fn tuning_scan_due(memory: &SyncMemory, folder: &str, tuning: &SyncTuning) -> bo
     memory.scan_due(folder, tuning.flag_scan_every)
 }
 
+/// What one pass works with, so that catching up reads the same after the first look and
+/// after an IDLE wake.
+struct Pass<'a> {
+    ctx: &'a SyncContext,
+    settings: &'a EmailSettings,
+    folders: &'a [MailFolder],
+    feeds: &'a [String],
+    caps: Caps,
+    tuning: &'a SyncTuning,
+    memory: &'a SyncMemory,
+}
+
+impl Pass<'_> {
+    /// Does what the app queued for the server (if anything), then brings the feeds up to date.
+    async fn catch_up(
+        &self,
+        session: &mut Session,
+        report: &mut SyncReport,
+        selected: &mut Option<String>,
+    ) -> Result<()> {
+        let (store, account_id) = (&self.ctx.store, self.ctx.account.id);
+        if store.has_remote_ops(account_id)? {
+            *selected = None;
+            crate::remote::apply_ops(
+                store,
+                account_id,
+                self.settings,
+                session,
+                self.folders,
+                self.caps,
+            )
+            .await?;
+        }
+        sync_feeds(
+            self.ctx,
+            self.settings,
+            session,
+            self.feeds,
+            self.caps,
+            self.tuning,
+            self.memory,
+            report,
+            selected,
+        )
+        .await
+    }
+}
+
 /// Syncs the feed folders on an open session.
 #[allow(clippy::too_many_arguments)]
 async fn sync_feeds(
@@ -1260,23 +1308,17 @@ async fn pass(
         let feeds = feed_folders(settings, &folders);
         tracing::debug!(target: TIMING, account_id, ms = ms_since(started), "folders known");
         let mut report = SyncReport::default();
-        if store.has_remote_ops(account_id)? {
-            selected = None;
-            crate::remote::apply_ops(store, account_id, settings, &mut session, &folders, caps)
-                .await?;
-        }
-        sync_feeds(
+        let pass = Pass {
             ctx,
             settings,
-            &mut session,
-            &feeds,
+            folders: &folders,
+            feeds: &feeds,
             caps,
             tuning,
             memory,
-            &mut report,
-            &mut selected,
-        )
-        .await?;
+        };
+        pass.catch_up(&mut session, &mut report, &mut selected)
+            .await?;
         tracing::debug!(
             target: TIMING,
             account_id,
@@ -1305,30 +1347,8 @@ async fn pass(
             session = s;
             match woken {
                 Woken::Server => {
-                    if store.has_remote_ops(account_id)? {
-                        selected = None;
-                        crate::remote::apply_ops(
-                            store,
-                            account_id,
-                            settings,
-                            &mut session,
-                            &folders,
-                            caps,
-                        )
+                    pass.catch_up(&mut session, &mut report, &mut selected)
                         .await?;
-                    }
-                    sync_feeds(
-                        ctx,
-                        settings,
-                        &mut session,
-                        &feeds,
-                        caps,
-                        tuning,
-                        memory,
-                        &mut report,
-                        &mut selected,
-                    )
-                    .await?;
                 }
                 Woken::App => {
                     crate::remote::apply_ops(
