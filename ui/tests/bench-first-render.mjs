@@ -1,0 +1,200 @@
+// The inbox's first render in the real engine of the Linux app (WebKitGTK's MiniBrowser),
+// on the fake backend with 100,000 conversations. A measuring tool, not a test: it prints
+// the page's performance marks and asserts nothing about time.
+//
+// Run (from ui/, after `npm run build && npm run build:mock`):
+//   ../tests/session.sh node tests/bench-first-render.mjs [--runs 7] [--width 1240] [--height 800]
+// (tests/session.sh gives Xvfb + D-Bus; any X display will do.) For each run it starts a
+// fresh MiniBrowser through WebKitWebDriver, loads dist/ with tests/.mock/mock.js injected
+// before the app, waits for `sportello:first-row` and prints, in ms:
+//   mock     the fake backend's own set-up (not part of the real app's start)
+//   script   `sportello:script` minus the end of the mock's set-up (parsing + running the bundle's top level)
+//   ready    `sportello:ready` − `sportello:script` (first IPC answers, on the mock)
+//   row      `sportello:first-row` − `sportello:ready` (the first synchronous render + frame)
+// plus any other `sportello:*` / `bench:*` marks relative to `sportello:ready`, and the median of
+// each column over the runs. `--chromium` runs the same page in headless Chromium instead.
+
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { extname, join, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const { values: opts } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '7' },
+    width: { type: 'string', default: '1240' },
+    height: { type: 'string', default: '800' },
+    conversations: { type: 'string', default: '100000' },
+    chromium: { type: 'boolean', default: false },
+  },
+});
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const dist = join(here, '..', 'dist');
+const mockScript = join(here, '.mock', 'mock.js');
+const MINIBROWSER =
+  process.env.MINIBROWSER ?? '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser';
+const TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+};
+
+const config = { accounts: 'demo', conversations: Number(opts.conversations) };
+// Run before the app's module script (module scripts are deferred; these are not).
+const inject =
+  `<script>window.__SPORTELLO_MOCK_CONFIG__ = ${JSON.stringify(config)};</script>\n` +
+  `<script src="/__mock.js"></script>\n` +
+  `<script>performance.mark('bench:mock-done');</script>\n`;
+
+function serve() {
+  const server = createServer(async (req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
+    try {
+      if (path === '/__mock.js') {
+        res.writeHead(200, { 'content-type': TYPES['.js'] }).end(await readFile(mockScript));
+        return;
+      }
+      const file = join(dist, path === '/' ? 'index.html' : path);
+      if (!file.startsWith(dist)) return void res.writeHead(403).end();
+      let body = await readFile(file);
+      if (path === '/') body = body.toString().replace('<head>', `<head>\n${inject}`);
+      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
+      resolve({ url: `http://127.0.0.1:${port}/`, close: () => server.close() });
+    }),
+  );
+}
+
+const MARKS = `
+  const m = {};
+  for (const e of performance.getEntriesByType('mark')) m[e.name] = e.startTime;
+  return m;`;
+
+/** A minimal W3C WebDriver client over fetch. */
+async function webkitSession(width, height) {
+  const port = 4400 + Math.floor(Math.random() * 1000);
+  const driver = spawn('WebKitWebDriver', [`--port=${port}`], { stdio: 'ignore' });
+  const base = `http://127.0.0.1:${port}`;
+  const call = async (method, path, body) => {
+    const res = await fetch(base + path, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const json = await res.json();
+    if (!res.ok) throw new Error(`${method} ${path}: ${JSON.stringify(json.value)}`);
+    return json.value;
+  };
+  for (let i = 0; ; i++) {
+    try {
+      await fetch(base + '/status');
+      break;
+    } catch (e) {
+      if (i > 100) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  const { sessionId } = await call('POST', '/session', {
+    capabilities: {
+      alwaysMatch: {
+        'webkitgtk:browserOptions': { binary: MINIBROWSER, args: ['--automation'] },
+      },
+    },
+  });
+  const s = `/session/${sessionId}`;
+  await call('POST', `${s}/window/rect`, { width, height }).catch(() => {});
+  return {
+    goto: (url) => call('POST', `${s}/url`, { url }),
+    run: (script) => call('POST', `${s}/execute/sync`, { script, args: [] }),
+    close: async () => {
+      await call('DELETE', s).catch(() => {});
+      driver.kill();
+    },
+  };
+}
+
+async function chromiumSession(width, height) {
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu'],
+  });
+  const page = await browser.newPage({ viewport: { width, height }, locale: 'it-IT' });
+  return {
+    goto: (url) => page.goto(url),
+    run: (script) => page.evaluate(`(() => {${script}})()`),
+    close: () => browser.close(),
+  };
+}
+
+async function once(url, width, height) {
+  const session = await (opts.chromium ? chromiumSession : webkitSession)(width, height);
+  try {
+    await session.goto(url);
+    for (let i = 0; i < 400; i++) {
+      const marks = await session.run(MARKS);
+      if (marks['sportello:first-row'] !== undefined) {
+        // Let late marks (sportello:loaded) land too.
+        await new Promise((r) => setTimeout(r, 300));
+        return await session.run(MARKS);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error('no sportello:first-row mark after 20 s');
+  } finally {
+    await session.close();
+  }
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+const server = await serve();
+const rows = [];
+try {
+  for (let i = 0; i < Number(opts.runs); i++) {
+    const m = await once(server.url, Number(opts.width), Number(opts.height));
+    const ready = m['sportello:ready'];
+    const row = {
+      mock: m['bench:mock-done'],
+      script: m['sportello:script'] - m['bench:mock-done'],
+      ready: ready - m['sportello:script'],
+      row: m['sportello:first-row'] - ready,
+    };
+    for (const [name, t] of Object.entries(m)) {
+      if (['sportello:script', 'sportello:ready', 'sportello:first-row', 'bench:mock-done'].includes(name))
+        continue;
+      row[name.replace(/^(sportello|bench):/, '')] = t - ready;
+    }
+    rows.push(row);
+    console.log(
+      `run ${i + 1}: ` +
+        Object.entries(row)
+          .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+          .join('  '),
+    );
+  }
+} finally {
+  server.close();
+}
+const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+console.log(
+  'median: ' +
+    keys
+      .map((k) => `${k} ${median(rows.map((r) => r[k]).filter((v) => v !== undefined)).toFixed(0)}`)
+      .join('  '),
+);
