@@ -14,14 +14,9 @@ fn main() -> sportello_core::Result<()> {
     let mut args = std::env::args().skip(1);
     let dir = std::path::PathBuf::from(args.next().expect("usage: startup <data-dir> [rounds]"));
     let rounds: usize = args.next().map_or(3, |r| r.parse().expect("rounds"));
-    let t = Instant::now();
-    let store = Store::open(&dir)?;
-    println!(
-        "{:<32} {:>9.1} ms  {}",
-        "Store::open",
-        t.elapsed().as_secs_f64() * 1e3,
-        memory()
-    );
+    let (store, ms) = timed(|| Store::open(&dir));
+    let store = store?;
+    println!("{:<32} {ms:>9.1} ms  {}", "Store::open", memory());
     type Call<'a> = (&'a str, Box<dyn Fn(&Store) -> sportello_core::Result<()>>);
     let calls: Vec<Call> = vec![
         ("settings", Box::new(|s| s.settings().map(drop))),
@@ -38,35 +33,19 @@ fn main() -> sportello_core::Result<()> {
         ("view_counts", Box::new(|s| s.view_counts().map(drop))),
         (
             "find_conversations inbox p0",
-            Box::new(|s| {
-                let q = ConversationQuery {
-                    offset: 0,
-                    limit: 100,
-                    account_id: None,
-                };
-                s.find_conversations(&q, &ConversationFilter::view(View::Inbox))
-                    .map(drop)
-            }),
+            Box::new(|s| page(s, 0, View::Inbox)),
         ),
         (
             "find_conversations all p0",
-            Box::new(|s| {
-                let q = ConversationQuery {
-                    offset: 0,
-                    limit: 100,
-                    account_id: None,
-                };
-                s.find_conversations(&q, &ConversationFilter::view(View::All))
-                    .map(drop)
-            }),
+            Box::new(|s| page(s, 0, View::All)),
         ),
     ];
     for (name, call) in &calls {
         let mut times = Vec::new();
         for _ in 0..rounds.max(1) {
-            let t = Instant::now();
-            call(&store)?;
-            times.push(t.elapsed().as_secs_f64() * 1e3);
+            let (result, ms) = timed(|| call(&store));
+            result?;
+            times.push(ms);
         }
         let best = times.iter().cloned().fold(f64::INFINITY, f64::min);
         println!(
@@ -79,12 +58,7 @@ fn main() -> sportello_core::Result<()> {
     println!("after the start-up calls: {}", memory());
     // Then what use adds: the list scrolled end to end, and searches.
     for offset in (0..100_000).step_by(5_000) {
-        let q = ConversationQuery {
-            offset,
-            limit: 100,
-            account_id: None,
-        };
-        store.find_conversations(&q, &ConversationFilter::view(View::All))?;
+        page(&store, offset, View::All)?;
     }
     println!("after scrolling the list: {}", memory());
     for word in [
@@ -101,6 +75,25 @@ fn main() -> sportello_core::Result<()> {
     }
     println!("after 8 searches: {}", memory());
     Ok(())
+}
+
+/// What `f` returned and how long it took, in milliseconds.
+fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
+    let t = Instant::now();
+    let out = f();
+    (out, t.elapsed().as_secs_f64() * 1e3)
+}
+
+/// One page of the list as the window asks for it: 100 rows of `view` from `offset`.
+fn page(store: &Store, offset: u32, view: View) -> sportello_core::Result<()> {
+    let q = ConversationQuery {
+        offset,
+        limit: 100,
+        account_id: None,
+    };
+    store
+        .find_conversations(&q, &ConversationFilter::view(view))
+        .map(drop)
 }
 
 /// This process's PSS and how much of it is the database file mapped by the reader (mmap).
