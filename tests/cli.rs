@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use sportello_email::{EmailAccountInput, Security};
 
-use crate::support::mail::{MailServers, PASSWORD, USER, customer_mail};
+use crate::support::mail::{MailServers, PASSWORD, USER, customer_mail, header};
 use crate::support::{cli_binary, keyring_session};
 
 const PASSWORD_VAR: &str = "SPORTELLO_TEST_PASSWORD";
@@ -134,16 +134,6 @@ fn add_email_args(input: &EmailAccountInput) -> Vec<String> {
         args.extend(["--ca-file".to_string(), ca.clone()]);
     }
     args
-}
-
-fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
-    let prefix = format!("{}:", name.to_ascii_lowercase());
-    raw.split("\r\n\r\n")
-        .next()
-        .unwrap()
-        .lines()
-        .find(|l| l.to_ascii_lowercase().starts_with(&prefix))
-        .map(|l| l[prefix.len()..].trim())
 }
 
 #[test]

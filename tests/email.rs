@@ -8,111 +8,15 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use sportello_core::channel::{Channel, SyncContext, SyncReport};
-use sportello_core::model::{Account, ChannelKind, Delivery, Direction, Message, SyncState};
+use sportello_core::model::{Account, Delivery, Direction, Message, SyncState};
 use sportello_core::outbox::{self, Draft};
 use sportello_core::store::ConversationQuery;
 use sportello_core::supervisor::Supervisor;
 use sportello_core::{ErrorCode, Store};
 use sportello_email::{BatchLimits, EmailAccountInput, EmailChannel, FolderRole, SyncTuning};
 
-use crate::support::mail::{ARCHIVE, MailServers, PASSWORD, SENT, USER, customer_mail};
-
-/// A store in a temp folder with one account for `input`, and its channel (no keyring).
-struct Setup {
-    _data: tempfile::TempDir,
-    store: Store,
-    account: Account,
-    channel: EmailChannel,
-}
-
-fn setup(input: &EmailAccountInput) -> Setup {
-    let data = tempfile::tempdir().unwrap();
-    let store = Store::open(data.path()).unwrap();
-    let settings = input.validate().unwrap();
-    let account = store
-        .add_account(
-            ChannelKind::Email,
-            &input.name,
-            &input.address,
-            &settings.to_json(),
-        )
-        .unwrap();
-    let channel = EmailChannel::new(account.clone(), settings, input.password.clone());
-    Setup {
-        _data: data,
-        store,
-        account,
-        channel,
-    }
-}
-
-impl Setup {
-    async fn sync(&self) -> SyncReport {
-        self.try_sync()
-            .await
-            .unwrap_or_else(|e| panic!("sync failed: {} ({})", e.message, e.code))
-    }
-
-    async fn try_sync(&self) -> sportello_core::Result<SyncReport> {
-        self.channel
-            .sync(&SyncContext::new(self.store.clone(), self.account.clone()))
-            .await
-    }
-
-    /// Every stored message, by conversation (newest conversation first).
-    fn threads(&self) -> Vec<Vec<Message>> {
-        let mut threads = Vec::new();
-        loop {
-            let page = self
-                .store
-                .conversations(&ConversationQuery {
-                    offset: threads.len() as u32,
-                    limit: 1000,
-                    ..Default::default()
-                })
-                .unwrap();
-            if page.items.is_empty() {
-                return threads;
-            }
-            threads.extend(
-                page.items
-                    .iter()
-                    .map(|c| self.store.conversation(c.id).unwrap().messages),
-            );
-        }
-    }
-
-    fn messages(&self) -> Vec<Message> {
-        self.threads().into_iter().flatten().collect()
-    }
-
-    fn thread_of(&self, external_id: &str) -> Vec<Message> {
-        self.threads()
-            .into_iter()
-            .find(|t| t.iter().any(|m| m.external_id == external_id))
-            .unwrap_or_else(|| panic!("no conversation holds {external_id}"))
-    }
-
-    fn count(&self) -> u64 {
-        self.store.stats().unwrap().messages
-    }
-
-    async fn flush(&self) -> (u32, u32) {
-        outbox::flush(&self.store, &self.channel, &self.account)
-            .await
-            .unwrap()
-    }
-}
-
-fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
-    let prefix = format!("{}:", name.to_ascii_lowercase());
-    raw.split("\r\n\r\n")
-        .next()
-        .unwrap()
-        .lines()
-        .find(|l| l.to_ascii_lowercase().starts_with(&prefix))
-        .map(|l| l[prefix.len()..].trim())
-}
+use crate::support::email_setup::{Setup, setup};
+use crate::support::mail::{ARCHIVE, MailServers, PASSWORD, SENT, USER, customer_mail, header};
 
 fn our_reply_in_sent(to: &str, subject: &str, id: &str, in_reply_to: &str, body: &str) -> Vec<u8> {
     format!(
@@ -300,6 +204,61 @@ async fn a_changed_uidvalidity_resyncs_the_folder_without_duplicates() {
     assert_eq!(s.sync().await.fetched, 0);
 }
 
+/// Starts a first sync in the background, storing batches of `batch` messages, and returns once
+/// it has stored `at_least`: the running sync, and the channel to put back in the `Setup` once
+/// that has ended.
+fn sync_in_background(
+    store: &Store,
+    account: &Account,
+    channel: EmailChannel,
+    batch: usize,
+    at_least: u32,
+) -> (
+    tokio::task::JoinHandle<sportello_core::Result<SyncReport>>,
+    Arc<EmailChannel>,
+) {
+    let channel = Arc::new(channel.with_batch_limits(BatchLimits {
+        messages: batch,
+        bytes: 1 << 20,
+    }));
+    let done = Arc::new(AtomicU32::new(0));
+    let mut ctx = SyncContext::new(store.clone(), account.clone());
+    let seen = done.clone();
+    ctx.progress = Arc::new(move |p| seen.store(p.done, Ordering::SeqCst));
+    let running = {
+        let channel = channel.clone();
+        tokio::spawn(async move { channel.sync(&ctx).await })
+    };
+    crate::support::wait_until(
+        &format!("{at_least} stored messages"),
+        Duration::from_secs(60),
+        || (done.load(Ordering::SeqCst) >= at_least).then_some(()),
+    );
+    (running, channel)
+}
+
+/// How many messages a stopped sync stored, checked against the INBOX cursor: it says exactly
+/// what was committed (UIDs are 1..=n in a fresh folder).
+fn stored_up_to_the_cursor(store: &Store, account: &Account) -> u32 {
+    let stored = store.stats().unwrap().messages as u32;
+    let cursor = store.cursor(account.id, "INBOX").unwrap().unwrap();
+    assert_eq!(cursor.last_uid, stored);
+    stored
+}
+
+/// Syncs again after a stopped sync that stored `stored_before` of `total`: it fetches just the
+/// rest, and every message is there once.
+async fn resume_without_loss_or_duplicates(s: &Setup, total: u32, stored_before: u32) {
+    let report = s.sync().await;
+    assert_eq!(report.fetched, total - stored_before, "{report:?}");
+    assert_eq!(report.duplicates, 0, "{report:?}");
+    assert_eq!(s.count(), total as u64);
+    let mut ids: Vec<String> = s.messages().into_iter().map(|m| m.external_id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), total as usize);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sync_interrupted_half_way_resumes_without_loss_or_duplicates() {
     const TOTAL: u32 = 300;
@@ -318,22 +277,7 @@ async fn a_sync_interrupted_half_way_resumes_without_loss_or_duplicates() {
     assert_eq!(servers.count("INBOX"), TOTAL);
 
     let mut s = setup(&servers.account_input());
-    s.channel = s.channel.with_batch_limits(BatchLimits {
-        messages: 5,
-        bytes: 1 << 20,
-    });
-    let channel = Arc::new(s.channel);
-    let done = Arc::new(AtomicU32::new(0));
-    let mut ctx = SyncContext::new(s.store.clone(), s.account.clone());
-    let seen = done.clone();
-    ctx.progress = Arc::new(move |p| seen.store(p.done, Ordering::SeqCst));
-    let running = {
-        let channel = channel.clone();
-        tokio::spawn(async move { channel.sync(&ctx).await })
-    };
-    crate::support::wait_until("a few stored batches", Duration::from_secs(60), || {
-        (done.load(Ordering::SeqCst) >= 40).then_some(())
-    });
+    let (running, channel) = sync_in_background(&s.store, &s.account, s.channel, 5, 40);
     running.abort();
     let outcome = running.await;
     assert!(
@@ -342,24 +286,14 @@ async fn a_sync_interrupted_half_way_resumes_without_loss_or_duplicates() {
     );
     // The storing thread finishes the batch it holds, then stops.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let stored_before = s.store.stats().unwrap().messages as u32;
+    let stored_before = stored_up_to_the_cursor(&s.store, &s.account);
     assert!(
         (40..TOTAL).contains(&stored_before),
         "stored {stored_before}"
     );
-    // The cursor says exactly what was stored (UIDs are 1..=TOTAL in a fresh folder).
-    let cursor = s.store.cursor(s.account.id, "INBOX").unwrap().unwrap();
-    assert_eq!(cursor.last_uid, stored_before);
 
     s.channel = Arc::try_unwrap(channel).unwrap();
-    let report = s.sync().await;
-    assert_eq!(report.fetched, TOTAL - stored_before, "{report:?}");
-    assert_eq!(report.duplicates, 0);
-    assert_eq!(s.count(), TOTAL as u64);
-    let mut ids: Vec<String> = s.messages().into_iter().map(|m| m.external_id).collect();
-    ids.sort();
-    ids.dedup();
-    assert_eq!(ids.len(), TOTAL as usize);
+    resume_without_loss_or_duplicates(&s, TOTAL, stored_before).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -800,13 +734,9 @@ fn quick() -> SyncTuning {
     }
 }
 
-fn conversation_of(s: &Setup, external_id: &str) -> i64 {
-    s.thread_of(external_id)[0].conversation_id
-}
-
 fn unread(s: &Setup, external_id: &str) -> u32 {
     s.store
-        .conversation_summary(conversation_of(s, external_id))
+        .conversation_summary(s.conversation_of(external_id))
         .unwrap()
         .unread_count
 }
@@ -836,7 +766,7 @@ async fn flags_both_ways(servers: &MailServers) {
 
     // Read here → \Seen there.
     s.store
-        .mark_conversation_read(conversation_of(&s, "f1@example.com"))
+        .mark_conversation_read(s.conversation_of("f1@example.com"))
         .unwrap();
     s.sync().await;
     assert!(servers.flags_of("INBOX", &["uid", "1"])[0].contains("\\Seen"));
@@ -852,7 +782,7 @@ async fn flags_both_ways(servers: &MailServers) {
     // A reply sets \Answered on what it answers and is filed in Sent.
     s.store
         .queue_reply(
-            conversation_of(&s, "f2@example.com"),
+            s.conversation_of("f2@example.com"),
             &Draft {
                 text: "Domani.".into(),
                 quote: false,
@@ -912,7 +842,7 @@ async fn expunges_and_moves(servers: &MailServers) {
     assert_eq!(s.count(), 3);
     s.store
         .queue_reply(
-            conversation_of(&s, "x2@example.com"),
+            s.conversation_of("x2@example.com"),
             &Draft {
                 text: "Certo.".into(),
                 quote: false,
@@ -978,7 +908,7 @@ async fn archiving_a_conversation_moves_its_mail_to_the_archive_folder() {
     );
     let s = setup_two_way(&servers, quick());
     s.sync().await;
-    let c = conversation_of(&s, "a1@example.com");
+    let c = s.conversation_of("a1@example.com");
     assert_eq!(s.store.archive_conversation(c).unwrap(), 1);
     s.sync().await;
     assert_eq!(servers.count("INBOX"), 0);
@@ -1083,7 +1013,7 @@ async fn idle_pushes_new_mail_and_wakes_for_local_changes_and_survives_an_outage
 
     // Reading in the app wakes the worker out of IDLE and marks the mail read there.
     s.store
-        .mark_conversation_read(conversation_of(&s, "p1@example.com"))
+        .mark_conversation_read(s.conversation_of("p1@example.com"))
         .unwrap();
     supervisor.wake(Some(account));
     wait_for("\\Seen on the server", Duration::from_secs(5), || {
@@ -1133,47 +1063,22 @@ async fn the_imap_server_stopped_mid_sync_then_restarted_resumes_without_loss_or
     assert_eq!(servers.count("INBOX"), TOTAL);
 
     let mut s = setup(&servers.account_input());
-    s.channel = s.channel.with_batch_limits(BatchLimits {
-        messages: 10,
-        bytes: 1 << 20,
-    });
-    let channel = Arc::new(s.channel);
-    let done = Arc::new(AtomicU32::new(0));
-    let mut ctx = SyncContext::new(s.store.clone(), s.account.clone());
-    let seen = done.clone();
-    ctx.progress = Arc::new(move |p| seen.store(p.done, Ordering::SeqCst));
-    let running = {
-        let channel = channel.clone();
-        tokio::spawn(async move { channel.sync(&ctx).await })
-    };
-    crate::support::wait_until("the first stored batches", Duration::from_secs(60), || {
-        (done.load(Ordering::SeqCst) >= 100).then_some(())
-    });
+    let (running, channel) = sync_in_background(&s.store, &s.account, s.channel, 10, 100);
     servers.stop_imap();
     let e = running
         .await
         .unwrap()
         .expect_err("the sync cannot finish with the server gone");
     assert_eq!(e.code, ErrorCode::Network, "{}", e.message);
-    let stored_before = s.store.stats().unwrap().messages as u32;
+    let stored_before = stored_up_to_the_cursor(&s.store, &s.account);
     assert!(
         (100..TOTAL).contains(&stored_before),
         "stored {stored_before} of {TOTAL}"
     );
-    // The cursor says exactly what was committed (UIDs are 1..=TOTAL in a fresh folder).
-    let cursor = s.store.cursor(s.account.id, "INBOX").unwrap().unwrap();
-    assert_eq!(cursor.last_uid, stored_before);
 
     servers.start_imap();
     s.channel = Arc::try_unwrap(channel).unwrap();
-    let report = s.sync().await;
-    assert_eq!(report.fetched, TOTAL - stored_before, "{report:?}");
-    assert_eq!(report.duplicates, 0, "{report:?}");
-    assert_eq!(s.count(), TOTAL as u64);
-    let mut ids: Vec<String> = s.messages().into_iter().map(|m| m.external_id).collect();
-    ids.sort();
-    ids.dedup();
-    assert_eq!(ids.len(), TOTAL as usize);
+    resume_without_loss_or_duplicates(&s, TOTAL, stored_before).await;
     assert_eq!(s.sync().await.fetched, 0);
 }
 

@@ -6,49 +6,12 @@
 use std::time::Duration;
 
 use base64::Engine;
-use sportello_core::channel::{Channel, SyncContext};
-use sportello_core::model::{Account, ChannelKind, Delivery, Direction};
-use sportello_core::outbox::{self, Draft, OutgoingFile, ReplyExtras};
-use sportello_core::store::ConversationQuery;
-use sportello_core::{ErrorCode, Store};
-use sportello_email::{EmailAccountInput, EmailChannel};
+use sportello_core::ErrorCode;
+use sportello_core::model::{Delivery, Direction, Message};
+use sportello_core::outbox::{Draft, OutgoingFile, ReplyExtras};
 
-use crate::support::mail::{MailServers, SENT, USER, customer_mail};
-
-fn open(dir: &std::path::Path, input: &EmailAccountInput) -> (Store, Account, EmailChannel) {
-    let store = Store::open(dir).unwrap();
-    let settings = input.validate().unwrap();
-    let account = match store.accounts().unwrap().into_iter().next() {
-        Some(a) => a,
-        None => store
-            .add_account(
-                ChannelKind::Email,
-                &input.name,
-                &input.address,
-                &settings.to_json(),
-            )
-            .unwrap(),
-    };
-    let channel = EmailChannel::new(account.clone(), settings, input.password.clone());
-    (store, account, channel)
-}
-
-async fn sync(store: &Store, account: &Account, channel: &EmailChannel) {
-    channel
-        .sync(&SyncContext::new(store.clone(), account.clone()))
-        .await
-        .unwrap_or_else(|e| panic!("sync failed: {} ({})", e.message, e.code));
-}
-
-fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
-    let prefix = format!("{}:", name.to_ascii_lowercase());
-    raw.split("\r\n\r\n")
-        .next()
-        .unwrap()
-        .lines()
-        .find(|l| l.to_ascii_lowercase().starts_with(&prefix))
-        .map(|l| l[prefix.len()..].trim())
-}
+use crate::support::email_setup::{Setup, setup};
+use crate::support::mail::{MailServers, SENT, USER, base64_lines, customer_mail, header};
 
 /// Some bytes that are not text (every byte value), so a wrong encoding shows.
 fn binary(len: usize, seed: u8) -> Vec<u8> {
@@ -57,77 +20,81 @@ fn binary(len: usize, seed: u8) -> Vec<u8> {
         .collect()
 }
 
-fn conversation_of(store: &Store, external_id: &str) -> i64 {
-    store
-        .conversations(&ConversationQuery {
-            limit: 1000,
+/// A store synced with `mail` in the INBOX, and the conversation that holds `external_id`.
+async fn synced(servers: &MailServers, mail: &[u8], external_id: &str) -> (Setup, i64) {
+    servers.deliver("INBOX", mail);
+    let s = setup(&servers.account_input());
+    s.sync().await;
+    let conversation = s.conversation_of(external_id);
+    (s, conversation)
+}
+
+/// Queues a reply (no quote) with `files`.
+fn reply_with_files(
+    s: &Setup,
+    conversation: i64,
+    text: &str,
+    files: Vec<OutgoingFile>,
+) -> sportello_core::Result<Message> {
+    s.store.queue_reply_with(
+        conversation,
+        &Draft {
+            text: text.into(),
+            quote: false,
+        },
+        &ReplyExtras {
+            files,
             ..Default::default()
-        })
-        .unwrap()
-        .items
-        .iter()
-        .find(|c| {
-            store
-                .conversation(c.id)
-                .unwrap()
-                .messages
-                .iter()
-                .any(|m| m.external_id == external_id)
-        })
-        .unwrap_or_else(|| panic!("no conversation holds {external_id}"))
-        .id
+        },
+    )
+}
+
+fn pdf(filename: &str, data: &[u8]) -> OutgoingFile {
+    OutgoingFile {
+        filename: filename.into(),
+        mime_type: "application/pdf".into(),
+        data: data.to_vec(),
+    }
+}
+
+/// Nothing waits in the outbox, a flush sends nothing, and the SMTP server got nothing.
+async fn assert_nothing_goes_out(s: &Setup, servers: &MailServers) {
+    assert!(s.store.due_outbox(s.account.id).unwrap().is_empty());
+    assert_eq!(s.flush().await, (0, 0));
+    assert!(servers.received().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reply_with_a_file_survives_a_restart_and_arrives_with_name_type_and_bytes() {
     let servers = MailServers::start();
-    servers.deliver(
-        "INBOX",
+    let (s, conversation) = synced(
+        &servers,
         &customer_mail(
             "Maria Rossi <maria.rossi@example.com>",
             "Ricevuta ordine 42",
             "r42@example.com",
             "Mi mandate la ricevuta?",
         ),
-    );
-    let data = tempfile::tempdir().unwrap();
-    let input = servers.account_input();
+        "r42@example.com",
+    )
+    .await;
     let pdf = binary(300_000, 7);
-    let queued = {
-        let (store, account, channel) = open(data.path(), &input);
-        sync(&store, &account, &channel).await;
-        let conversation = conversation_of(&store, "r42@example.com");
-        let queued = store
-            .queue_reply_with(
-                conversation,
-                &Draft {
-                    text: "Eccola in allegato.".into(),
-                    quote: false,
-                },
-                &ReplyExtras {
-                    files: vec![OutgoingFile {
-                        filename: "ricevuta però n°42.pdf".into(),
-                        mime_type: "application/pdf".into(),
-                        data: pdf.clone(),
-                    }],
-                    ..Default::default()
-                },
-            )
-            .unwrap();
-        assert_eq!(queued.delivery, Delivery::Queued);
-        assert_eq!(queued.attachments.len(), 1);
-        assert_eq!(queued.attachments[0].size, pdf.len() as i64);
-        queued
-        // The app stops here, before the reply went out.
-    };
+    let queued = reply_with_files(
+        &s,
+        conversation,
+        "Eccola in allegato.",
+        vec![self::pdf("ricevuta però n°42.pdf", &pdf)],
+    )
+    .unwrap();
+    assert_eq!(queued.delivery, Delivery::Queued);
+    assert_eq!(queued.attachments.len(), 1);
+    assert_eq!(queued.attachments[0].size, pdf.len() as i64);
+    // The app stops here, before the reply went out.
 
     // Restart: a new store on the same folder, as the app does at start-up.
-    let (store, account, channel) = open(data.path(), &input);
-    store.recover_outbox().unwrap();
-    assert_eq!(
-        outbox::flush(&store, &channel, &account).await.unwrap(),
-        (1, 0)
-    );
+    let s = s.restart(&servers.account_input());
+    s.store.recover_outbox().unwrap();
+    assert_eq!(s.flush().await, (1, 0));
     let received = servers.wait_received(1, Duration::from_secs(10));
     let raw = String::from_utf8_lossy(&received[0]).into_owned();
     assert!(
@@ -145,24 +112,15 @@ async fn a_reply_with_a_file_survives_a_restart_and_arrives_with_name_type_and_b
     assert!(!file.inline);
     assert_eq!(file.data, pdf);
 
-    let sent = store.message(queued.id).unwrap();
+    let sent = s.store.message(queued.id).unwrap();
     assert_eq!(sent.delivery, Delivery::Sent);
     assert_eq!(sent.attachments.len(), 1);
     // Sent once: nothing left to send.
-    assert_eq!(
-        outbox::flush(&store, &channel, &account).await.unwrap(),
-        (0, 0)
-    );
+    assert_eq!(s.flush().await, (0, 0));
     assert_eq!(servers.received().len(), 1);
 }
 
 fn mail_with_file(file_name: &str, bytes: &[u8]) -> Vec<u8> {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
-    let lines: Vec<&str> = b64
-        .as_bytes()
-        .chunks(76)
-        .map(|c| std::str::from_utf8(c).unwrap())
-        .collect();
     format!(
         "From: Maria Rossi <maria.rossi@example.com>\r\nTo: Negozio <{USER}>\r\n\
          Subject: Pacco rovinato\r\nMessage-ID: <danno@example.com>\r\n\
@@ -173,7 +131,7 @@ fn mail_with_file(file_name: &str, bytes: &[u8]) -> Vec<u8> {
          --b1\r\nContent-Type: image/jpeg; name=\"{file_name}\"\r\n\
          Content-Disposition: attachment; filename=\"{file_name}\"\r\n\
          Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b1--\r\n",
-        lines.join("\r\n")
+        base64_lines(bytes)
     )
     .into_bytes()
 }
@@ -182,21 +140,24 @@ fn mail_with_file(file_name: &str, bytes: &[u8]) -> Vec<u8> {
 async fn a_forward_carries_the_original_and_its_file_and_shows_as_ours() {
     let servers = MailServers::start();
     let photo = binary(120_000, 3);
-    servers.deliver("INBOX", &mail_with_file("pacco.jpg", &photo));
-    let data = tempfile::tempdir().unwrap();
-    let (store, account, channel) = open(data.path(), &servers.account_input());
-    sync(&store, &account, &channel).await;
-    let conversation = conversation_of(&store, "danno@example.com");
-    let original = store.conversation(conversation).unwrap().messages[0].clone();
+    let (s, conversation) = synced(
+        &servers,
+        &mail_with_file("pacco.jpg", &photo),
+        "danno@example.com",
+    )
+    .await;
+    let original = s.store.conversation(conversation).unwrap().messages[0].clone();
     assert_eq!(original.attachments.len(), 1);
 
     // Not an address: refused at once, nothing queued.
-    let e = store
+    let e = s
+        .store
         .queue_forward(original.id, "magazzino at example", "")
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidInput);
 
-    let forward = store
+    let forward = s
+        .store
         .queue_forward(
             original.id,
             "magazzino@example.org",
@@ -209,10 +170,7 @@ async fn a_forward_carries_the_original_and_its_file_and_shows_as_ours() {
         forward.recipients,
         vec!["magazzino@example.org".to_string()]
     );
-    assert_eq!(
-        outbox::flush(&store, &channel, &account).await.unwrap(),
-        (1, 0)
-    );
+    assert_eq!(s.flush().await, (1, 0));
 
     let received = servers.wait_received(1, Duration::from_secs(10));
     let raw = String::from_utf8_lossy(&received[0]).into_owned();
@@ -244,102 +202,67 @@ async fn a_forward_carries_the_original_and_its_file_and_shows_as_ours() {
     assert_eq!(parsed.attachments[0].data, photo);
 
     // In the thread as ours, sent; the copy in Sent joins it instead of a new conversation.
-    let thread = store.conversation(conversation).unwrap().messages;
+    let thread = s.store.conversation(conversation).unwrap().messages;
     assert_eq!(thread.len(), 2);
     assert_eq!(thread[1].id, forward.id);
     assert_eq!(thread[1].delivery, Delivery::Sent);
     assert_eq!(thread[1].subject, "Fwd: Pacco rovinato");
     servers.deliver(SENT, &received[0]);
-    sync(&store, &account, &channel).await;
-    assert_eq!(store.conversation(conversation).unwrap().messages.len(), 2);
+    s.sync().await;
+    assert_eq!(
+        s.store.conversation(conversation).unwrap().messages.len(),
+        2
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn files_over_the_email_limit_are_refused_and_nothing_is_queued() {
     let servers = MailServers::start();
-    servers.deliver(
-        "INBOX",
+    let (s, conversation) = synced(
+        &servers,
         &customer_mail(
             "a@example.com",
             "Catalogo",
             "cat@example.com",
             "Il catalogo?",
         ),
-    );
-    let data = tempfile::tempdir().unwrap();
-    let (store, account, channel) = open(data.path(), &servers.account_input());
-    sync(&store, &account, &channel).await;
-    let conversation = conversation_of(&store, "cat@example.com");
-    let before = store.conversation(conversation).unwrap().messages.len();
+        "cat@example.com",
+    )
+    .await;
+    let before = s.store.conversation(conversation).unwrap().messages.len();
 
     // 20 MB of files are about 27 MB once encoded: more than the 25 MB an email may be.
     let big = vec![0x55u8; 10 * 1024 * 1024];
-    let files = vec![
-        OutgoingFile {
-            filename: "catalogo-1.pdf".into(),
-            mime_type: "application/pdf".into(),
-            data: big.clone(),
-        },
-        OutgoingFile {
-            filename: "catalogo-2.pdf".into(),
-            mime_type: "application/pdf".into(),
-            data: big.clone(),
-        },
-    ];
-    let e = store
-        .queue_reply_with(
-            conversation,
-            &Draft {
-                text: "Ecco il catalogo.".into(),
-                quote: false,
-            },
-            &ReplyExtras {
-                files,
-                ..Default::default()
-            },
-        )
-        .unwrap_err();
+    let e = reply_with_files(
+        &s,
+        conversation,
+        "Ecco il catalogo.",
+        vec![pdf("catalogo-1.pdf", &big), pdf("catalogo-2.pdf", &big)],
+    )
+    .unwrap_err();
     assert_eq!(e.code, ErrorCode::FileTooLarge);
     assert!(e.message.contains("25 MB"), "{}", e.message);
     assert_eq!(
-        store.conversation(conversation).unwrap().messages.len(),
+        s.store.conversation(conversation).unwrap().messages.len(),
         before
     );
-    assert!(store.due_outbox(account.id).unwrap().is_empty());
     use sha2::Digest;
     let hash = hex::encode(sha2::Sha256::digest(&big));
     assert!(
-        !store.blob_path(&hash).exists(),
+        !s.store.blob_path(&hash).exists(),
         "no bytes kept for a refused reply"
     );
-    assert_eq!(
-        outbox::flush(&store, &channel, &account).await.unwrap(),
-        (0, 0)
-    );
-    assert!(servers.received().is_empty());
+    assert_nothing_goes_out(&s, &servers).await;
 
     // One file under the limit goes.
-    store
-        .queue_reply_with(
-            conversation,
-            &Draft {
-                text: "Ecco la prima parte.".into(),
-                quote: false,
-            },
-            &ReplyExtras {
-                files: vec![OutgoingFile {
-                    filename: "catalogo-1.pdf".into(),
-                    mime_type: "application/pdf".into(),
-                    data: big.clone(),
-                }],
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    assert_eq!(
-        outbox::flush(&store, &channel, &account).await.unwrap(),
-        (1, 0)
-    );
+    reply_with_files(
+        &s,
+        conversation,
+        "Ecco la prima parte.",
+        vec![pdf("catalogo-1.pdf", &big)],
+    )
+    .unwrap();
+    assert_eq!(s.flush().await, (1, 0));
     let received = servers.wait_received(1, Duration::from_secs(20));
     let parsed = sportello_email::parse_message(received[0].clone(), USER, None);
     assert_eq!(parsed.attachments[0].data.len(), big.len());
@@ -358,17 +281,11 @@ fn html_mail_with_files(files: &[(&str, &str, &[u8])]) -> Vec<u8> {
          --b2--\r\n",
     );
     for (name, mime, bytes) in files {
-        let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
-        let lines: Vec<&str> = b64
-            .as_bytes()
-            .chunks(76)
-            .map(|c| std::str::from_utf8(c).unwrap())
-            .collect();
         parts.push_str(&format!(
             "--b1\r\nContent-Type: {mime}; name=\"{name}\"\r\n\
              Content-Disposition: attachment; filename=\"{name}\"\r\n\
              Content-Transfer-Encoding: base64\r\n\r\n{}\r\n",
-            lines.join("\r\n")
+            base64_lines(bytes)
         ));
     }
     format!(
@@ -385,22 +302,20 @@ async fn a_forward_sends_the_html_alternative_and_every_file_byte_for_byte() {
     let servers = MailServers::start();
     let photo = binary(150_000, 7);
     let invoice = binary(70_001, 11);
-    servers.deliver(
-        "INBOX",
+    let (s, conversation) = synced(
+        &servers,
         &html_mail_with_files(&[
             ("pacco.jpg", "image/jpeg", &photo),
             ("fattura n°12.pdf", "application/pdf", &invoice),
         ]),
-    );
-    let data = tempfile::tempdir().unwrap();
-    let (store, account, channel) = open(data.path(), &servers.account_input());
-    sync(&store, &account, &channel).await;
-    let conversation = conversation_of(&store, "danno-html@example.com");
-    let original = store.conversation(conversation).unwrap().messages[0].clone();
+        "danno-html@example.com",
+    )
+    .await;
+    let original = s.store.conversation(conversation).unwrap().messages[0].clone();
     assert_eq!(original.attachments.len(), 2);
     assert!(original.html.is_some());
 
-    store
+    s.store
         .queue_forward(
             original.id,
             "magazzino@example.org",
@@ -408,7 +323,7 @@ async fn a_forward_sends_the_html_alternative_and_every_file_byte_for_byte() {
         )
         .unwrap();
     // What goes to the SMTP server: the stored (sanitised) HTML, never the raw original.
-    let queued = store.due_outbox(account.id).unwrap();
+    let queued = s.store.due_outbox(s.account.id).unwrap();
     let sent_html = queued[0].message.html.clone().expect("an HTML alternative");
     assert!(
         sent_html.contains("<b>arrivato rovinato</b>"),
@@ -418,10 +333,7 @@ async fn a_forward_sends_the_html_alternative_and_every_file_byte_for_byte() {
         assert!(!sent_html.contains(raw_bit), "{raw_bit} in {sent_html}");
     }
     assert_eq!(queued[0].files.len(), 2);
-    assert_eq!(
-        outbox::flush(&store, &channel, &account).await.unwrap(),
-        (1, 0)
-    );
+    assert_eq!(s.flush().await, (1, 0));
     let received = servers.wait_received(1, Duration::from_secs(10));
     let raw = String::from_utf8_lossy(&received[0]).into_owned();
     assert!(
@@ -473,33 +385,30 @@ async fn a_forward_whose_files_exceed_the_email_limit_is_refused_and_nothing_is_
     let servers = MailServers::start();
     // Two 10 MB files: about 27 MB once encoded, more than the 25 MB an email may be.
     let big = binary(10 * 1024 * 1024, 5);
-    servers.deliver(
-        "INBOX",
+    let (s, conversation) = synced(
+        &servers,
         &html_mail_with_files(&[
             ("catalogo-1.pdf", "application/pdf", &big),
             ("catalogo-2.pdf", "application/pdf", &big[..big.len() - 1]),
         ]),
-    );
-    let data = tempfile::tempdir().unwrap();
-    let (store, account, channel) = open(data.path(), &servers.account_input());
-    sync(&store, &account, &channel).await;
-    let conversation = conversation_of(&store, "danno-html@example.com");
-    let original = store.conversation(conversation).unwrap().messages[0].clone();
+        "danno-html@example.com",
+    )
+    .await;
+    let original = s.store.conversation(conversation).unwrap().messages[0].clone();
     assert_eq!(original.attachments.len(), 2);
 
-    let e = store
+    let e = s
+        .store
         .queue_forward(original.id, "magazzino@example.org", "")
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::FileTooLarge);
     assert!(e.message.contains("25 MB"), "{}", e.message);
     assert!(e.message.contains("catalogo-1.pdf"), "{}", e.message);
-    assert_eq!(store.conversation(conversation).unwrap().messages.len(), 1);
-    assert!(store.due_outbox(account.id).unwrap().is_empty());
     assert_eq!(
-        outbox::flush(&store, &channel, &account).await.unwrap(),
-        (0, 0)
+        s.store.conversation(conversation).unwrap().messages.len(),
+        1
     );
-    assert!(servers.received().is_empty());
+    assert_nothing_goes_out(&s, &servers).await;
 }
 
 /// A synced email's files are not copied out at sync: they are extracted from the kept source
@@ -509,14 +418,6 @@ async fn a_synced_file_is_extracted_from_the_source_when_first_opened_byte_for_b
     let servers = MailServers::start();
     let photo = binary(90_000, 3);
     let invoice = binary(40_007, 5);
-    let b64 = |bytes: &[u8]| {
-        let s = base64::engine::general_purpose::STANDARD.encode(bytes);
-        s.as_bytes()
-            .chunks(76)
-            .map(|c| std::str::from_utf8(c).unwrap().to_string())
-            .collect::<Vec<_>>()
-            .join("\r\n")
-    };
     let mail = format!(
         "From: Maria Rossi <maria.rossi@example.com>\r\nTo: Negozio <{USER}>\r\n\
          Subject: Foto del danno\r\nMessage-ID: <foto-cid@example.com>\r\n\
@@ -531,13 +432,11 @@ async fn a_synced_file_is_extracted_from_the_source_when_first_opened_byte_for_b
          --m\r\nContent-Type: application/pdf; name=\"fattura.pdf\"\r\n\
          Content-Disposition: attachment; filename=\"fattura.pdf\"\r\n\
          Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--m--\r\n",
-        b64(&photo),
-        b64(&invoice)
+        base64_lines(&photo),
+        base64_lines(&invoice)
     );
-    servers.deliver("INBOX", mail.as_bytes());
-    let data = tempfile::tempdir().unwrap();
-    let (store, account, channel) = open(data.path(), &servers.account_input());
-    sync(&store, &account, &channel).await;
+    let (s, conversation) = synced(&servers, mail.as_bytes(), "foto-cid@example.com").await;
+    let store = &s.store;
     // Nothing copied out by the sync.
     let blobs = store.blobs_dir();
     let files_under = |dir: &std::path::Path| -> usize {
@@ -551,7 +450,6 @@ async fn a_synced_file_is_extracted_from_the_source_when_first_opened_byte_for_b
     };
     assert_eq!(files_under(&blobs), 0);
 
-    let conversation = conversation_of(&store, "foto-cid@example.com");
     let msg = store.conversation(conversation).unwrap().messages[0].clone();
     assert_eq!(msg.attachments.len(), 2, "{:?}", msg.attachments);
     let pdf = msg
@@ -573,7 +471,7 @@ async fn a_synced_file_is_extracted_from_the_source_when_first_opened_byte_for_b
     assert!(!html.contains("cid:"));
 
     // Saved: byte for byte, from the source; the file is kept for the next time.
-    let out = data.path().join("out");
+    let out = s.data.path().join("out");
     let saved = store.export_attachment(pdf.id, &out).unwrap();
     assert_eq!(std::fs::read(&saved).unwrap(), invoice);
     assert_eq!(files_under(&blobs), 2);

@@ -830,3 +830,25 @@ pub fn customer_mail(from: &str, subject: &str, message_id: &str, body: &str) ->
     )
     .into_bytes()
 }
+
+/// The value of a raw message's first header called `name` (not unfolded).
+pub fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
+    let prefix = format!("{}:", name.to_ascii_lowercase());
+    raw.split("\r\n\r\n")
+        .next()
+        .unwrap()
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with(&prefix))
+        .map(|l| l[prefix.len()..].trim())
+}
+
+/// `bytes` in base64 as a MIME part carries them: lines of 76 characters.
+pub fn base64_lines(bytes: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+    b64.as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect::<Vec<_>>()
+        .join("\r\n")
+}

@@ -1,8 +1,10 @@
-//! What the integration tests share: real mail servers on loopback (`mail`), a way to find the
-//! built CLI, and the checks that say whether the desktop session (keyring) is there.
+//! What the integration tests share: real mail servers on loopback (`mail`), a store with one
+//! email account driven against them (`email_setup`), a way to find the built CLI, and the
+//! checks that say whether the desktop session (keyring) is there.
 
 #![allow(dead_code)] // Each test module uses a different part of the harness.
 
+pub mod email_setup;
 pub mod fake_graph;
 pub mod fake_http;
 pub mod fake_oauth;
