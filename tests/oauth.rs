@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use sportello_core::channel::SyncContext;
-use sportello_core::model::SyncState;
+use sportello_core::model::{Account, SyncState};
 use sportello_core::supervisor::Supervisor;
 use sportello_core::{ErrorCode, Store, secrets};
 use sportello_email::{
@@ -63,6 +63,47 @@ async fn sign_in(flow: sportello_email::BrowserSignIn) -> sportello_core::Result
     signed
 }
 
+/// Signs in with `input` in the browser and adds the account, reading its mail from
+/// `servers`.
+async fn signed_in_account(
+    store: &Store,
+    input: &OAuthAccountInput,
+    servers: &MailServers,
+) -> Account {
+    let flow = sportello_email::start_oauth_sign_in(store, input)
+        .await
+        .unwrap();
+    let signed = sign_in(flow).await.unwrap();
+    sportello_email::add_oauth_account(store, input, Some(servers_settings(servers)), &signed)
+        .unwrap()
+}
+
+/// The account's OAuth2 session, as its channel would make it.
+fn session(store: &Store, account: &Account) -> OAuthSession {
+    OAuthSession::new(
+        store.installation_id(),
+        account.id,
+        EmailSettings::from_json(&account.settings)
+            .unwrap()
+            .oauth
+            .unwrap(),
+    )
+}
+
+/// Fails if a file under `dir` holds any of `secrets`.
+fn assert_no_file_holds(dir: &std::path::Path, secrets: &[String]) {
+    for path in files_under(dir) {
+        let bytes = std::fs::read(&path).unwrap();
+        for secret in secrets {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{} holds a secret",
+                path.display()
+            );
+        }
+    }
+}
+
 fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -89,21 +130,8 @@ async fn browser_sign_in_keeps_tokens_only_in_the_keyring_and_syncs_with_xoauth2
     );
     let data = tempfile::tempdir().unwrap();
     let store = Store::open(data.path()).unwrap();
-    let input = input(&oauth, AuthKind::Google);
-
-    let flow = sportello_email::start_oauth_sign_in(&store, &input)
-        .await
-        .unwrap();
-    let signed = sign_in(flow).await.unwrap();
-    assert_eq!(signed.address.as_deref(), Some(USER));
+    let account = signed_in_account(&store, &input(&oauth, AuthKind::Google), &servers).await;
     assert_eq!(oauth.state.code_exchanges.load(Ordering::SeqCst), 1);
-    let account = sportello_email::add_oauth_account(
-        &store,
-        &input,
-        Some(servers_settings(&servers)),
-        &signed,
-    )
-    .unwrap();
     assert_eq!(account.address, USER);
 
     // The tokens are in the keyring...
@@ -133,16 +161,7 @@ async fn browser_sign_in_keeps_tokens_only_in_the_keyring_and_syncs_with_xoauth2
     drop(store);
     let mut secrets_seen = oauth.refresh_tokens();
     secrets_seen.extend(oauth.access_tokens());
-    for path in files_under(data.path()) {
-        let bytes = std::fs::read(&path).unwrap();
-        for secret in &secrets_seen {
-            assert!(
-                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-                "{} holds a token",
-                path.display()
-            );
-        }
-    }
+    assert_no_file_holds(data.path(), &secrets_seen);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -156,21 +175,7 @@ async fn a_token_near_expiry_is_refreshed_before_connecting() {
     let servers = MailServers::start_oauth(&oauth.introspection_url());
     let data = tempfile::tempdir().unwrap();
     let store = Store::open(data.path()).unwrap();
-    let input = input(&oauth, AuthKind::Microsoft);
-    let signed = sign_in(
-        sportello_email::start_oauth_sign_in(&store, &input)
-            .await
-            .unwrap(),
-    )
-    .await
-    .unwrap();
-    let account = sportello_email::add_oauth_account(
-        &store,
-        &input,
-        Some(servers_settings(&servers)),
-        &signed,
-    )
-    .unwrap();
+    let account = signed_in_account(&store, &input(&oauth, AuthKind::Microsoft), &servers).await;
     let first = oauth.access_tokens()[0].clone();
     // The provider forgets it: only a refreshed token gets in.
     oauth.expire_access_tokens();
@@ -196,14 +201,7 @@ async fn a_token_near_expiry_is_refreshed_before_connecting() {
 
     // A token with an hour left is used as it is.
     oauth.state.expires_in.store(3600, Ordering::SeqCst);
-    let session = OAuthSession::new(
-        store.installation_id(),
-        account.id,
-        EmailSettings::from_json(&account.settings)
-            .unwrap()
-            .oauth
-            .unwrap(),
-    );
+    let session = session(&store, &account);
     let before = oauth.refreshes();
     let a = session.access_token().await.unwrap(); // still the 2-minute one: refreshed
     assert_eq!(oauth.refreshes(), before + 1);
@@ -229,21 +227,7 @@ async fn a_revoked_sign_in_asks_to_sign_in_again_and_signing_in_keeps_the_accoun
     );
     let data = tempfile::tempdir().unwrap();
     let store = Store::open(data.path()).unwrap();
-    let input = input(&oauth, AuthKind::Google);
-    let signed = sign_in(
-        sportello_email::start_oauth_sign_in(&store, &input)
-            .await
-            .unwrap(),
-    )
-    .await
-    .unwrap();
-    let account = sportello_email::add_oauth_account(
-        &store,
-        &input,
-        Some(servers_settings(&servers)),
-        &signed,
-    )
-    .unwrap();
+    let account = signed_in_account(&store, &input(&oauth, AuthKind::Google), &servers).await;
 
     let open: sportello_core::channel::OpenChannel =
         Arc::new(|store: &Store, account: &_| sportello_email::open(store, account));
@@ -333,15 +317,7 @@ async fn an_unreachable_token_server_is_a_network_error_not_sign_in_again() {
         r#"{"token":"old","expires_at":0}"#,
     )
     .unwrap();
-    let session = OAuthSession::new(
-        store.installation_id(),
-        account.id,
-        EmailSettings::from_json(&account.settings)
-            .unwrap()
-            .oauth
-            .unwrap(),
-    );
-    let e = session.access_token().await.unwrap_err();
+    let e = session(&store, &account).access_token().await.unwrap_err();
     assert_eq!(e.code, ErrorCode::Network, "{}", e.message);
     assert!(e.code.is_transient());
 }
@@ -540,16 +516,7 @@ async fn the_cli_adds_an_oauth_account_and_signs_it_in_again() {
     drop(store);
     let mut tokens = oauth.refresh_tokens();
     tokens.extend(oauth.access_tokens());
-    for path in files_under(data.path()) {
-        let bytes = std::fs::read(&path).unwrap();
-        for token in &tokens {
-            assert!(
-                !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
-                "{} holds a token",
-                path.display()
-            );
-        }
-    }
+    assert_no_file_holds(data.path(), &tokens);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -686,12 +653,5 @@ async fn the_client_set_in_the_settings_wins_and_its_secret_stays_in_the_keyring
     // The secret is in no file of the data folder (the SQLite database, its WAL, blobs).
     drop(channel);
     drop(store);
-    for path in files_under(data.path()) {
-        let bytes = std::fs::read(&path).unwrap();
-        assert!(
-            !bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
-            "{} holds the client secret",
-            path.display()
-        );
-    }
+    assert_no_file_holds(data.path(), &[SECRET.to_string()]);
 }
