@@ -137,6 +137,47 @@ fn new_external_id(account: &Account) -> String {
     )
 }
 
+/// What a new outbound message needs besides its own row, written in the same transaction:
+/// its files (`(filename, mime type, size, hash)`, the bytes already kept under the hash), its
+/// outbox entry, the thread key that lets answers to it join the conversation, and the
+/// conversation's summary.
+fn queue_outbound<'a>(
+    tx: &rusqlite::Transaction,
+    outbound: &OutboundMessage,
+    account_id: i64,
+    conversation_id: i64,
+    message_id: i64,
+    files: impl Iterator<Item = (&'a str, &'a str, usize, &'a str)>,
+    now: i64,
+) -> Result<()> {
+    for (filename, mime_type, size, hash) in files {
+        tx.execute(
+            "INSERT INTO attachments(message_id, filename, mime_type, size, content_hash,
+                                     inline)
+             VALUES (?1, ?2, ?3, ?4, ?5, 0)",
+            params![message_id, filename, mime_type, size as i64, hash],
+        )?;
+    }
+    tx.execute(
+        "INSERT INTO outbox(account_id, conversation_id, message_id, payload, state,
+                            next_attempt_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?5)",
+        params![
+            account_id,
+            conversation_id,
+            message_id,
+            serde_json::to_string(outbound)?,
+            now
+        ],
+    )?;
+    tx.execute(
+        "INSERT OR IGNORE INTO thread_keys(account_id, key, conversation_id)
+         VALUES (?1, ?2, ?3)",
+        params![account_id, outbound.external_id, conversation_id],
+    )?;
+    crate::store::refresh_conversation(tx, conversation_id)
+}
+
 impl Store {
     /// Queues a reply in a conversation: one transaction writes the message (delivery
     /// `queued`) and its outbox item. Returns the stored message.
@@ -248,73 +289,63 @@ impl Store {
             automatic: kind == MessageKind::AutoReply,
         };
         let now = now_ms();
-        let message_id =
-            {
-                let mut conn = self.writer();
-                let tx = conn.transaction()?;
-                tx.execute(
-                    "INSERT INTO messages(conversation_id, account_id, direction, external_id,
+        let message_id = {
+            let mut conn = self.writer();
+            let tx = conn.transaction()?;
+            tx.execute(
+                "INSERT INTO messages(conversation_id, account_id, direction, external_id,
                                       sender_name, sender_handle, recipients, subject, body_text,
                                       sent_at, received_at, delivery, is_read, meta, kind)
                  VALUES (?1, ?2, 'outbound', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 'queued', 1, ?10,
                          ?11)",
-                    params![
-                        conversation_id,
-                        account.id,
-                        outbound.external_id,
-                        account.name,
-                        account.address,
-                        serde_json::to_string(&outbound.to)?,
-                        outbound.subject,
-                        body,
-                        now,
-                        {
-                            let mut meta = serde_json::json!({
-                                "in_reply_to": outbound.in_reply_to,
-                                "references": outbound.references,
-                            });
-                            if let Some(t) = &extras.template {
-                                meta["template"] = t.clone();
-                            }
-                            if kind == MessageKind::AutoReply {
-                                // RFC 3834 §5: what the channel should say about the message.
-                                meta["auto_submitted"] = "auto-replied".into();
-                            }
-                            meta.to_string()
-                        },
-                        kind.as_str(),
-                    ],
-                )?;
-                let message_id = tx.last_insert_rowid();
-                for (f, hash) in extras.files.iter().zip(&hashes) {
-                    tx.execute(
-                    "INSERT INTO attachments(message_id, filename, mime_type, size, content_hash,
-                                             inline)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 0)",
-                    params![message_id, f.filename, f.mime_type, f.data.len() as i64, hash],
-                )?;
-                }
-                tx.execute(
-                    "INSERT INTO outbox(account_id, conversation_id, message_id, payload, state,
-                                    next_attempt_at, created_at)
-                 VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?5)",
-                    params![
-                        account.id,
-                        conversation_id,
-                        message_id,
-                        serde_json::to_string(&outbound)?,
-                        now
-                    ],
-                )?;
-                tx.execute(
-                    "INSERT OR IGNORE INTO thread_keys(account_id, key, conversation_id)
-                     VALUES (?1, ?2, ?3)",
-                    params![account.id, outbound.external_id, conversation_id],
-                )?;
-                crate::store::refresh_conversation(&tx, conversation_id)?;
-                tx.commit()?;
-                message_id
-            };
+                params![
+                    conversation_id,
+                    account.id,
+                    outbound.external_id,
+                    account.name,
+                    account.address,
+                    serde_json::to_string(&outbound.to)?,
+                    outbound.subject,
+                    body,
+                    now,
+                    {
+                        let mut meta = serde_json::json!({
+                            "in_reply_to": outbound.in_reply_to,
+                            "references": outbound.references,
+                        });
+                        if let Some(t) = &extras.template {
+                            meta["template"] = t.clone();
+                        }
+                        if kind == MessageKind::AutoReply {
+                            // RFC 3834 §5: what the channel should say about the message.
+                            meta["auto_submitted"] = "auto-replied".into();
+                        }
+                        meta.to_string()
+                    },
+                    kind.as_str(),
+                ],
+            )?;
+            let message_id = tx.last_insert_rowid();
+            let files = extras.files.iter().zip(&hashes).map(|(f, hash)| {
+                (
+                    f.filename.as_str(),
+                    f.mime_type.as_str(),
+                    f.data.len(),
+                    hash.as_str(),
+                )
+            });
+            queue_outbound(
+                &tx,
+                &outbound,
+                account.id,
+                conversation_id,
+                message_id,
+                files,
+                now,
+            )?;
+            tx.commit()?;
+            message_id
+        };
         self.announce(Change {
             conversations: vec![conversation_id],
             ..Default::default()
@@ -472,32 +503,23 @@ impl Store {
                 ],
             )?;
             let new_id = tx.last_insert_rowid();
-            for ((a, data), hash) in files.iter().zip(&hashes) {
-                tx.execute(
-                    "INSERT INTO attachments(message_id, filename, mime_type, size, content_hash,
-                                             inline)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 0)",
-                    params![new_id, a.filename, a.mime_type, data.len() as i64, hash],
-                )?;
-            }
-            tx.execute(
-                "INSERT INTO outbox(account_id, conversation_id, message_id, payload, state,
-                                    next_attempt_at, created_at)
-                 VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?5)",
-                params![
-                    account.id,
-                    conversation_id,
-                    new_id,
-                    serde_json::to_string(&outbound)?,
-                    now
-                ],
+            let files = files.iter().zip(&hashes).map(|((a, data), hash)| {
+                (
+                    a.filename.as_str(),
+                    a.mime_type.as_str(),
+                    data.len(),
+                    hash.as_str(),
+                )
+            });
+            queue_outbound(
+                &tx,
+                &outbound,
+                account.id,
+                conversation_id,
+                new_id,
+                files,
+                now,
             )?;
-            tx.execute(
-                "INSERT OR IGNORE INTO thread_keys(account_id, key, conversation_id)
-                 VALUES (?1, ?2, ?3)",
-                params![account.id, outbound.external_id, conversation_id],
-            )?;
-            crate::store::refresh_conversation(&tx, conversation_id)?;
             tx.commit()?;
             new_id
         };
