@@ -201,12 +201,26 @@ async fn verify_meta(
     r.verify(&q, true)
 }
 
-fn parse(body: &[u8]) -> std::result::Result<serde_json::Value, (StatusCode, String)> {
-    serde_json::from_slice(body).map_err(|e| {
+/// The accounts whose app secret signed `body`, and the payload; or the answer to give at once.
+fn signed_payload(
+    r: &Receiver,
+    headers: &HeaderMap,
+    body: &[u8],
+    meta_family: bool,
+) -> std::result::Result<(Vec<Account>, serde_json::Value), (StatusCode, String)> {
+    let accounts = r.signed_by(headers, body, meta_family);
+    if accounts.is_empty() {
+        return Err((
+            StatusCode::UNAUTHORIZED,
+            "bad or missing X-Hub-Signature-256".into(),
+        ));
+    }
+    let payload = serde_json::from_slice(body).map_err(|e| {
         // Signed by Meta but unreadable: retrying will not help; log and let it go.
         tracing::error!("signed webhook payload is not JSON: {e}");
         (StatusCode::OK, String::new())
-    })
+    })?;
+    Ok((accounts, payload))
 }
 
 async fn receive_whatsapp(
@@ -214,15 +228,8 @@ async fn receive_whatsapp(
     headers: HeaderMap,
     body: Bytes,
 ) -> (StatusCode, String) {
-    let accounts = r.signed_by(&headers, &body, false);
-    if accounts.is_empty() {
-        return (
-            StatusCode::UNAUTHORIZED,
-            "bad or missing X-Hub-Signature-256".into(),
-        );
-    }
-    let payload = match parse(&body) {
-        Ok(p) => p,
+    let (accounts, payload) = match signed_payload(&r, &headers, &body, false) {
+        Ok(signed) => signed,
         Err(answer) => return answer,
     };
     let store = r.store.clone();
@@ -250,15 +257,8 @@ async fn receive_meta(
     headers: HeaderMap,
     body: Bytes,
 ) -> (StatusCode, String) {
-    let accounts = r.signed_by(&headers, &body, true);
-    if accounts.is_empty() {
-        return (
-            StatusCode::UNAUTHORIZED,
-            "bad or missing X-Hub-Signature-256".into(),
-        );
-    }
-    let payload = match parse(&body) {
-        Ok(p) => p,
+    let (accounts, payload) = match signed_payload(&r, &headers, &body, true) {
+        Ok(signed) => signed,
         Err(answer) => return answer,
     };
     let store = r.store.clone();
