@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sportello_core::channel::{Channel, SyncContext};
 use sportello_core::model::{
-    Account, ChannelKind, Delivery, Direction, Identity, IdentityKind, IncomingMessage,
+    Account, ChannelKind, Delivery, Direction, Identity, IdentityKind, IncomingMessage, Message,
 };
 use sportello_core::outbox::{Draft, OutgoingFile, ReplyExtras, flush};
 use sportello_core::store::ConversationQuery;
@@ -1112,6 +1112,26 @@ fn draft(text: &str) -> Draft {
     }
 }
 
+/// Checks `files` against the channel's limits, queues them with `text` as a reply in `conv`
+/// and flushes the outbox: the reply as stored, which must have gone out.
+async fn send_files(
+    store: &Store,
+    channel: &dyn Channel,
+    account: &Account,
+    conv: i64,
+    text: &str,
+    files: Vec<OutgoingFile>,
+) -> Message {
+    sportello_messaging::check_reply_files(store, conv, &files).unwrap();
+    let r = store
+        .queue_reply_with(conv, &draft(text), &with_files(files))
+        .unwrap();
+    flush(store, channel, account).await.unwrap();
+    let sent = store.message(r.id).unwrap();
+    assert_eq!(sent.delivery, Delivery::Sent, "{:?}", sent.delivery_error);
+    sent
+}
+
 const JPEG: &[u8] = b"\xff\xd8\xff\xe0\x00\x10JFIF fake picture";
 const PDF: &[u8] = b"%PDF-1.4\n% fake receipt\n%%EOF\n";
 
@@ -1126,13 +1146,7 @@ async fn whatsapp_media_reply_uploads_each_file_then_sends_it_by_id() {
         file("borsa blu.jpg", "image/jpeg", JPEG),
         file("ricevuta è.pdf", "application/pdf", PDF),
     ];
-    sportello_messaging::check_reply_files(&store, conv, &files).unwrap();
-    let r = store
-        .queue_reply_with(conv, &draft("Ecco la foto"), &with_files(files))
-        .unwrap();
-    flush(&store, &channel, &account).await.unwrap();
-    let sent = store.message(r.id).unwrap();
-    assert_eq!(sent.delivery, Delivery::Sent, "{:?}", sent.delivery_error);
+    let sent = send_files(&store, &channel, &account, conv, "Ecco la foto", files).await;
     assert_eq!(sent.external_id, "wamid.SENT1");
 
     // Each file went to /PHONE_NUMBER_ID/media as multipart: messaging_product, type, file.
@@ -1228,13 +1242,7 @@ async fn telegram_media_reply_uses_send_photo_and_send_document_multipart() {
         file("animazione.gif", "image/gif", b"GIF89a fake"),
         file("enorme.jpg", "image/jpeg", &big_picture),
     ];
-    sportello_messaging::check_reply_files(&store, conv, &files).unwrap();
-    let r = store
-        .queue_reply_with(conv, &draft("Eccola"), &with_files(files))
-        .unwrap();
-    flush(&store, &channel, &account).await.unwrap();
-    let sent = store.message(r.id).unwrap();
-    assert_eq!(sent.delivery, Delivery::Sent, "{:?}", sent.delivery_error);
+    let sent = send_files(&store, &channel, &account, conv, "Eccola", files).await;
     assert_eq!(sent.external_id, "1111111:9001");
 
     let got = tg.state.files.lock().unwrap().clone();
@@ -1326,13 +1334,7 @@ async fn messenger_media_reply_is_one_multipart_send() {
         file("borsa.png", "image/png", b"\x89PNG fake"),
         file("ricevuta.pdf", "application/pdf", PDF),
     ];
-    sportello_messaging::check_reply_files(&store, conv, &files).unwrap();
-    let r = store
-        .queue_reply_with(conv, &draft("Ecco"), &with_files(files))
-        .unwrap();
-    flush(&store, &channel, &account).await.unwrap();
-    let sent = store.message(r.id).unwrap();
-    assert_eq!(sent.delivery, Delivery::Sent, "{:?}", sent.delivery_error);
+    let sent = send_files(&store, &channel, &account, conv, "Ecco", files).await;
     assert_eq!(sent.external_id, "m_sent1");
 
     let sends = graph.state.page_sends.lock().unwrap().clone();
@@ -1375,13 +1377,7 @@ async fn instagram_media_reply_uploads_then_sends_the_attachment_id() {
         .with_min_interval(Duration::from_millis(10));
     let conv = meta_inbound(&store, &account, "IGSID1", "ig_in1", 60_000);
     let files = vec![file("borsa.jpg", "image/jpeg", JPEG)];
-    sportello_messaging::check_reply_files(&store, conv, &files).unwrap();
-    let r = store
-        .queue_reply_with(conv, &draft(""), &with_files(files))
-        .unwrap();
-    flush(&store, &channel, &account).await.unwrap();
-    let sent = store.message(r.id).unwrap();
-    assert_eq!(sent.delivery, Delivery::Sent, "{:?}", sent.delivery_error);
+    send_files(&store, &channel, &account, conv, "", files).await;
 
     let uploads = graph.state.uploads.lock().unwrap().clone();
     assert_eq!(uploads.len(), 1);
