@@ -194,27 +194,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn italian_numbers_get_the_country_code() {
-        assert_eq!(
-            normalize_phone("347 123 4567").as_deref(),
-            Some("+393471234567")
-        );
-        assert_eq!(
-            normalize_phone("0039 347 1234567").as_deref(),
-            Some("+393471234567")
-        );
-        assert_eq!(
-            normalize_phone("02 1234 5678").as_deref(),
-            Some("+390212345678")
-        );
-        assert_eq!(
-            normalize_phone("+44 20 7946 0958").as_deref(),
-            Some("+442079460958")
-        );
-        assert_eq!(normalize_phone("ciao"), None);
-    }
-
-    #[test]
     fn a_number_in_the_signature_is_found() {
         let body =
             "Buongiorno, il pacco non è arrivato.\n\nGrazie\n--\nMaria Rossi\nCell. 347 123 4567";
@@ -251,11 +230,6 @@ mod tests {
         assert!(!is_e164("393471234567"));
         assert!(!is_e164("+39 347"));
     }
-}
-
-#[cfg(test)]
-mod platform_tests {
-    use super::*;
 
     #[test]
     fn italian_numbers_get_the_country_code() {
