@@ -25,6 +25,7 @@ fn sportello_commands() -> &'static [&'static str] {
         "get_desktop_settings",
         "update_desktop_settings",
         "set_viewing",
+        "report_startup",
         "read_logs",
         "install_update",
         "list_accounts",

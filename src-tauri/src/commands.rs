@@ -704,6 +704,13 @@ pub fn set_viewing(app: State<App>, conversation_id: Option<i64>) {
     *app.viewing.lock().unwrap_or_else(|p| p.into_inner()) = conversation_id;
 }
 
+/// The window's start-up marks (name, ms after the page's `time_origin`, ms since 1970): logged
+/// once, as ms after launch, so a slow start can be read from the log.
+#[tauri::command]
+pub fn report_startup(time_origin: f64, marks: Vec<(String, f64)>) {
+    crate::logs::startup(time_origin, &marks);
+}
+
 /// Installs the newer version announced by `sportello://update-available`, then restarts.
 #[tauri::command]
 pub async fn install_update<R: Runtime>(handle: AppHandle<R>) -> Result<()> {

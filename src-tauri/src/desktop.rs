@@ -163,6 +163,8 @@ pub fn plugins<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
 
 /// The tray icon and its menu; the first settings applied (start at login, update check).
 pub fn setup<R: Runtime>(app: &AppHandle<R>, store: &Store, italian: bool) {
+    #[cfg(target_os = "linux")]
+    software_rendering(app);
     if let Err(e) = build_tray(app, italian) {
         // Some Linux desktops have no tray: then closing the window quits, as usual.
         tracing::warn!("no tray icon: {e}");
@@ -180,6 +182,34 @@ pub fn setup<R: Runtime>(app: &AppHandle<R>, store: &Store, italian: bool) {
         tauri::async_runtime::spawn(async move { check_for_update(app).await });
     }
     update_unread(app, store);
+}
+
+/// Linux: WebKitGTK draws the window without GPU compositing. A window of text and lists
+/// gains nothing from it, and it costs: the web process keeps GL textures for its layers
+/// (about 95 MiB more at start and 170 MiB more after scrolling the list and opening 50
+/// conversations: docs/benchmarks.md, "Footprint"), and it is what leaves the window blank on
+/// some GPU drivers. `SPORTELLO_GPU=1` keeps WebKit's default; so does a
+/// `WEBKIT_DISABLE_COMPOSITING_MODE` the user set (WebKit reads that one itself).
+#[cfg(target_os = "linux")]
+fn software_rendering<R: Runtime>(app: &AppHandle<R>) {
+    let env = |name| std::env::var_os(name);
+    if env("SPORTELLO_GPU").is_some_and(|v| v == "1")
+        || env("WEBKIT_DISABLE_COMPOSITING_MODE").is_some()
+    {
+        return;
+    }
+    let Some(window) = app.get_webview_window("main") else {
+        return;
+    };
+    let applied = window.with_webview(|webview| {
+        use webkit2gtk::{HardwareAccelerationPolicy, SettingsExt, WebViewExt};
+        if let Some(settings) = webview.inner().settings() {
+            settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
+        }
+    });
+    if let Err(e) = applied {
+        tracing::warn!("cannot turn off GPU compositing: {e}");
+    }
 }
 
 fn build_tray<R: Runtime>(app: &AppHandle<R>, italian: bool) -> tauri::Result<TrayIcon<R>> {

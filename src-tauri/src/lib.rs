@@ -64,6 +64,7 @@ pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, store: Store) -> tauri:
             commands::get_desktop_settings,
             commands::update_desktop_settings,
             commands::set_viewing,
+            commands::report_startup,
             commands::read_logs,
             commands::set_status,
             commands::set_pinned,
@@ -139,6 +140,7 @@ pub fn build_app<R: Runtime>(builder: tauri::Builder<R>, store: Store) -> tauri:
 }
 
 pub fn run() {
+    logs::LAUNCHED.get_or_init(std::time::SystemTime::now);
     let data_dir = paths::data_dir(None);
     logs::init(&data_dir);
     let builder = match Store::open(&data_dir) {

@@ -2,6 +2,8 @@
 //! from the settings screen. Nothing secret is ever logged (the core never formats secrets).
 
 use std::path::Path;
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use sportello_core::{Error, Result};
 use tracing_subscriber::layer::SubscriberExt;
@@ -9,6 +11,41 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 const KEEP_FILES: usize = 7;
+
+/// When the app began (`run`'s first line), on the wall clock the page's marks use.
+pub static LAUNCHED: OnceLock<SystemTime> = OnceLock::new();
+
+/// Logs the window's start-up: each mark (ms after the page's `time_origin`, itself ms since
+/// 1970) as ms after launch, and when the first row was painted, ms since 1970 (what
+/// tests/bench/footprint.py reads to time a start without WebDriver).
+pub fn startup(time_origin: f64, marks: &[(String, f64)]) {
+    let Some(launched) = LAUNCHED.get() else {
+        return;
+    };
+    let launched = launched
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+    tracing::info!("{}", startup_line(launched, time_origin, marks));
+}
+
+fn startup_line(launched: f64, time_origin: f64, marks: &[(String, f64)]) -> String {
+    let mut text = format!(
+        "start-up after launch: page {:.0} ms",
+        time_origin - launched
+    );
+    // The page's own marks; a few at most (a page gone wrong cannot flood the log).
+    for (name, at) in marks.iter().take(12) {
+        let name = name.strip_prefix("sportello:").unwrap_or(name);
+        let name: String = name.chars().take(40).collect();
+        text.push_str(&format!(", {name} {:.0} ms", time_origin + at - launched));
+    }
+    let painted = marks
+        .iter()
+        .find(|(name, _)| name == "sportello:painted")
+        .map_or(0.0, |(_, at)| time_origin + at);
+    text.push_str(&format!("; painted_unix_ms={painted:.0}"));
+    text
+}
 
 pub fn init(data_dir: &Path) {
     let filter = || EnvFilter::try_from_env("SPORTELLO_LOG").unwrap_or_else(|_| "info".into());
@@ -77,6 +114,22 @@ pub fn tail(data_dir: &Path, max_bytes: usize) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_start_up_line_gives_each_mark_after_launch_and_when_the_inbox_was_painted() {
+        let marks = vec![
+            ("sportello:script".to_string(), 150.4),
+            ("sportello:ready".to_string(), 300.0),
+            ("sportello:painted".to_string(), 420.6),
+        ];
+        assert_eq!(
+            startup_line(1_000_000.0, 1_000_400.0, &marks),
+            "start-up after launch: page 400 ms, script 550 ms, ready 700 ms, painted 821 ms; \
+             painted_unix_ms=1000821"
+        );
+        let flood: Vec<_> = (0..100).map(|i| (format!("m{i}"), 1.0)).collect();
+        assert_eq!(startup_line(0.0, 0.0, &flood).matches(" ms").count(), 13);
+    }
 
     #[test]
     fn tail_reads_the_newest_lines_across_files_oldest_first() {

@@ -4,9 +4,13 @@
 For each app given (Sportello on a big data folder, then an empty Tauri window) it starts the
 app through tauri-driver + WebKitWebDriver and reports:
 
-- start-up time: from the app process's start (its start time in /proc) until the page shows
-  what it is for (Sportello: the first conversation row exists; the empty window: the
-  document is loaded), polled over WebDriver every ~15 ms;
+- start-up time, two ways: (1) launched directly, as a user does, from the launch until the
+  page is drawn (Sportello logs when its first row was painted, `painted_unix_ms=` in its log;
+  the empty window prints `loaded_unix_ms=` when its page has loaded), best and median of a
+  few launches; (2) under WebDriver, from the app process's start (its start time in /proc)
+  until the page shows what it is for (Sportello: the first conversation row exists; the
+  empty window: the document is loaded), polled over WebDriver every ~15 ms — WebDriver's
+  session adds its own start-up, so (1) is the user's figure;
 - memory: the summed PSS (/proc/PID/smaps_rollup) of the app and every process under it
   (WebKitWebProcess, WebKitNetworkProcess...), after start, after use (Sportello: the list
   scrolled end to end and 50 conversations opened one after another) and after the idle
@@ -79,6 +83,53 @@ def tree(root: int):
         out.append(pid)
         todo.extend(children.get(pid, []))
     return out
+
+
+def direct_starts(binary: str, env: dict, log_dir, runs: int) -> dict:
+    """Launches `binary` `runs` times straight (no WebDriver) and times each launch until the
+    app says its page was drawn: `painted_unix_ms=` in a log file under `log_dir` (Sportello),
+    or `loaded_unix_ms=` on stdout (the empty window)."""
+    key = "painted_unix_ms=" if log_dir else "loaded_unix_ms="
+    seconds = []
+    for _ in range(runs):
+        launched = time.time()
+        app = subprocess.Popen(
+            [binary], env={**os.environ, **env}, stdout=subprocess.PIPE,
+            stderr=None if os.environ.get("FOOTPRINT_VERBOSE") else subprocess.DEVNULL, text=True,
+        )
+        drawn = None
+        try:
+            deadline = time.time() + 60
+            while drawn is None and time.time() < deadline:
+                if log_dir:
+                    time.sleep(0.05)
+                    for entry in os.scandir(log_dir) if os.path.isdir(log_dir) else []:
+                        with open(entry.path, errors="replace") as f:
+                            for line in f:
+                                if key in line:
+                                    at = float(line.split(key, 1)[1].split()[0]) / 1000
+                                    if at > launched:
+                                        drawn = at
+                else:
+                    line = app.stdout.readline()
+                    if not line:
+                        break
+                    if line.startswith(key):
+                        drawn = float(line[len(key):]) / 1000
+        finally:
+            app.terminate()
+            try:
+                app.wait(20)
+            except subprocess.TimeoutExpired:
+                app.kill()
+                app.wait()
+            # The web processes go with their app; let them, before the next launch.
+            time.sleep(1.5)
+        if drawn is None:
+            raise SystemExit(f"{binary} never said its page was drawn")
+        seconds.append(round(drawn - launched, 3))
+    ordered = sorted(seconds)
+    return {"runs_s": seconds, "best_s": ordered[0], "median_s": ordered[len(ordered) // 2]}
 
 
 def find_app(binary: str, under: int, timeout: float = 30.0) -> int:
@@ -351,8 +402,33 @@ def main():
     ap.add_argument("--data-dir", required=True)
     ap.add_argument("--idle-seconds", type=float, default=300)
     ap.add_argument("--opens", type=int, default=50)
+    # For trying things out: only Sportello's side, with extra environment variables.
+    ap.add_argument("--sportello-only", action="store_true")
+    ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
+    ap.add_argument("--launches", type=int, default=5, help="direct launches timed per app")
     a = ap.parse_args()
+    extra = dict(item.split("=", 1) for item in a.env)
+    sportello_env = {"SPORTELLO_DATA_DIR": a.data_dir, "LANG": "it_IT.UTF-8", **extra}
+    logs = os.path.join(a.data_dir, "logs")
+    print(f"==> direct launches ({a.launches} each)", file=sys.stderr)
+    direct = {"sportello": direct_starts(a.app, sportello_env, logs, a.launches)}
+    print(f"    Sportello: {direct['sportello']}", file=sys.stderr)
+    if a.sportello_only:
+        result = measure(
+            "Sportello",
+            a.app,
+            a.driver,
+            sportello_env,
+            "return document.querySelector('[data-testid=conversation-row]') !== null;",
+            a.idle_seconds,
+            a.opens,
+        )
+        print(json.dumps({"direct_start": direct, "sportello": result}, indent=2))
+        return
+    direct["empty_window"] = direct_starts(a.empty, {}, None, a.launches)
+    print(f"    empty window: {direct['empty_window']}", file=sys.stderr)
     results = {
+        "direct_start": direct,
         "empty_window": measure(
             "empty Tauri window",
             a.empty,
@@ -366,7 +442,7 @@ def main():
             "Sportello",
             a.app,
             a.driver,
-            {"SPORTELLO_DATA_DIR": a.data_dir, "LANG": "it_IT.UTF-8"},
+            sportello_env,
             "return document.querySelector('[data-testid=conversation-row]') !== null;",
             a.idle_seconds,
             a.opens,

@@ -888,6 +888,7 @@ export function createBackend(config: MockConfig, emit: Emit) {
       store.desktop = { ...(a.settings as DesktopSettings) };
       return store.desktop;
     },
+    report_startup: () => null,
     set_viewing: (a) => {
       store.viewing = (a.conversationId as number | null) ?? null;
       return null;

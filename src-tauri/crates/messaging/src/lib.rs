@@ -377,7 +377,8 @@ mod tests {
     use super::*;
     use sportello_core::model::{AccountStatus, SyncState};
 
-    fn account(kind: ChannelKind, settings: serde_json::Value) -> Account {
+    /// An account as the store hands it out, for this crate's unit tests.
+    pub(crate) fn account(kind: ChannelKind, settings: serde_json::Value) -> Account {
         Account {
             id: 1,
             kind,

@@ -184,26 +184,8 @@ pub(crate) fn check_item<'a>(account: &Account, item: &'a OutboxItem) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tests::account;
     use serde_json::json;
-    use sportello_core::model::{AccountStatus, SyncState};
-
-    fn account(kind: ChannelKind, settings: serde_json::Value) -> Account {
-        Account {
-            id: 1,
-            kind,
-            name: "Bottega".into(),
-            address: String::new(),
-            settings,
-            enabled: true,
-            created_at: 0,
-            status: AccountStatus {
-                state: SyncState::Idle,
-                last_sync_at: None,
-                last_error: None,
-                progress: None,
-            },
-        }
-    }
 
     #[test]
     fn whatsapp_limits_follow_the_media_type() {

@@ -316,6 +316,9 @@ export const updateDesktopSettings = (settings: DesktopSettings) =>
 /** The conversation the window shows (`null` for none): its new messages do not notify. */
 export const setViewing = (conversationId: number | null) =>
   call<null>('set_viewing', { conversationId });
+/** The page's start-up marks (ms after `timeOrigin`), logged by the app. */
+export const reportStartup = (timeOrigin: number, marks: [string, number][]) =>
+  call<null>('report_startup', { timeOrigin, marks });
 /** Downloads the announced version, verifies its signature, installs it and restarts. */
 export const installUpdate = () => call<null>('install_update');
 /** The end of the app's log files, for support. */
