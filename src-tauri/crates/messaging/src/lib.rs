@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sportello_core::channel::Channel;
-use sportello_core::model::{Account, ChannelKind};
+use sportello_core::model::{Account, ChannelKind, SyncCursor};
 use sportello_core::outbox::OutgoingFile;
 use sportello_core::{Error, Result, Store, secrets};
 use ts_rs::TS;
@@ -370,6 +370,16 @@ pub(crate) fn default_file_name(kind: &str, mime_type: &str) -> String {
         _ => "bin",
     };
     format!("{kind}.{ext}")
+}
+
+/// A polling channel's one sync cursor, or a fresh one on its first pass.
+pub(crate) fn cursor(store: &Store, account_id: i64, name: &str) -> Result<SyncCursor> {
+    Ok(store
+        .cursor(account_id, name)?
+        .unwrap_or_else(|| SyncCursor {
+            folder: name.into(),
+            ..Default::default()
+        }))
 }
 
 #[cfg(test)]

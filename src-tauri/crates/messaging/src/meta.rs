@@ -18,7 +18,7 @@ use sportello_core::channel::{
 };
 use sportello_core::model::{
     Account, ChannelKind, Direction, Identity, IdentityKind, IncomingMessage, PendingAttachment,
-    RemoteAttachment, SyncCursor,
+    RemoteAttachment,
 };
 use sportello_core::store::IngestOptions;
 use sportello_core::{Error, ErrorCode, Result, Store, now_ms};
@@ -376,13 +376,7 @@ pub fn parse_webhook(payload: &Value) -> Vec<(String, Vec<Value>)> {
 #[async_trait]
 impl Channel for MetaChannel {
     async fn sync(&self, ctx: &SyncContext) -> Result<SyncReport> {
-        let mut cursor = ctx
-            .store
-            .cursor(ctx.account.id, CURSOR)?
-            .unwrap_or_else(|| SyncCursor {
-                folder: CURSOR.into(),
-                ..Default::default()
-            });
+        let mut cursor = crate::cursor(&ctx.store, ctx.account.id, CURSOR)?;
         let since = cursor.extra["updated_ms"].as_i64().unwrap_or(0);
         let mut newest = since;
         let mut changed = Vec::new();

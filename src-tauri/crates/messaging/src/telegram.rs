@@ -15,7 +15,7 @@ use sportello_core::channel::{
 };
 use sportello_core::model::{
     Account, ChannelKind, Direction, Identity, IdentityKind, IncomingMessage, PendingAttachment,
-    RemoteAttachment, SyncCursor,
+    RemoteAttachment,
 };
 use sportello_core::store::IngestOptions;
 use sportello_core::{Error, ErrorCode, Result, Store, now_ms};
@@ -320,13 +320,7 @@ pub fn incoming(update: &Value) -> Option<IncomingMessage> {
 #[async_trait]
 impl Channel for TelegramChannel {
     async fn sync(&self, ctx: &SyncContext) -> Result<SyncReport> {
-        let mut cursor = ctx
-            .store
-            .cursor(ctx.account.id, CURSOR)?
-            .unwrap_or_else(|| SyncCursor {
-                folder: CURSOR.into(),
-                ..Default::default()
-            });
+        let mut cursor = crate::cursor(&ctx.store, ctx.account.id, CURSOR)?;
         let mut folder = FolderReport {
             folder: CURSOR.into(),
             ..Default::default()

@@ -13,7 +13,7 @@ use sportello_core::channel::{
 };
 use sportello_core::model::{
     Account, ChannelKind, Delivery, Direction, Identity, IdentityKind, IncomingMessage,
-    PendingAttachment, RemoteAttachment, SyncCursor,
+    PendingAttachment, RemoteAttachment,
 };
 use sportello_core::store::IngestOptions;
 use sportello_core::{Error, ErrorCode, Result, Store, now_ms};
@@ -250,13 +250,7 @@ pub fn delivery_of(m: &Value) -> Option<(Delivery, Option<Error>)> {
 #[async_trait]
 impl Channel for TwilioChannel {
     async fn sync(&self, ctx: &SyncContext) -> Result<SyncReport> {
-        let mut cursor = ctx
-            .store
-            .cursor(ctx.account.id, CURSOR)?
-            .unwrap_or_else(|| SyncCursor {
-                folder: CURSOR.into(),
-                ..Default::default()
-            });
+        let mut cursor = crate::cursor(&ctx.store, ctx.account.id, CURSOR)?;
         let since_ms = cursor.extra["since_ms"]
             .as_i64()
             .unwrap_or_else(|| now_ms() - FIRST_SYNC_DAYS * 86_400_000);
