@@ -442,6 +442,19 @@ async fn first_launch_to_reply_and_restart_in_the_real_window() {
             .unwrap_or(false),
         "the app logs"
     );
+    let log: String = logs
+        .read_dir()
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default())
+        .collect();
+    assert!(
+        log.contains("without GPU compositing"),
+        "Linux draws the window in software:\n{log}"
+    );
+    assert!(
+        log.contains("start-up after launch: page ") && log.contains("painted_unix_ms="),
+        "the restarted window reported when it painted the inbox:\n{log}"
+    );
     let mut scanned = 0;
     let mut stack = vec![data.path().to_path_buf()];
     while let Some(dir) = stack.pop() {

@@ -205,6 +205,9 @@ fn software_rendering<R: Runtime>(app: &AppHandle<R>) {
         use webkit2gtk::{HardwareAccelerationPolicy, SettingsExt, WebViewExt};
         if let Some(settings) = webview.inner().settings() {
             settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
+            tracing::info!(
+                "the window is drawn without GPU compositing (SPORTELLO_GPU=1 keeps it)"
+            );
         }
     });
     if let Err(e) = applied {
