@@ -448,6 +448,17 @@ def main():
             a.opens,
         ),
     }
+    # Sportello turns WebKit's GPU compositing off on Linux (desktop::software_rendering); the
+    # same empty window drawn that way shows how much of the saving is WebKit's, not Sportello's.
+    results["empty_window_software"] = measure(
+        "empty Tauri window without GPU compositing",
+        a.empty,
+        a.driver,
+        {"WEBKIT_DISABLE_COMPOSITING_MODE": "1"},
+        "return document.readyState === 'complete' && document.body !== null;",
+        min(a.idle_seconds, 10),
+        0,
+    )
     e, s = results["empty_window"], results["sportello"]
     results["comparison"] = {
         key: {
