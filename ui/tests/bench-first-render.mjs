@@ -9,16 +9,22 @@
 // before the app, waits for `sportello:first-row` and prints, in ms:
 //   mock     the fake backend's own set-up (not part of the real app's start)
 //   script   `sportello:script` minus the end of the mock's set-up (parsing + running the bundle's top level)
-//   ready    `sportello:ready` − `sportello:script` (first IPC answers, on the mock)
-//   row      `sportello:first-row` − `sportello:ready` (the first synchronous render + frame)
+//   ready    `sportello:ready` − `sportello:script` (first IPC answers), less the fake backend's
+//            own time answering (`mock:<command>` measures; shown apart as mock-answers)
+//   row      `sportello:first-row` − `sportello:ready` (the first synchronous render), likewise
 // plus any other `sportello:*` / `bench:*` marks relative to `sportello:ready`, and the median of
-// each column over the runs. `--chromium` runs the same page in headless Chromium instead.
+// each column over the runs. `--chromium` runs the same page in headless Chromium instead;
+// `--serve` only serves the page (for a profiler or another browser) until interrupted;
+// `--keep-storage` gives each run the localStorage the previous one left, like the app's
+// later starts (each run then waits 4 s for what the app writes after its start);
+// `--inject '<style>nav{display:none}</style>'` adds markup to the page's head (to bisect).
 
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import process from 'node:process';
 import { parseArgs } from 'node:util';
 
 const { values: opts } = parseArgs({
@@ -28,6 +34,9 @@ const { values: opts } = parseArgs({
     height: { type: 'string', default: '800' },
     conversations: { type: 'string', default: '100000' },
     chromium: { type: 'boolean', default: false },
+    serve: { type: 'boolean', default: false },
+    'keep-storage': { type: 'boolean', default: false },
+    inject: { type: 'string', default: '' },
   },
 });
 
@@ -44,11 +53,15 @@ const TYPES = {
 };
 
 const config = { accounts: 'demo', conversations: Number(opts.conversations) };
+/** What the page keeps in localStorage from one start to the next (--keep-storage). */
+let storage = {};
 // Run before the app's module script (module scripts are deferred; these are not).
-const inject =
-  `<script>window.__SPORTELLO_MOCK_CONFIG__ = ${JSON.stringify(config)};</script>\n` +
+const inject = () =>
+  `<script>window.__SPORTELLO_MOCK_CONFIG__ = ${JSON.stringify(config)};\n` +
+  `for (const [k, v] of Object.entries(${JSON.stringify(storage)})) localStorage.setItem(k, v);</script>\n` +
   `<script src="/__mock.js"></script>\n` +
-  `<script>performance.mark('bench:mock-done');</script>\n`;
+  `<script>performance.mark('bench:mock-done');</script>\n` +
+  opts.inject;
 
 function serve() {
   const server = createServer(async (req, res) => {
@@ -61,7 +74,7 @@ function serve() {
       const file = join(dist, path === '/' ? 'index.html' : path);
       if (!file.startsWith(dist)) return void res.writeHead(403).end();
       let body = await readFile(file);
-      if (path === '/') body = body.toString().replace('<head>', `<head>\n${inject}`);
+      if (path === '/') body = body.toString().replace('<head>', `<head>\n${inject()}`);
       res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
       res.end(body);
     } catch {
@@ -78,8 +91,19 @@ function serve() {
 
 const MARKS = `
   const m = {};
-  for (const e of performance.getEntriesByType('mark')) m[e.name] = e.startTime;
-  return m;`;
+  for (const e of performance.getEntriesByType('mark')) {
+    let name = e.name;
+    for (let k = 2; name in m; k++) name = e.name + '#' + k;
+    m[name] = e.startTime;
+  }
+  const mock = performance.getEntriesByType('measure').filter((e) => e.name.startsWith('mock:'));
+  const page = {
+    viewport: innerWidth + 'x' + innerHeight,
+    rows: document.querySelectorAll('[data-testid=conversation-row]').length,
+    open: document.querySelector('[data-testid=thread]')?.dataset.conversation ?? null,
+    stored: Object.keys(localStorage).join(',') || null,
+  };
+  return { marks: m, mock: mock.map((e) => [e.startTime, e.startTime + e.duration]), page };`;
 
 /** A minimal W3C WebDriver client over fetch. */
 async function webkitSession(width, height) {
@@ -144,11 +168,15 @@ async function once(url, width, height) {
   try {
     await session.goto(url);
     for (let i = 0; i < 400; i++) {
-      const marks = await session.run(MARKS);
+      const { marks } = await session.run(MARKS);
       if (marks['sportello:first-row'] !== undefined) {
-        // Let late marks (sportello:loaded) land too.
-        await new Promise((r) => setTimeout(r, 300));
-        return await session.run(MARKS);
+        // Let late marks (sportello:loaded) land too; with --keep-storage, what the app
+        // writes a few seconds after its start (the remembered font) too.
+        await new Promise((r) => setTimeout(r, opts['keep-storage'] ? 4000 : 300));
+        if (opts['keep-storage']) storage = await session.run('return { ...localStorage };');
+        const done = await session.run(MARKS);
+        console.log(`page: ${JSON.stringify(done.page)}`);
+        return done;
       }
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -164,19 +192,31 @@ const median = (xs) => {
 };
 
 const server = await serve();
+if (opts.serve) {
+  console.log(server.url);
+  await new Promise(() => {});
+}
 const rows = [];
 try {
   for (let i = 0; i < Number(opts.runs); i++) {
-    const m = await once(server.url, Number(opts.width), Number(opts.height));
+    const { marks: m, mock } = await once(server.url, Number(opts.width), Number(opts.height));
     const ready = m['sportello:ready'];
+    // The fake backend's own work between two marks (its answers' time, not the app's).
+    const mockBetween = (from, to) =>
+      mock.filter(([s, e]) => s >= from && e <= to).reduce((sum, [s, e]) => sum + e - s, 0);
     const row = {
       mock: m['bench:mock-done'],
       script: m['sportello:script'] - m['bench:mock-done'],
-      ready: ready - m['sportello:script'],
-      row: m['sportello:first-row'] - ready,
+      ready: ready - m['sportello:script'] - mockBetween(m['sportello:script'], ready),
+      row: m['sportello:first-row'] - ready - mockBetween(ready, m['sportello:first-row']),
+      'mock-answers': mockBetween(m['sportello:script'], m['sportello:first-row']),
     };
     for (const [name, t] of Object.entries(m)) {
-      if (['sportello:script', 'sportello:ready', 'sportello:first-row', 'bench:mock-done'].includes(name))
+      if (
+        ['sportello:script', 'sportello:ready', 'sportello:first-row', 'bench:mock-done'].includes(
+          name,
+        )
+      )
         continue;
       row[name.replace(/^(sportello|bench):/, '')] = t - ready;
     }

@@ -1,0 +1,74 @@
+// The UI font on Linux (src/lib/util/fonts.ts): the family the stylesheet's stack resolves to
+// is found after the first paint and used alone from the next start (WebKitGTK spends much of
+// the first render in fontconfig on every family of the stack that is not installed).
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { launch, openApp, serveDist } from './harness.js';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await serveDist();
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+const KEY = 'sportello.uiFont';
+const stored = (page) => page.evaluate((key) => localStorage.getItem(key), KEY);
+const inline = (page) =>
+  page.evaluate(() => document.documentElement.style.getPropertyValue('--font-sans'));
+const bodyFont = (page) => page.evaluate(() => getComputedStyle(document.body).fontFamily);
+
+test('the stack is used on the first start; the family found is used alone on the next', async () => {
+  const { page, context, errors } = await openApp(browser, server.url, { conversations: 5 });
+  await page.getByTestId('conversation-row').first().waitFor();
+  // First start: nothing remembered, the whole stack of tokens.css.
+  assert.equal(await inline(page), '');
+  assert.match(await bodyFont(page), /^system-ui, -apple-system, "Segoe UI", Roboto/);
+
+  // Shortly after the start, the family the stack resolves to is remembered.
+  await page.waitForFunction((key) => localStorage.getItem(key) !== null, KEY, { timeout: 10_000 });
+  const family = await stored(page);
+  const stack = await page.evaluate(() =>
+    getComputedStyle(document.documentElement).getPropertyValue('--font-sans-stack'),
+  );
+  const families = stack.split(',').map((f) => f.trim());
+  assert.ok(families.includes(family), `${family} is one of ${stack}`);
+  // The font in use does not change under the user's eyes.
+  assert.equal(await inline(page), '');
+
+  // The next start (same profile) uses that family alone, before the first row shows.
+  await page.reload();
+  await page.getByTestId('conversation-row').first().waitFor();
+  const expected = family === 'sans-serif' ? 'sans-serif' : `${family}, sans-serif`;
+  assert.equal(await inline(page), expected);
+  assert.equal(await bodyFont(page), expected.replaceAll("'", '"'));
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('a family remembered earlier but gone since is replaced by what the stack finds now', async () => {
+  const { page, context, errors } = await openApp(
+    browser,
+    server.url,
+    { conversations: 5 },
+    {},
+    (p) => p.addInitScript((key) => localStorage.setItem(key, "'No Such Font Sportello'"), KEY),
+  );
+  await page.getByTestId('conversation-row').first().waitFor();
+  assert.equal(await inline(page), "'No Such Font Sportello', sans-serif");
+  await page.waitForFunction(
+    (key) => localStorage.getItem(key) !== "'No Such Font Sportello'",
+    KEY,
+    { timeout: 10_000 },
+  );
+  assert.notEqual(await stored(page), null);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
