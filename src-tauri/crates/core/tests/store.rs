@@ -894,3 +894,43 @@ fn an_attachment_kept_in_the_source_is_extracted_byte_identical_when_first_opene
     let err = store.attachment_file(msg.attachments[0].id).unwrap_err();
     assert_eq!(err.code, ErrorCode::Storage, "{err:?}");
 }
+
+/// Against the real keyring (inside `tests/session.sh`): what an add that the keyring refused
+/// half-way leaves behind is taken back — the secrets it did save, then the account.
+#[test]
+fn a_half_added_account_is_removed_with_the_secrets_it_got() {
+    if std::env::var_os("SPORTELLO_TEST_SESSION").is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "this test needs the OS keyring: run it inside tests/session.sh"
+        );
+        eprintln!("note: skipped: needs the OS keyring (tests/session.sh)");
+        return;
+    }
+    use sportello_core::secrets;
+    let (_d, store) = store();
+    let kept = email_account(&store);
+    let half = store
+        .add_account(
+            ChannelKind::Telegram,
+            "Bottega bot",
+            "@bottega_bot",
+            &serde_json::json!({}),
+        )
+        .unwrap();
+    let id = store.installation_id();
+    secrets::set(id, half.id, "bot_token", "123456:ABC").unwrap();
+    secrets::set(id, kept.id, "password", "pw").unwrap();
+
+    // "webhook_secret" was never saved: removing it is not an error.
+    store.remove_half_added_account(half.id, &["bot_token", "webhook_secret"]);
+
+    let left: Vec<i64> = store.accounts().unwrap().iter().map(|a| a.id).collect();
+    assert_eq!(left, vec![kept.id]);
+    assert_eq!(
+        secrets::get_optional(id, half.id, "bot_token").unwrap(),
+        None
+    );
+    assert_eq!(secrets::get(id, kept.id, "password").unwrap(), "pw");
+    secrets::delete(id, kept.id, "password").unwrap();
+}

@@ -64,12 +64,7 @@ pub fn add_account(store: &Store, input: &EmailAccountInput) -> Result<Account> 
         PASSWORD_KEY,
         &input.password,
     ) {
-        if let Err(remove) = store.remove_account(account.id) {
-            tracing::error!(
-                account = account.id,
-                "could not remove the half-added account: {remove}"
-            );
-        }
+        store.remove_half_added_account(account.id, &[]);
         return Err(e);
     }
     Ok(account)
@@ -199,15 +194,10 @@ pub fn add_oauth_account(
         Ok(())
     })();
     if let Err(e) = saved {
-        for key in [ACCESS_TOKEN_KEY, REFRESH_TOKEN_KEY, CLIENT_SECRET_KEY] {
-            let _ = secrets::delete(store.installation_id(), account.id, key);
-        }
-        if let Err(remove) = store.remove_account(account.id) {
-            tracing::error!(
-                account = account.id,
-                "could not remove the half-added account: {remove}"
-            );
-        }
+        store.remove_half_added_account(
+            account.id,
+            &[ACCESS_TOKEN_KEY, REFRESH_TOKEN_KEY, CLIENT_SECRET_KEY],
+        );
         return Err(e);
     }
     Ok(account)

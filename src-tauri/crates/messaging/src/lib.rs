@@ -123,15 +123,8 @@ pub(crate) fn save_account(
             continue;
         }
         if let Err(e) = secrets::set(store.installation_id(), account.id, key, value) {
-            for (key, _) in secrets_to_save {
-                let _ = secrets::delete(store.installation_id(), account.id, key);
-            }
-            if let Err(remove) = store.remove_account(account.id) {
-                tracing::error!(
-                    account = account.id,
-                    "could not remove the half-added account: {remove}"
-                );
-            }
+            let keys: Vec<&str> = secrets_to_save.iter().map(|(key, _)| *key).collect();
+            store.remove_half_added_account(account.id, &keys);
             return Err(e);
         }
     }

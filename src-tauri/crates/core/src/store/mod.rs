@@ -251,6 +251,21 @@ impl Store {
         Ok(())
     }
 
+    /// Takes back an account whose secrets could not all be put in the keyring: the secrets
+    /// under `keys` that were saved, then the account itself (logged if that fails too, as the
+    /// caller is already returning the keyring's error).
+    pub fn remove_half_added_account(&self, id: i64, keys: &[&str]) {
+        for key in keys {
+            let _ = crate::secrets::delete(self.installation_id(), id, key);
+        }
+        if let Err(remove) = self.remove_account(id) {
+            tracing::error!(
+                account = id,
+                "could not remove the half-added account: {remove}"
+            );
+        }
+    }
+
     pub fn accounts(&self) -> Result<Vec<Account>> {
         let conn = self.reader();
         let mut stmt = conn.prepare(
