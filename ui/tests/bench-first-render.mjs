@@ -17,12 +17,13 @@
 // `--serve` only serves the page (for a profiler or another browser) until interrupted;
 // `--keep-storage` gives each run the localStorage the previous one left, like the app's
 // later starts (each run then waits 4 s for what the app writes after its start);
-// `--inject '<style>nav{display:none}</style>'` adds markup to the page's head (to bisect).
+// `--inject '<style>nav{display:none}</style>'` adds markup to the page's head (to bisect);
+// `--dist <dir>` serves another build (e.g. an older commit's, for a back-to-back comparison).
 
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
-import { extname, join, normalize } from 'node:path';
+import { extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
@@ -37,11 +38,12 @@ const { values: opts } = parseArgs({
     serve: { type: 'boolean', default: false },
     'keep-storage': { type: 'boolean', default: false },
     inject: { type: 'string', default: '' },
+    dist: { type: 'string' },
   },
 });
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const dist = join(here, '..', 'dist');
+const dist = opts.dist ? resolve(opts.dist) : join(here, '..', 'dist');
 const mockScript = join(here, '.mock', 'mock.js');
 const MINIBROWSER =
   process.env.MINIBROWSER ?? '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser';
