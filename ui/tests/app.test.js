@@ -3,29 +3,16 @@
 // tests. Text assertions use the Italian catalogue: the OS locale of the mock is it-IT.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mkdirSync } from 'node:fs';
-import { artifacts, calls, launch, openApp, serveDist } from './harness.js';
+import { artifacts, calls, mock, openApp, serveAndLaunch } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
 let server;
 let browser;
-
-before(async () => {
-  mkdirSync(artifacts, { recursive: true });
-  server = await serveDist();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
-
-const mock = (page, fn, ...args) => page.evaluate(fn, ...args);
+serveAndLaunch((s, b) => ([server, browser] = [s, b]));
 
 describe('first run', () => {
   test('welcome leads to the account dialog; a failed test is explained; saving adds the account', async () => {

@@ -3,25 +3,12 @@
 // folded behind "…", the plain-text preference, forwarding, remote images still blocked.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { mkdirSync } from 'node:fs';
-import { artifacts, calls, launch, openApp, serveDist } from './harness.js';
+import { describe, test } from 'node:test';
+import { calls, mock, openApp, serveAndLaunch } from './harness.js';
 
 let server;
 let browser;
-
-before(async () => {
-  mkdirSync(artifacts, { recursive: true });
-  server = await serveDist();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
-
-const mock = (page, fn, ...args) => page.evaluate(fn, ...args);
+serveAndLaunch((s, b) => ([server, browser] = [s, b]));
 
 /** Opens conversation 1: an email with an HTML body, a quote and remote images. */
 async function openEmail(page) {

@@ -2,9 +2,11 @@
 // Chromium (the system one, headless) with the fake backend injected before the app loads.
 
 import { createServer } from 'node:http';
+import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -90,3 +92,25 @@ export function calls(page, cmd) {
     cmd ?? null,
   );
 }
+
+/**
+ * For a test file: serves dist/ and launches Chromium before its tests, closes both after.
+ * `started(server, browser)` hands them to the file.
+ */
+export function serveAndLaunch(started) {
+  let server;
+  let browser;
+  before(async () => {
+    mkdirSync(artifacts, { recursive: true });
+    server = await serveDist();
+    browser = await launch();
+    started(server, browser);
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+}
+
+/** Runs `fn(...args)` in the page (where the fake backend is `window.__sportelloMock`). */
+export const mock = (page, fn, ...args) => page.evaluate(fn, ...args);

@@ -3,23 +3,12 @@
 // whose sign-in was revoked offers "Sign in again". Italian catalogue (the mock's it-IT).
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { mkdirSync } from 'node:fs';
-import { artifacts, calls, launch, openApp, serveDist } from './harness.js';
+import { describe, test } from 'node:test';
+import { calls, openApp, serveAndLaunch } from './harness.js';
 
 let server;
 let browser;
-
-before(async () => {
-  mkdirSync(artifacts, { recursive: true });
-  server = await serveDist();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+serveAndLaunch((s, b) => ([server, browser] = [s, b]));
 
 describe('browser sign-in', () => {
   test('a Gmail address offers "Accedi con Google", which adds the account', async () => {
