@@ -86,6 +86,17 @@ export function tn(key: PluralKey, count: number, params?: Params): string {
   return fill(text, { count: formatNumber(count), ...params });
 }
 
+// A cache, not state, like the plural rules: building a formatter costs far more than using
+// one (in WebKit's JavaScriptCore most of all), and every count in a row goes through here.
+// eslint-disable-next-line svelte/prefer-svelte-reactivity
+const numberFormats = new Map<string, Intl.NumberFormat>();
+
 export function formatNumber(n: number): string {
-  return new Intl.NumberFormat(i18n.locale).format(n);
+  const locale = i18n.locale;
+  let format = numberFormats.get(locale);
+  if (!format) {
+    format = new Intl.NumberFormat(locale);
+    numberFormats.set(locale, format);
+  }
+  return format.format(n);
 }
