@@ -241,6 +241,19 @@ async fn whatsapp_media_is_fetched_after_storing_and_expired_links_are_renewed()
     );
 }
 
+/// Queues `text` as a reply in `conv` and flushes the outbox once: the reply as stored then.
+async fn reply_now(
+    store: &Store,
+    channel: &dyn Channel,
+    account: &Account,
+    conv: i64,
+    text: &str,
+) -> Message {
+    let r = store.queue_reply(conv, &draft(text)).unwrap();
+    flush(store, channel, account).await.unwrap();
+    store.message(r.id).unwrap()
+}
+
 async fn inbound(store: &Store, account: &Account, from: &str, id: &str, at_secs: i64) -> i64 {
     let payload: Value = serde_json::from_str(&wa_payload(from, id, "Ciao", at_secs)).unwrap();
     for (_, batch) in whatsapp::parse_webhook(&payload) {
@@ -274,17 +287,7 @@ async fn whatsapp_send_text_template_and_documented_errors() {
         sportello_messaging::conversation_window(&store, fresh).unwrap(),
         ReplyWindow::Open { .. }
     ));
-    let reply = store
-        .queue_reply(
-            fresh,
-            &Draft {
-                text: "Sì, domani!".into(),
-                quote: false,
-            },
-        )
-        .unwrap();
-    flush(&store, &channel, &account).await.unwrap();
-    let sent = store.message(reply.id).unwrap();
+    let sent = reply_now(&store, &channel, &account, fresh, "Sì, domani!").await;
     assert_eq!(sent.delivery, Delivery::Sent);
     assert_eq!(sent.external_id, "wamid.SENT1");
     let body = graph.server.calls("/messages")[0].json();
@@ -305,7 +308,7 @@ async fn whatsapp_send_text_template_and_documented_errors() {
             whatsapp::ingest_webhook(&store, account.id, batch).unwrap();
         }
         assert_eq!(
-            store.message(reply.id).unwrap().delivery,
+            store.message(sent.id).unwrap().delivery,
             expected,
             "after {status}"
         );
@@ -313,33 +316,13 @@ async fn whatsapp_send_text_template_and_documented_errors() {
 
     // 130429: throughput exceeded, kept queued for a later retry.
     let busy = inbound(&store, &account, fake_graph::BUSY_NUMBER, "wamid.B", now).await;
-    let r = store
-        .queue_reply(
-            busy,
-            &Draft {
-                text: "x".into(),
-                quote: false,
-            },
-        )
-        .unwrap();
-    flush(&store, &channel, &account).await.unwrap();
-    let m = store.message(r.id).unwrap();
+    let m = reply_now(&store, &channel, &account, busy, "x").await;
     assert_eq!(m.delivery, Delivery::Queued);
     assert_eq!(m.delivery_error.unwrap().code, ErrorCode::RateLimited);
 
     // 131047: the API says the 24 hours are over: failed, shown as the window rule.
     let stale = inbound(&store, &account, fake_graph::STALE_NUMBER, "wamid.C", now).await;
-    let r = store
-        .queue_reply(
-            stale,
-            &Draft {
-                text: "x".into(),
-                quote: false,
-            },
-        )
-        .unwrap();
-    flush(&store, &channel, &account).await.unwrap();
-    let m = store.message(r.id).unwrap();
+    let m = reply_now(&store, &channel, &account, stale, "x").await;
     assert_eq!(m.delivery, Delivery::Failed);
     assert_eq!(m.delivery_error.unwrap().code, ErrorCode::OutsideWindow);
 
@@ -357,18 +340,12 @@ async fn whatsapp_send_text_template_and_documented_errors() {
         ReplyWindow::TemplatesOnly
     );
     let calls = graph.server.calls("/messages").len();
-    let r = store
-        .queue_reply(
-            old,
-            &Draft {
-                text: "x".into(),
-                quote: false,
-            },
-        )
-        .unwrap();
-    flush(&store, &channel, &account).await.unwrap();
     assert_eq!(
-        store.message(r.id).unwrap().delivery_error.unwrap().code,
+        reply_now(&store, &channel, &account, old, "x")
+            .await
+            .delivery_error
+            .unwrap()
+            .code,
         ErrorCode::OutsideWindow
     );
     assert_eq!(graph.server.calls("/messages").len(), calls);
@@ -487,17 +464,7 @@ async fn telegram_updates_are_confirmed_by_offset_and_replies_sent() {
 
     // A 429 with retry_after is waited out, then the reply goes.
     tg.state.throttle_next.store(1, Ordering::SeqCst);
-    let r = store
-        .queue_reply(
-            conv_id,
-            &Draft {
-                text: "Sì, c'è!".into(),
-                quote: false,
-            },
-        )
-        .unwrap();
-    flush(&store, &channel, &account).await.unwrap();
-    let sent = store.message(r.id).unwrap();
+    let sent = reply_now(&store, &channel, &account, conv_id, "Sì, c'è!").await;
     assert_eq!(sent.delivery, Delivery::Sent, "{:?}", sent.delivery_error);
     assert_eq!(sent.external_id, "1111111:9001");
     let sends = tg.server.calls("/sendMessage");
@@ -622,17 +589,7 @@ async fn twilio_poll_pages_dedupes_and_surfaces_63016() {
     );
 
     // A reply inside the window goes through the Messages API.
-    let r = store
-        .queue_reply(
-            conv.conversation.id,
-            &Draft {
-                text: "Grazie!".into(),
-                quote: false,
-            },
-        )
-        .unwrap();
-    flush(&store, &channel, &account).await.unwrap();
-    let sent = store.message(r.id).unwrap();
+    let sent = reply_now(&store, &channel, &account, conv.conversation.id, "Grazie!").await;
     assert_eq!(sent.delivery, Delivery::Sent, "{:?}", sent.delivery_error);
     assert_eq!(sent.external_id, "SMsent1");
     let post = tw
@@ -673,17 +630,7 @@ async fn twilio_poll_pages_dedupes_and_surfaces_63016() {
         .iter()
         .find(|c| c.contact_handle == "+393330063016")
         .unwrap();
-    let r = store
-        .queue_reply(
-            stale.id,
-            &Draft {
-                text: "x".into(),
-                quote: false,
-            },
-        )
-        .unwrap();
-    flush(&store, &channel, &account).await.unwrap();
-    let m = store.message(r.id).unwrap();
+    let m = reply_now(&store, &channel, &account, stale.id, "x").await;
     assert_eq!(m.delivery, Delivery::Failed);
     assert_eq!(m.delivery_error.unwrap().code, ErrorCode::OutsideWindow);
 }
@@ -777,17 +724,18 @@ async fn meta_poll_keeps_story_replies_and_backs_off_on_rate_limit() {
     assert_eq!(graph.server.calls("/aWdfconv1").len(), reads);
 
     // Inside 24 hours: RESPONSE.
-    let r = store
-        .queue_reply(
+    assert_eq!(
+        reply_now(
+            &store,
+            &channel,
+            &account,
             conv.conversation.id,
-            &Draft {
-                text: "Te la teniamo!".into(),
-                quote: false,
-            },
+            "Te la teniamo!"
         )
-        .unwrap();
-    flush(&store, &channel, &account).await.unwrap();
-    assert_eq!(store.message(r.id).unwrap().delivery, Delivery::Sent);
+        .await
+        .delivery,
+        Delivery::Sent
+    );
     let body = graph
         .server
         .calls(&format!("/{}/messages", fake_graph::PAGE_ID))[0]
