@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use sportello_email::{EmailAccountInput, Security};
 
-use crate::support::mail::{MailServers, PASSWORD, USER, customer_mail, header};
+use crate::support::mail::{
+    MailServers, PASSWORD, USER, customer_mail, header, numbered_customer_mail,
+};
 use crate::support::{cli_binary, keyring_session};
 
 const PASSWORD_VAR: &str = "SPORTELLO_TEST_PASSWORD";
@@ -477,16 +479,9 @@ fn cli_sync_killed_half_way_then_rerun_loses_nothing_and_repeats_nothing() {
     }
     const TOTAL: u64 = 3000;
     let servers = MailServers::start();
-    let mail: Vec<Vec<u8>> = (0..TOTAL)
-        .map(|i| {
-            customer_mail(
-                &format!("cliente{}@example.com", i % 97),
-                &format!("Ordine {i}"),
-                &format!("kill-{i}@example.com"),
-                &format!("messaggio {i} {}", "testo di riempimento ".repeat(40)),
-            )
-        })
-        .collect();
+    let mail = numbered_customer_mail(TOTAL as u32, 97, "Ordine", "kill", |i| {
+        format!("messaggio {i} {}", "testo di riempimento ".repeat(40))
+    });
     servers.deliver_many("INBOX", &mail);
     let cli = Cli::new();
     cli.add_email(&servers.account_input());

@@ -16,7 +16,9 @@ use sportello_core::{ErrorCode, Store};
 use sportello_email::{BatchLimits, EmailAccountInput, EmailChannel, FolderRole, SyncTuning};
 
 use crate::support::email_setup::{Setup, setup};
-use crate::support::mail::{ARCHIVE, MailServers, PASSWORD, SENT, USER, customer_mail, header};
+use crate::support::mail::{
+    ARCHIVE, MailServers, PASSWORD, SENT, USER, customer_mail, header, numbered_customer_mail,
+};
 
 fn our_reply_in_sent(to: &str, subject: &str, id: &str, in_reply_to: &str, body: &str) -> Vec<u8> {
     format!(
@@ -263,16 +265,9 @@ async fn resume_without_loss_or_duplicates(s: &Setup, total: u32, stored_before:
 async fn a_sync_interrupted_half_way_resumes_without_loss_or_duplicates() {
     const TOTAL: u32 = 300;
     let servers = MailServers::start();
-    let mail: Vec<Vec<u8>> = (0..TOTAL)
-        .map(|i| {
-            customer_mail(
-                &format!("cliente{}@example.com", i % 17),
-                &format!("Domanda {i}"),
-                &format!("bulk-{i}@example.com"),
-                &format!("testo numero {i} {}", "riempitivo ".repeat(50)),
-            )
-        })
-        .collect();
+    let mail = numbered_customer_mail(TOTAL, 17, "Domanda", "bulk", |i| {
+        format!("testo numero {i} {}", "riempitivo ".repeat(50))
+    });
     servers.deliver_many("INBOX", &mail);
     assert_eq!(servers.count("INBOX"), TOTAL);
 
@@ -1049,16 +1044,9 @@ async fn the_imap_server_stopped_mid_sync_then_restarted_resumes_without_loss_or
     // still streaming the one big UID FETCH when it is stopped.
     const TOTAL: u32 = 2000;
     let mut servers = MailServers::start();
-    let mail: Vec<Vec<u8>> = (0..TOTAL)
-        .map(|i| {
-            customer_mail(
-                &format!("cliente{}@example.com", i % 23),
-                &format!("Ordine {i}"),
-                &format!("stop-{i}@example.com"),
-                &format!("{}\r\nfine {i}", "testo della richiesta ".repeat(1400)),
-            )
-        })
-        .collect();
+    let mail = numbered_customer_mail(TOTAL, 23, "Ordine", "stop", |i| {
+        format!("{}\r\nfine {i}", "testo della richiesta ".repeat(1400))
+    });
     servers.deliver_many("INBOX", &mail);
     assert_eq!(servers.count("INBOX"), TOTAL);
 

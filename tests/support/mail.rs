@@ -831,6 +831,28 @@ pub fn customer_mail(from: &str, subject: &str, message_id: &str, body: &str) ->
     .into_bytes()
 }
 
+/// `total` numbered customer messages, from `customers` different customers
+/// (`cliente{i % customers}@example.com`): subject "`subject` {i}", Message-ID
+/// `<{id_prefix}-{i}@example.com>`, body `body(i)`.
+pub fn numbered_customer_mail(
+    total: u32,
+    customers: u32,
+    subject: &str,
+    id_prefix: &str,
+    body: impl Fn(u32) -> String,
+) -> Vec<Vec<u8>> {
+    (0..total)
+        .map(|i| {
+            customer_mail(
+                &format!("cliente{}@example.com", i % customers),
+                &format!("{subject} {i}"),
+                &format!("{id_prefix}-{i}@example.com"),
+                &body(i),
+            )
+        })
+        .collect()
+}
+
 /// The value of a raw message's first header called `name` (not unfolded).
 pub fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
     let prefix = format!("{}:", name.to_ascii_lowercase());
