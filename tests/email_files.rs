@@ -120,20 +120,37 @@ async fn a_reply_with_a_file_survives_a_restart_and_arrives_with_name_type_and_b
     assert_eq!(servers.received().len(), 1);
 }
 
-fn mail_with_file(file_name: &str, bytes: &[u8]) -> Vec<u8> {
+/// A mail from Maria Rossi to the shop: multipart/mixed with `boundary` around `parts` (each
+/// opening with its own boundary line).
+fn mail_from_maria(subject: &str, message_id: &str, boundary: &str, parts: &str) -> Vec<u8> {
     format!(
         "From: Maria Rossi <maria.rossi@example.com>\r\nTo: Negozio <{USER}>\r\n\
-         Subject: Pacco rovinato\r\nMessage-ID: <danno@example.com>\r\n\
+         Subject: {subject}\r\nMessage-ID: <{message_id}>\r\n\
          Date: Mon, 23 Nov 2026 09:15:00 +0100\r\nMIME-Version: 1.0\r\n\
-         Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
-         --b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
-         Il pacco è arrivato rovinato, ecco la foto.\r\n\
-         --b1\r\nContent-Type: image/jpeg; name=\"{file_name}\"\r\n\
-         Content-Disposition: attachment; filename=\"{file_name}\"\r\n\
-         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b1--\r\n",
-        base64_lines(bytes)
+         Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n{parts}--{boundary}--\r\n"
     )
     .into_bytes()
+}
+
+/// A file attached to a multipart/mixed with `boundary`, in base64.
+fn file_part(boundary: &str, name: &str, mime: &str, bytes: &[u8]) -> String {
+    format!(
+        "--{boundary}\r\nContent-Type: {mime}; name=\"{name}\"\r\n\
+         Content-Disposition: attachment; filename=\"{name}\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n",
+        base64_lines(bytes)
+    )
+}
+
+fn mail_with_file(file_name: &str, bytes: &[u8]) -> Vec<u8> {
+    let text = "--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+                Il pacco è arrivato rovinato, ecco la foto.\r\n";
+    mail_from_maria(
+        "Pacco rovinato",
+        "danno@example.com",
+        "b1",
+        &(text.to_string() + &file_part("b1", file_name, "image/jpeg", bytes)),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -281,20 +298,9 @@ fn html_mail_with_files(files: &[(&str, &str, &[u8])]) -> Vec<u8> {
          --b2--\r\n",
     );
     for (name, mime, bytes) in files {
-        parts.push_str(&format!(
-            "--b1\r\nContent-Type: {mime}; name=\"{name}\"\r\n\
-             Content-Disposition: attachment; filename=\"{name}\"\r\n\
-             Content-Transfer-Encoding: base64\r\n\r\n{}\r\n",
-            base64_lines(bytes)
-        ));
+        parts.push_str(&file_part("b1", name, mime, bytes));
     }
-    format!(
-        "From: Maria Rossi <maria.rossi@example.com>\r\nTo: Negozio <{USER}>\r\n\
-         Subject: Pacco <rovinato>\r\nMessage-ID: <danno-html@example.com>\r\n\
-         Date: Mon, 23 Nov 2026 09:15:00 +0100\r\nMIME-Version: 1.0\r\n\
-         Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n{parts}--b1--\r\n"
-    )
-    .into_bytes()
+    mail_from_maria("Pacco <rovinato>", "danno-html@example.com", "b1", &parts)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -418,24 +424,22 @@ async fn a_synced_file_is_extracted_from_the_source_when_first_opened_byte_for_b
     let servers = MailServers::start();
     let photo = binary(90_000, 3);
     let invoice = binary(40_007, 5);
-    let mail = format!(
-        "From: Maria Rossi <maria.rossi@example.com>\r\nTo: Negozio <{USER}>\r\n\
-         Subject: Foto del danno\r\nMessage-ID: <foto-cid@example.com>\r\n\
-         Date: Mon, 23 Nov 2026 09:15:00 +0100\r\nMIME-Version: 1.0\r\n\
-         Content-Type: multipart/mixed; boundary=\"m\"\r\n\r\n\
-         --m\r\nContent-Type: multipart/related; boundary=\"r\"\r\n\r\n\
+    let related = format!(
+        "--m\r\nContent-Type: multipart/related; boundary=\"r\"\r\n\r\n\
          --r\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
          <p>Ecco la foto:</p><img src=\"cid:danno1@example.com\">\r\n\
          --r\r\nContent-Type: image/jpeg\r\nContent-ID: <danno1@example.com>\r\n\
          Content-Disposition: inline\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n\
-         --r--\r\n\
-         --m\r\nContent-Type: application/pdf; name=\"fattura.pdf\"\r\n\
-         Content-Disposition: attachment; filename=\"fattura.pdf\"\r\n\
-         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--m--\r\n",
-        base64_lines(&photo),
-        base64_lines(&invoice)
+         --r--\r\n",
+        base64_lines(&photo)
     );
-    let (s, conversation) = synced(&servers, mail.as_bytes(), "foto-cid@example.com").await;
+    let mail = mail_from_maria(
+        "Foto del danno",
+        "foto-cid@example.com",
+        "m",
+        &(related + &file_part("m", "fattura.pdf", "application/pdf", &invoice)),
+    );
+    let (s, conversation) = synced(&servers, &mail, "foto-cid@example.com").await;
     let store = &s.store;
     // Nothing copied out by the sync.
     let blobs = store.blobs_dir();
