@@ -455,31 +455,37 @@ async fn a_reply_is_queued_then_sent_exactly_once() {
     );
 }
 
-#[tokio::test]
-async fn transient_failures_retry_later_and_permanent_ones_wait_for_the_user() {
-    let (_d, store) = store();
-    let a = email_account(&store);
-    let r = store
+/// Maria's one order mail stored for `account`: its conversation.
+fn one_order(store: &Store, account: &Account) -> i64 {
+    store
         .ingest(
-            a.id,
+            account.id,
             vec![mail("1@x", "maria@example.com", "Ordine", "?", &[], 1000)],
             None,
             IngestOptions::default(),
         )
-        .unwrap();
+        .unwrap()
+        .conversations[0]
+}
+
+/// A reply with `text` and no quote.
+fn reply(text: &str) -> Draft {
+    Draft {
+        text: text.into(),
+        quote: false,
+    }
+}
+
+#[tokio::test]
+async fn transient_failures_retry_later_and_permanent_ones_wait_for_the_user() {
+    let (_d, store) = store();
+    let a = email_account(&store);
+    let conversation = one_order(&store, &a);
     let channel = FakeChannel {
         sent: Default::default(),
         fail_with: std::sync::Mutex::new(Some(ErrorCode::Network)),
     };
-    let msg = store
-        .queue_reply(
-            r.conversations[0],
-            &Draft {
-                text: "Ok".into(),
-                quote: false,
-            },
-        )
-        .unwrap();
+    let msg = store.queue_reply(conversation, &reply("Ok")).unwrap();
     assert_eq!(outbox::flush(&store, &channel, &a).await.unwrap(), (0, 1));
     let after = store.message(msg.id).unwrap();
     assert_eq!(after.delivery, Delivery::Queued);
@@ -488,15 +494,7 @@ async fn transient_failures_retry_later_and_permanent_ones_wait_for_the_user() {
     assert!(store.due_outbox(a.id).unwrap().is_empty());
     assert!(store.next_outbox_due(a.id).unwrap().unwrap() > sportello_core::now_ms());
 
-    let msg2 = store
-        .queue_reply(
-            r.conversations[0],
-            &Draft {
-                text: "Ok 2".into(),
-                quote: false,
-            },
-        )
-        .unwrap();
+    let msg2 = store.queue_reply(conversation, &reply("Ok 2")).unwrap();
     *channel.fail_with.lock().unwrap() = Some(ErrorCode::Rejected);
     assert_eq!(outbox::flush(&store, &channel, &a).await.unwrap(), (0, 1));
     assert_eq!(store.message(msg2.id).unwrap().delivery, Delivery::Failed);
@@ -510,23 +508,8 @@ async fn transient_failures_retry_later_and_permanent_ones_wait_for_the_user() {
 async fn a_reply_interrupted_while_sending_is_not_sent_again_blindly() {
     let (d, store) = store();
     let a = email_account(&store);
-    let r = store
-        .ingest(
-            a.id,
-            vec![mail("1@x", "maria@example.com", "Ordine", "?", &[], 1000)],
-            None,
-            IngestOptions::default(),
-        )
-        .unwrap();
-    let msg = store
-        .queue_reply(
-            r.conversations[0],
-            &Draft {
-                text: "Ok".into(),
-                quote: false,
-            },
-        )
-        .unwrap();
+    let conversation = one_order(&store, &a);
+    let msg = store.queue_reply(conversation, &reply("Ok")).unwrap();
     // Simulate a crash after the claim: the row is left 'sending'.
     {
         let conn = rusqlite::Connection::open(d.path().join("sportello.db")).unwrap();
