@@ -393,16 +393,7 @@ async fn an_smtp_failure_is_retried_with_backoff_shown_failed_and_never_sent_twi
 
     // A temporary refusal: queued again with an error, not due until the backoff passes.
     servers.smtp_fail_with(Some("451 4.3.0 Mailbox temporarily unavailable"));
-    let reply = s
-        .store
-        .queue_reply(
-            conversation,
-            &Draft {
-                text: "Partito oggi".into(),
-                quote: false,
-            },
-        )
-        .unwrap();
+    let reply = s.reply(conversation, "Partito oggi");
     assert_eq!(s.flush().await, (0, 1));
     let m = s.store.message(reply.id).unwrap();
     assert_eq!(m.delivery, Delivery::Queued);
@@ -433,16 +424,7 @@ async fn an_smtp_failure_is_retried_with_backoff_shown_failed_and_never_sent_twi
 
     // A permanent refusal fails at once, without retries.
     servers.smtp_fail_with(Some("550 5.1.1 No such user here"));
-    let second = s
-        .store
-        .queue_reply(
-            conversation,
-            &Draft {
-                text: "Altro messaggio".into(),
-                quote: false,
-            },
-        )
-        .unwrap();
+    let second = s.reply(conversation, "Altro messaggio");
     assert_eq!(s.flush().await, (0, 1));
     let m = s.store.message(second.id).unwrap();
     assert_eq!(m.delivery, Delivery::Failed);
@@ -461,16 +443,7 @@ async fn the_smtp_server_being_down_is_a_network_error_then_the_reply_goes_out()
     s.sync().await;
     let conversation = s.thread_of("ciao@example.com")[0].conversation_id;
     servers.stop_smtp();
-    let reply = s
-        .store
-        .queue_reply(
-            conversation,
-            &Draft {
-                text: "Eccoci".into(),
-                quote: false,
-            },
-        )
-        .unwrap();
+    let reply = s.reply(conversation, "Eccoci");
     assert_eq!(s.flush().await, (0, 1));
     let m = s.store.message(reply.id).unwrap();
     assert_eq!(m.delivery, Delivery::Queued);
@@ -519,15 +492,7 @@ async fn tls_and_starttls_with_the_servers_own_ca() {
         let s = setup(&input);
         assert_eq!(s.sync().await.stored, 1);
         let conversation = s.thread_of("tls@example.com")[0].conversation_id;
-        s.store
-            .queue_reply(
-                conversation,
-                &Draft {
-                    text: "ok".into(),
-                    quote: false,
-                },
-            )
-            .unwrap();
+        s.reply(conversation, "ok");
         assert_eq!(s.flush().await, (1, 0), "{:?}", input.smtp_security);
     }
     assert_eq!(servers.wait_received(2, Duration::from_secs(10)).len(), 2);
@@ -563,16 +528,7 @@ async fn an_untrusted_certificate_is_a_tls_error() {
         let s = setup(&plain_imap);
         s.sync().await;
         let conversation = s.thread_of("x@example.com")[0].conversation_id;
-        let reply = s
-            .store
-            .queue_reply(
-                conversation,
-                &Draft {
-                    text: "x".into(),
-                    quote: false,
-                },
-            )
-            .unwrap();
+        let reply = s.reply(conversation, "x");
         assert_eq!(s.flush().await, (0, 1));
         let m = s.store.message(reply.id).unwrap();
         assert_eq!(
@@ -617,16 +573,7 @@ async fn a_wrong_password_is_auth_failed_and_never_shown() {
     let settings = good_imap.validate().unwrap();
     let bad = EmailChannel::new(s.account.clone(), settings, WRONG.into());
     let conversation = s.thread_of("x@example.com")[0].conversation_id;
-    let reply = s
-        .store
-        .queue_reply(
-            conversation,
-            &Draft {
-                text: "x".into(),
-                quote: false,
-            },
-        )
-        .unwrap();
+    let reply = s.reply(conversation, "x");
     assert_eq!(
         outbox::flush(&s.store, &bad, &s.account).await.unwrap(),
         (0, 1)
@@ -775,15 +722,7 @@ async fn flags_both_ways(servers: &MailServers) {
     assert_eq!(unread(&s, "f1@example.com"), 1);
 
     // A reply sets \Answered on what it answers and is filed in Sent.
-    s.store
-        .queue_reply(
-            s.conversation_of("f2@example.com"),
-            &Draft {
-                text: "Domani.".into(),
-                quote: false,
-            },
-        )
-        .unwrap();
+    s.reply(s.conversation_of("f2@example.com"), "Domani.");
     assert_eq!(s.flush().await, (1, 0));
     assert!(servers.flags_of("INBOX", &["uid", "2"])[0].contains("\\Answered"));
     assert_eq!(servers.count(SENT), 1);
@@ -835,15 +774,7 @@ async fn expunges_and_moves(servers: &MailServers) {
     let s = setup_two_way(servers, quick());
     s.sync().await;
     assert_eq!(s.count(), 3);
-    s.store
-        .queue_reply(
-            s.conversation_of("x2@example.com"),
-            &Draft {
-                text: "Certo.".into(),
-                quote: false,
-            },
-        )
-        .unwrap();
+    s.reply(s.conversation_of("x2@example.com"), "Certo.");
     assert_eq!(s.flush().await, (1, 0));
     s.sync().await;
 
@@ -1375,15 +1306,7 @@ async fn an_out_of_hours_message_gets_one_auto_reply_marked_auto_submitted() {
     assert_eq!(thread.len(), 3, "{thread:?}");
 
     // A reply a person writes is not automatic.
-    s.store
-        .queue_reply(
-            thread[0].conversation_id,
-            &Draft {
-                text: "Eccoci, il pacco parte oggi.".into(),
-                quote: false,
-            },
-        )
-        .unwrap();
+    s.reply(thread[0].conversation_id, "Eccoci, il pacco parte oggi.");
     assert_eq!(s.flush().await, (1, 0));
     let received = servers.wait_received(2, Duration::from_secs(10));
     assert_eq!(received.len(), 2);

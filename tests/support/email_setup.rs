@@ -5,7 +5,7 @@
 use sportello_core::Store;
 use sportello_core::channel::{Channel, SyncContext, SyncReport};
 use sportello_core::model::{Account, ChannelKind, Message};
-use sportello_core::outbox;
+use sportello_core::outbox::{self, Draft};
 use sportello_core::store::ConversationQuery;
 use sportello_email::{EmailAccountInput, EmailChannel};
 
@@ -118,6 +118,19 @@ impl Setup {
 
     pub fn count(&self) -> u64 {
         self.store.stats().unwrap().messages
+    }
+
+    /// Queues `text` (no quote) as a reply in `conversation`.
+    pub fn reply(&self, conversation: i64, text: &str) -> Message {
+        self.store
+            .queue_reply(
+                conversation,
+                &Draft {
+                    text: text.into(),
+                    quote: false,
+                },
+            )
+            .unwrap()
     }
 
     /// Sends what the outbox holds: (sent, failed).
