@@ -391,18 +391,23 @@ async fn whatsapp_send_text_template_and_documented_errors() {
     channel.test().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn telegram_updates_are_confirmed_by_offset_and_replies_sent() {
-    let tg = FakeTelegram::start();
-    let (_dir, store) = store();
-    let account = store
+/// A Telegram bot account talking to the fake Bot API `tg`.
+fn telegram_account(store: &Store, tg: &FakeTelegram) -> Account {
+    store
         .add_account(
             ChannelKind::Telegram,
             "Bottega bot",
             "@bottega_bot",
             &json!({"api_base": tg.server.base()}),
         )
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn telegram_updates_are_confirmed_by_offset_and_replies_sent() {
+    let tg = FakeTelegram::start();
+    let (_dir, store) = store();
+    let account = telegram_account(&store, &tg);
     let channel = TelegramChannel::new(&store, &account, fake_telegram::TOKEN.into())
         .with_long_poll(Duration::from_secs(1));
     tg.push(FakeTelegram::text_update(
@@ -1168,14 +1173,7 @@ async fn whatsapp_media_reply_uploads_each_file_then_sends_it_by_id() {
 async fn telegram_media_reply_uses_send_photo_and_send_document_multipart() {
     let tg = FakeTelegram::start();
     let (_dir, store) = store();
-    let account = store
-        .add_account(
-            ChannelKind::Telegram,
-            "Bottega bot",
-            "@bottega_bot",
-            &json!({"api_base": tg.server.base()}),
-        )
-        .unwrap();
+    let account = telegram_account(&store, &tg);
     let channel = TelegramChannel::new(&store, &account, fake_telegram::TOKEN.into());
     tg.push(FakeTelegram::text_update(1, 1, "Avete la ricevuta?"));
     channel
@@ -1606,14 +1604,7 @@ async fn meta_webhook_has_its_own_verify_token_and_checks_signatures() {
 async fn telegram_edits_groups_and_other_update_kinds() {
     let tg = FakeTelegram::start();
     let (_dir, store) = store();
-    let account = store
-        .add_account(
-            ChannelKind::Telegram,
-            "Bottega bot",
-            "@bottega_bot",
-            &json!({"api_base": tg.server.base()}),
-        )
-        .unwrap();
+    let account = telegram_account(&store, &tg);
     let channel = TelegramChannel::new(&store, &account, fake_telegram::TOKEN.into());
     let anna = json!({"id": 222, "is_bot": false, "first_name": "Anna", "last_name": "Verdi"});
     let group = json!({"id": -1001234567890i64, "title": "Clienti Bottega", "type": "supergroup"});
