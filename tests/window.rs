@@ -47,7 +47,12 @@ impl Driver {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start tauri-driver ({driver}): {e}"));
-        let http = reqwest::Client::new();
+        // Every WebDriver answer within a bound: a window that stops answering fails the test
+        // with a message instead of hanging the run.
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(90))
+            .build()
+            .unwrap();
         let base = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(20);
         let session = loop {
@@ -58,17 +63,21 @@ impl Driver {
                 }}}))
                 .send()
                 .await;
-            if let Ok(resp) = attempt {
-                let body: Value = resp.json().await.expect("session answer");
-                let id = body["value"]["sessionId"]
-                    .as_str()
-                    .unwrap_or_else(|| panic!("tauri-driver refused the session: {body}"));
-                break id.to_string();
+            match attempt {
+                Ok(resp) => {
+                    let body: Value = resp.json().await.expect("session answer");
+                    let id = body["value"]["sessionId"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("tauri-driver refused the session: {body}"));
+                    break id.to_string();
+                }
+                // Started but silent: the window never became ready for WebDriver.
+                Err(e) if e.is_timeout() => panic!("no WebDriver session on {base}: {e}"),
+                Err(e) => assert!(
+                    Instant::now() < deadline,
+                    "tauri-driver did not answer on {base}: {e}"
+                ),
             }
-            assert!(
-                Instant::now() < deadline,
-                "tauri-driver did not answer on {base}"
-            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         };
         Driver {
@@ -85,8 +94,14 @@ impl Driver {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let resp = req.send().await.expect("webdriver request");
-        resp.json::<Value>().await.expect("webdriver answer")["value"].clone()
+        let resp = req
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("webdriver request {path}: {e}"));
+        resp.json::<Value>()
+            .await
+            .unwrap_or_else(|e| panic!("webdriver answer to {path}: {e}"))["value"]
+            .clone()
     }
 
     /// Waits until an element matching the XPath exists; returns its id.
@@ -169,17 +184,26 @@ impl Driver {
         .to_string()
     }
 
-    /// Saves a screenshot under tests/artifacts/ and returns its path.
+    /// Saves a screenshot of the display under tests/artifacts/ and returns its path.
+    ///
+    /// Taken from the X server (ImageMagick's `import`), not with WebDriver's screenshot:
+    /// WebKitWebDriver's snapshot never answers when the page is drawn without GPU
+    /// compositing, as Sportello draws it on Linux; and the display is what the user sees.
     async fn screenshot(&self, name: &str) -> PathBuf {
-        use base64::Engine;
-        let v = self.call(reqwest::Method::GET, "/screenshot", None).await;
-        let png = base64::engine::general_purpose::STANDARD
-            .decode(v.as_str().unwrap_or_default())
-            .unwrap_or_default();
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/artifacts");
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(format!("window-{name}.png"));
-        std::fs::write(&path, png).unwrap();
+        let shot = Command::new("import")
+            .args(["-window", "root"])
+            .arg(&path)
+            .output()
+            .expect("ImageMagick's import (installed by .ci/setup test)");
+        assert!(
+            shot.status.success(),
+            "import -window root {}: {}",
+            path.display(),
+            String::from_utf8_lossy(&shot.stderr)
+        );
         path
     }
 }
@@ -193,7 +217,12 @@ impl Drop for Driver {
                 .enable_all()
                 .build()
                 .unwrap();
-            rt.block_on(async { reqwest::Client::new().delete(url).send().await })
+            rt.block_on(async {
+                let http = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(20))
+                    .build()?;
+                http.delete(url).send().await
+            })
         })
         .join();
         let _ = self.process.kill();
