@@ -105,9 +105,9 @@ fn reply_subject(subject: &str) -> String {
     }
 }
 
-fn quoted(original: &Message, locale_header: &str) -> String {
+fn quoted(original: &Message, attribution: &str) -> String {
     let mut out = String::from("\n\n");
-    out.push_str(locale_header);
+    out.push_str(attribution);
     out.push('\n');
     for line in original.text.lines() {
         out.push_str("> ");
@@ -115,6 +115,60 @@ fn quoted(original: &Message, locale_header: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The line above a quoted message, as mail clients write it in the shop's language and time
+/// zone: "Il giorno lun 23 nov 2026 alle ore 08:15 Maria <m@x.it> ha scritto:", "On Mon, 23 Nov
+/// 2026 at 08:15, Maria <m@x.it> wrote:". The customer's client (and Sportello itself, see
+/// `quotes`) recognises it and folds it with the quote.
+fn attribution(original: &Message, language: &str, tz: &jiff::tz::TimeZone) -> String {
+    let who = if original.sender_name.is_empty() {
+        format!("<{}>", original.sender_handle)
+    } else {
+        format!("{} <{}>", original.sender_name, original.sender_handle)
+    };
+    attribution_line(&who, original.sent_at, language, tz)
+}
+
+fn attribution_line(who: &str, sent_at: i64, language: &str, tz: &jiff::tz::TimeZone) -> String {
+    let Ok(at) = jiff::Timestamp::from_millisecond(sent_at) else {
+        return if language == "en" {
+            format!("{who} wrote:")
+        } else {
+            format!("{who} ha scritto:")
+        };
+    };
+    let at = at.to_zoned(tz.clone());
+    let (weekday, month) = (
+        at.weekday().to_monday_zero_offset() as usize,
+        at.month() as usize - 1,
+    );
+    let time = format!("{:02}:{:02}", at.hour(), at.minute());
+    if language == "en" {
+        const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        format!(
+            "On {}, {} {} {} at {time}, {who} wrote:",
+            DAYS[weekday],
+            at.day(),
+            MONTHS[month],
+            at.year()
+        )
+    } else {
+        const DAYS: [&str; 7] = ["lun", "mar", "mer", "gio", "ven", "sab", "dom"];
+        const MONTHS: [&str; 12] = [
+            "gen", "feb", "mar", "apr", "mag", "giu", "lug", "ago", "set", "ott", "nov", "dic",
+        ];
+        format!(
+            "Il giorno {} {} {} {} alle ore {time} {who} ha scritto:",
+            DAYS[weekday],
+            at.day(),
+            MONTHS[month],
+            at.year()
+        )
+    }
 }
 
 /// A fresh id for an outgoing message, in the domain of the account's address.
@@ -268,14 +322,10 @@ impl Store {
         if draft.quote
             && let Some(original) = last_inbound
         {
-            let who = if original.sender_name.is_empty() {
-                &original.sender_handle
-            } else {
-                &original.sender_name
-            };
+            let care = self.care_settings()?;
             body.push_str(&quoted(
                 original,
-                &format!("{who} <{}>:", original.sender_handle),
+                &attribution(original, &care.default_language, &care.time_zone()),
             ));
         }
         let outbound = OutboundMessage {
@@ -771,6 +821,29 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.code, ErrorCode::FileTooLarge);
         assert!(e.message.contains("a.pdf, b.zip"), "{}", e.message);
+    }
+
+    #[test]
+    fn the_quote_is_introduced_as_mail_clients_do_in_the_shops_language_and_time() {
+        let rome = jiff::tz::TimeZone::get("Europe/Rome").unwrap();
+        // Monday 23 November 2026, 07:15 UTC: 08:15 in Rome.
+        let at = 1_795_418_100_000;
+        let who = "Luca Bianchi <luca@example.com>";
+        let it = attribution_line(who, at, "it", &rome);
+        assert_eq!(
+            it,
+            "Il giorno lun 23 nov 2026 alle ore 08:15 Luca Bianchi <luca@example.com> ha scritto:"
+        );
+        let en = attribution_line(who, at, "en", &jiff::tz::TimeZone::UTC);
+        assert_eq!(
+            en,
+            "On Mon, 23 Nov 2026 at 07:15, Luca Bianchi <luca@example.com> wrote:"
+        );
+        // The thread view folds the quote from that line (so does the customer's client).
+        for line in [it, en] {
+            let body = format!("Certo!\n\n{line}\n> Posso cambiare la taglia?\n");
+            assert_eq!(crate::quotes::fold_line(&body), Some(2), "{body}");
+        }
     }
 
     #[test]

@@ -428,6 +428,14 @@ async fn a_reply_is_queued_then_sent_exactly_once() {
     assert_eq!(msg.delivery, Delivery::Queued);
     assert_eq!(msg.direction, Direction::Outbound);
     assert!(msg.text.contains("> Dov'è?"));
+    // Introduced as mail clients do, in the shop's language (Italian by default) and time zone.
+    assert!(
+        msg.text.contains(
+            "\nIl giorno gio 1 gen 1970 alle ore 01:00 Maria Rossi <maria@example.com> ha scritto:\n> Dov'è?"
+        ),
+        "{}",
+        msg.text
+    );
     let item = &store.due_outbox(a.id).unwrap()[0];
     assert_eq!(item.message.in_reply_to.as_deref(), Some("1@x"));
     assert_eq!(
