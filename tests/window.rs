@@ -184,7 +184,7 @@ impl Driver {
         .to_string()
     }
 
-    /// Saves a screenshot of the display under tests/artifacts/ and returns its path.
+    /// Saves a screenshot of the window under tests/artifacts/ and returns its path.
     ///
     /// Taken from the X server (ImageMagick's `import`), not with WebDriver's screenshot:
     /// WebKitWebDriver's snapshot never answers when the page is drawn without GPU
@@ -193,18 +193,35 @@ impl Driver {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/artifacts");
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(format!("window-{name}.png"));
-        let shot = Command::new("import")
-            .args(["-window", "root"])
-            .arg(&path)
+        // The main window (found by its exact title: `import -window NAME` takes the tray
+        // icon's window, also named "sportello"), the notifications over it included; the
+        // whole display when there is no such window.
+        let window = Command::new("xwininfo")
+            .args(["-name", "Sportello"])
             .output()
-            .expect("ImageMagick's import (installed by .ci/setup test)");
-        assert!(
-            shot.status.success(),
-            "import -window root {}: {}",
-            path.display(),
-            String::from_utf8_lossy(&shot.stderr)
-        );
-        path
+            .ok()
+            .and_then(|o| {
+                let info = String::from_utf8_lossy(&o.stdout).into_owned();
+                let id = info
+                    .split("Window id: ")
+                    .nth(1)?
+                    .split_whitespace()
+                    .next()?;
+                Some(id.to_string())
+            });
+        let mut error = String::new();
+        for window in window.iter().map(String::as_str).chain(["root"]) {
+            let shot = Command::new("import")
+                .args(["-window", window])
+                .arg(&path)
+                .output()
+                .expect("ImageMagick's import (installed by .ci/setup test)");
+            if shot.status.success() {
+                return path;
+            }
+            error = String::from_utf8_lossy(&shot.stderr).into_owned();
+        }
+        panic!("import -window root {}: {error}", path.display())
     }
 }
 
