@@ -143,33 +143,29 @@ fn attribution_line(who: &str, sent_at: i64, language: &str, tz: &jiff::tz::Time
         at.weekday().to_monday_zero_offset() as usize,
         at.month() as usize - 1,
     );
-    let time = format!("{:02}:{:02}", at.hour(), at.minute());
-    if language == "en" {
-        const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-        const MONTHS: [&str; 12] = [
-            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-        ];
-        format!(
-            "On {}, {} {} {} at {time}, {who} wrote:",
-            DAYS[weekday],
-            at.day(),
-            MONTHS[month],
-            at.year()
-        )
+    let english = language == "en";
+    let (day_name, month_name) = if english {
+        (EN_DAYS[weekday], EN_MONTHS[month])
     } else {
-        const DAYS: [&str; 7] = ["lun", "mar", "mer", "gio", "ven", "sab", "dom"];
-        const MONTHS: [&str; 12] = [
-            "gen", "feb", "mar", "apr", "mag", "giu", "lug", "ago", "set", "ott", "nov", "dic",
-        ];
-        format!(
-            "Il giorno {} {} {} {} alle ore {time} {who} ha scritto:",
-            DAYS[weekday],
-            at.day(),
-            MONTHS[month],
-            at.year()
-        )
+        (IT_DAYS[weekday], IT_MONTHS[month])
+    };
+    let (day, year) = (at.day(), at.year());
+    let time = format!("{:02}:{:02}", at.hour(), at.minute());
+    if english {
+        format!("On {day_name}, {day} {month_name} {year} at {time}, {who} wrote:")
+    } else {
+        format!("Il giorno {day_name} {day} {month_name} {year} alle ore {time} {who} ha scritto:")
     }
 }
+
+const EN_DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+const EN_MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+const IT_DAYS: [&str; 7] = ["lun", "mar", "mer", "gio", "ven", "sab", "dom"];
+const IT_MONTHS: [&str; 12] = [
+    "gen", "feb", "mar", "apr", "mag", "giu", "lug", "ago", "set", "ott", "nov", "dic",
+];
 
 /// A fresh id for an outgoing message, in the domain of the account's address.
 fn new_external_id(account: &Account) -> String {
