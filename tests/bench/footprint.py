@@ -129,6 +129,8 @@ def direct_starts(binary: str, env: dict, log_dir, runs: int) -> dict:
             raise SystemExit(f"{binary} never said its page was drawn")
         seconds.append(round(drawn - launched, 3))
     ordered = sorted(seconds)
+    if not ordered:  # --launches 0
+        return None
     return {"runs_s": seconds, "best_s": ordered[0], "median_s": ordered[len(ordered) // 2]}
 
 
