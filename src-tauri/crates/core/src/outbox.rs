@@ -131,41 +131,32 @@ fn attribution(original: &Message, language: &str, tz: &jiff::tz::TimeZone) -> S
 }
 
 fn attribution_line(who: &str, sent_at: i64, language: &str, tz: &jiff::tz::TimeZone) -> String {
+    let english = language == "en";
     let Ok(at) = jiff::Timestamp::from_millisecond(sent_at) else {
-        return if language == "en" {
+        return if english {
             format!("{who} wrote:")
         } else {
             format!("{who} ha scritto:")
         };
     };
     let at = at.to_zoned(tz.clone());
-    let (weekday, month) = (
-        at.weekday().to_monday_zero_offset() as usize,
-        at.month() as usize - 1,
-    );
-    let english = language == "en";
-    let (day_name, month_name) = if english {
-        (EN_DAYS[weekday], EN_MONTHS[month])
-    } else {
-        (IT_DAYS[weekday], IT_MONTHS[month])
-    };
-    let (day, year) = (at.day(), at.year());
-    let time = format!("{:02}:{:02}", at.hour(), at.minute());
     if english {
-        format!("On {day_name}, {day} {month_name} {year} at {time}, {who} wrote:")
-    } else {
-        format!("Il giorno {day_name} {day} {month_name} {year} alle ore {time} {who} ha scritto:")
+        // jiff's names are the English ones.
+        return format!("{}, {who} wrote:", at.strftime("On %a, %-d %b %Y at %H:%M"));
     }
+    const DAYS: [&str; 7] = ["lun", "mar", "mer", "gio", "ven", "sab", "dom"];
+    const MONTHS: [&str; 12] = [
+        "gen", "feb", "mar", "apr", "mag", "giu", "lug", "ago", "set", "ott", "nov", "dic",
+    ];
+    format!(
+        "Il giorno {} {} {} {} alle ore {} {who} ha scritto:",
+        DAYS[at.weekday().to_monday_zero_offset() as usize],
+        at.day(),
+        MONTHS[at.month() as usize - 1],
+        at.year(),
+        at.strftime("%H:%M"),
+    )
 }
-
-const EN_DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-const EN_MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-const IT_DAYS: [&str; 7] = ["lun", "mar", "mer", "gio", "ven", "sab", "dom"];
-const IT_MONTHS: [&str; 12] = [
-    "gen", "feb", "mar", "apr", "mag", "giu", "lug", "ago", "set", "ott", "nov", "dic",
-];
 
 /// A fresh id for an outgoing message, in the domain of the account's address.
 fn new_external_id(account: &Account) -> String {
@@ -834,6 +825,11 @@ mod tests {
         assert_eq!(
             en,
             "On Mon, 23 Nov 2026 at 07:15, Luca Bianchi <luca@example.com> wrote:"
+        );
+        // No leading zero on the day, as mail clients write it.
+        assert_eq!(
+            attribution_line(who, 1000, "en", &jiff::tz::TimeZone::UTC),
+            "On Thu, 1 Jan 1970 at 00:00, Luca Bianchi <luca@example.com> wrote:"
         );
         // The thread view folds the quote from that line (so does the customer's client).
         for line in [it, en] {
